@@ -1,0 +1,22 @@
+//! consentgate — a school's photo gate.
+//!
+//! A photo flows one way through the stages:
+//! `intake` (find settled files in staging) → `formats` (detect by content, strip metadata losslessly,
+//! collect embedded captions) → `captions` (match text against the register's names) → `decide`
+//! (turn findings into release/hold with reasons) → `outbox` (durable release or hold, journal, audit).
+//! `register` owns students and consent; `review` is the moderator's side; `cli` is the thin edge.
+
+pub mod captions;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod decide;
+pub mod demo;
+pub mod formats;
+pub mod gate;
+pub mod intake;
+pub mod journal;
+pub mod outbox;
+pub mod register;
+pub mod review;
+pub mod workspace;
