@@ -1,1 +1,149 @@
-//! TODO
+//! The workspace configuration, `consentgate.toml`: one file, every key documented, safe defaults.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is not valid: {message}; fix that line or restore the default with `consentgate init` in a new folder")]
+    Parse { path: String, message: String },
+}
+
+/// Settings for the gate. Missing keys take the defaults below.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub gate: Gate,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Gate {
+    /// The publishing channels the school uses; `run --channel` must name one of them.
+    pub channels: Vec<String>,
+    /// A file is taken only when its size and modification time have not changed for this long.
+    pub settle_seconds: u64,
+    /// Hold photos whose EXIF names a camera that is not in `consentgate devices list`.
+    pub require_school_devices: bool,
+    /// Also read the photo's file name as a caption.
+    pub check_file_names: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest picture accepted, in megapixels (decompression-bomb guard).
+    pub max_megapixels: u64,
+    /// Largest width or height accepted, in pixels.
+    pub max_dimension: u32,
+    /// Largest file accepted, in megabytes.
+    pub max_file_megabytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { gate: Gate::default(), limits: Limits::default() }
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            channels: ["website", "social", "newsletter", "prospectus", "press"].map(String::from).to_vec(),
+            settle_seconds: 5,
+            require_school_devices: false,
+            check_file_names: true,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_megapixels: 100, max_dimension: 30_000, max_file_megabytes: 200 }
+    }
+}
+
+impl Limits {
+    pub fn to_format_limits(&self) -> crate::formats::Limits {
+        let max_pixels = self.max_megapixels.saturating_mul(1_000_000);
+        crate::formats::Limits {
+            max_pixels,
+            max_dimension: self.max_dimension,
+            // RGBA at 8 bits per channel plus decoder working space.
+            max_alloc: max_pixels.saturating_mul(8),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Config::parse(&text).map_err(|message| ConfigError::Parse { path: path.display().to_string(), message })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The file `init` writes: every key present, with its default and a comment saying what it does.
+    pub fn documented_default() -> String {
+        let d = Config::default();
+        let channels = d.gate.channels.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+        format!(
+            r#"# consentgate configuration. Every key is shown with its default value.
+# Edit and save; the next `consentgate run` uses it.
+
+[gate]
+# The publishing channels the school uses. `consentgate run --channel NAME` must name one of these,
+# and register CSV columns `consent_NAME` record each student's consent for it.
+channels = [{channels}]
+
+# A photo is taken from staging only when its size and modification time have not changed
+# for this many seconds (so half-copied files are never processed).
+settle_seconds = {settle}
+
+# School policy: photos must be taken on school devices. When true, a photo whose EXIF names a
+# camera that is not registered (`consentgate devices add`) is held for review, and so is a
+# photo that names no camera at all.
+require_school_devices = {devices}
+
+# Also treat the photo's file name as a caption (e.g. "olivia-smith-100m.jpg" is held).
+check_file_names = {names}
+
+[limits]
+# Decompression-bomb guards: pictures larger than this are held, not decoded.
+max_megapixels = {mp}
+max_dimension = {dim}
+# Files larger than this many megabytes are held without being read into memory.
+max_file_megabytes = {mb}
+"#,
+            settle = d.gate.settle_seconds,
+            devices = d.gate.require_school_devices,
+            names = d.gate.check_file_names,
+            mp = d.limits.max_megapixels,
+            dim = d.limits.max_dimension,
+            mb = d.limits.max_file_megabytes,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_default_parses_to_the_defaults() {
+        assert_eq!(Config::parse(&Config::documented_default()).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_so_typos_are_not_silently_ignored() {
+        let err = Config::parse("[gate]\nrequire_school_device = true\n").unwrap_err();
+        assert!(err.contains("require_school_device"), "{err}");
+    }
+}

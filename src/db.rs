@@ -1,1 +1,154 @@
-//! TODO
+//! The workspace database: one SQLite file holding the register, the journal and the audit trail.
+//!
+//! Schema changes are versioned migrations (SQLite `user_version`), so a newer consentgate opens an
+//! older workspace and upgrades it in place; an older consentgate refuses a newer one.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+use rusqlite_migration::{Migrations, M};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open the workspace database {path}: {source}; is this a consentgate workspace (run `consentgate init`)?")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("cannot upgrade the workspace database: {0}; restore it from backup or use the consentgate version that created it")]
+    Migrate(#[from] rusqlite_migration::Error),
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// Every schema version, oldest first. Never edit a released migration; append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: register, journal, audit.
+    r#"
+    CREATE TABLE students (
+        id             TEXT PRIMARY KEY,
+        first_name     TEXT NOT NULL,
+        middle_names   TEXT NOT NULL DEFAULT '',
+        last_name      TEXT NOT NULL,
+        preferred_name TEXT,
+        nicknames      TEXT NOT NULL DEFAULT '',
+        year_group     TEXT NOT NULL DEFAULT '',
+        status         TEXT NOT NULL CHECK (status IN ('on_roll', 'left')),
+        no_publish     INTEGER NOT NULL DEFAULT 0,
+        updated_at     TEXT NOT NULL
+    );
+    CREATE TABLE consents (
+        student_id   TEXT NOT NULL REFERENCES students(id) ON DELETE CASCADE,
+        channel      TEXT NOT NULL,
+        granted      INTEGER NOT NULL,
+        given_on     TEXT,
+        expires_on   TEXT,
+        withdrawn_on TEXT,
+        PRIMARY KEY (student_id, channel)
+    );
+    CREATE TABLE devices (
+        id     INTEGER PRIMARY KEY,
+        make   TEXT NOT NULL DEFAULT '',
+        model  TEXT NOT NULL DEFAULT '',
+        serial TEXT NOT NULL DEFAULT '',
+        note   TEXT NOT NULL DEFAULT '',
+        UNIQUE (make, model, serial)
+    );
+    -- The journal: one row per photo content and channel. `state` moves
+    -- pending -> released | held, and held -> approved | rejected.
+    CREATE TABLE photos (
+        id            INTEGER PRIMARY KEY,
+        content_hash  TEXT NOT NULL,
+        channel       TEXT NOT NULL,
+        source_name   TEXT NOT NULL,
+        state         TEXT NOT NULL CHECK (state IN ('pending_release', 'pending_hold', 'released', 'held', 'approved', 'rejected')),
+        reasons       TEXT NOT NULL DEFAULT '[]',
+        removed       TEXT NOT NULL DEFAULT '[]',
+        caption       TEXT,
+        outbox_path   TEXT,
+        held_dir      TEXT,
+        clean_ext     TEXT,
+        created_at    TEXT NOT NULL,
+        decided_at    TEXT,
+        UNIQUE (content_hash, channel)
+    );
+    -- Which students were linked to which photo, for the takedown list.
+    CREATE TABLE appearances (
+        photo_id   INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        student_id TEXT NOT NULL,
+        via        TEXT NOT NULL
+    );
+    CREATE INDEX appearances_student ON appearances(student_id);
+    -- Append-only, hash-chained audit trail.
+    CREATE TABLE audit (
+        seq       INTEGER PRIMARY KEY,
+        at        TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        detail    TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    "#,
+];
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
+}
+
+/// The schema version this build writes.
+pub fn schema_version() -> usize {
+    MIGRATIONS.len()
+}
+
+/// Open (creating if needed) and upgrade the database.
+pub fn open(path: &Path) -> Result<Connection, DbError> {
+    let mut conn = Connection::open(path).map_err(|source| DbError::Open { path: path.display().to_string(), source })?;
+    configure(&conn)?;
+    migrations().to_latest(&mut conn)?;
+    Ok(conn)
+}
+
+/// Open an existing database without creating or changing anything (for `check`).
+pub fn open_read_only(path: &Path) -> Result<Connection, DbError> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|source| DbError::Open { path: path.display().to_string(), source })?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> Result<(), DbError> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        assert!(migrations().validate().is_ok());
+    }
+
+    #[test]
+    fn reopening_an_upgraded_database_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cg.db");
+        {
+            let conn = open(&path).unwrap();
+            conn.execute("INSERT INTO devices (make, model, serial) VALUES ('Canon', 'EOS', '1')", []).unwrap();
+        }
+        let conn = open(&path).unwrap();
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM devices", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v as usize, schema_version());
+    }
+}

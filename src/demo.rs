@@ -1,1 +1,50 @@
-//! TODO
+//! `consentgate demo`: a throwaway workspace from the bundled samples, gated once, explained.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use crate::workspace::Workspace;
+
+pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
+    let register_csv = fixtures.join("register.csv");
+    let photos = fixtures.join("photos");
+    if !register_csv.is_file() || !photos.is_dir() {
+        anyhow::bail!("the demo samples are not at {}; run the demo from the consentgate source folder or pass --fixtures DIR", fixtures.display());
+    }
+    let temp;
+    let root = match dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            temp = tempfile::Builder::new().prefix("consentgate-demo-").tempdir()?;
+            temp.keep()
+        }
+    };
+    let ws = Workspace::init(&root)?;
+    let mut conn = ws.db()?;
+    let today = chrono::Local::now().date_naive();
+    let report = crate::register::import_csv(&mut conn, std::fs::File::open(&register_csv)?, &ws.config.gate.channels, today)?;
+    drop(conn);
+    println!("consentgate demo — workspace {}", root.display());
+    println!("Imported the sample register: {} students.", report.added.len());
+    let mut n = 0;
+    for entry in std::fs::read_dir(&photos)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), ws.staging().join(entry.file_name())).with_context(|| format!("copying {}", entry.path().display()))?;
+            n += 1;
+        }
+    }
+    // The samples were just copied: no need to wait for them to settle.
+    let mut ws = ws;
+    ws.config.gate.settle_seconds = 0;
+    println!("Copied {n} sample files (photos and caption sidecars) into staging. Gating for channel \"website\":\n");
+    let (_, summary) = crate::cli::run_and_print(&ws, "website", actor, false)?;
+    println!();
+    println!("Look around:");
+    println!("  ls {}/outbox/website           the clean photos, neutral names", root.display());
+    println!("  consentgate -w {} review list  what a moderator must look at", root.display());
+    println!("  consentgate -w {} audit        the tamper-evident trail", root.display());
+    let _ = summary;
+    Ok(0)
+}

@@ -1,1 +1,588 @@
-//! TODO
+//! The gate: one photo's way through the stages, and a whole run over staging.
+//!
+//! `assess` is pure (bytes and caption in, decision and clean copy out), so `check` explains exactly
+//! what `run` would do. `run` adds intake, the durable release or hold, and the journal. Each file
+//! move is preceded by a write-ahead journal record, and `recover` finishes any record a killed run
+//! left pending, so a re-run ends in the same state as an uninterrupted run.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{Local, NaiveDate, Utc};
+use rayon::prelude::*;
+use rusqlite::Connection;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::captions::{NameMatcher, TextSource};
+use crate::config::Config;
+use crate::decide::{self, Decision, Reason, ReasonKind};
+use crate::formats::{self, Cleaned};
+use crate::intake::{self, Candidate, Found};
+use crate::journal::{self, JournalError, NewPhoto, PhotoRecord, PhotoState};
+use crate::outbox::{self, OutboxError};
+use crate::register::{SchoolDevice, Student};
+use crate::workspace::{Workspace, WorkspaceError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("unknown channel {0:?}; the channels in consentgate.toml are: {1}")]
+    UnknownChannel(String, String),
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+}
+
+/// Everything a photo is judged against, built once per run and shared by all threads.
+pub struct Context {
+    pub channel: String,
+    pub config: Config,
+    matcher: NameMatcher,
+    names: HashMap<String, String>,
+    devices: Vec<SchoolDevice>,
+    limits: formats::Limits,
+    /// Today, for consent expiry and neutral names.
+    pub today: NaiveDate,
+}
+
+impl Context {
+    pub fn new(config: &Config, channel: &str, students: &[Student], devices: Vec<SchoolDevice>) -> Result<Context, GateError> {
+        if !config.gate.channels.iter().any(|c| c == channel) {
+            return Err(GateError::UnknownChannel(channel.to_string(), config.gate.channels.join(", ")));
+        }
+        let people: Vec<_> = students.iter().map(Student::person_name).collect();
+        Ok(Context {
+            channel: channel.to_string(),
+            config: config.clone(),
+            matcher: NameMatcher::new(&people),
+            names: students.iter().map(|s| (s.id.clone(), s.display_name())).collect(),
+            devices,
+            limits: config.limits.to_format_limits(),
+            today: Local::now().date_naive(),
+        })
+    }
+
+    /// Build from a workspace's register (read-only use of `conn`).
+    pub fn from_workspace(ws: &Workspace, conn: &Connection, channel: &str) -> Result<Context, GateError> {
+        let students = crate::register::all_students(conn)?;
+        let devices = crate::register::devices(conn)?;
+        Context::new(&ws.config, channel, &students, devices)
+    }
+}
+
+/// What the gate concluded about one photo.
+#[derive(Debug)]
+pub struct Assessment {
+    pub decision: Decision,
+    pub reasons: Vec<Reason>,
+    pub cleaned: Option<Cleaned>,
+    /// The sidecar caption, when it was read and named nobody: the only caption that may travel.
+    pub clean_caption: Option<String>,
+    /// (student id, how) for every student linked to the photo.
+    pub students: Vec<(String, String)>,
+}
+
+/// Judge one photo. `name` is its path relative to staging (folder names are captions too).
+pub fn assess(ctx: &Context, name: &str, bytes: &[u8], sidecar: Option<Result<String, String>>) -> Assessment {
+    let mut reasons = Vec::new();
+    let cleaned = match formats::clean(bytes, &ctx.limits) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            reasons.push(decide::format_reason(&e));
+            None
+        }
+    };
+
+    let mut texts: Vec<(TextSource, String)> = Vec::new();
+    let mut sidecar_text = None;
+    match sidecar {
+        Some(Ok(t)) => {
+            sidecar_text = Some(t.trim().to_string());
+            texts.push((TextSource::Sidecar, t));
+        }
+        Some(Err(e)) => reasons.push(Reason {
+            kind: ReasonKind::CaptionUnreadable,
+            detail: format!("the caption file cannot be read ({e}); save it as plain text (UTF-8) and drop both files again"),
+            student: None,
+        }),
+        None => {}
+    }
+    if let Some(c) = &cleaned {
+        texts.extend(c.embedded_text.iter().map(|t| (TextSource::Embedded(t.field.clone()), t.text.clone())));
+    }
+    if ctx.config.gate.check_file_names {
+        let path = Path::new(name);
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let folders = path.parent().into_iter().flat_map(|p| p.components()).map(|c| c.as_os_str().to_string_lossy().into_owned());
+        texts.extend(folders.chain(std::iter::once(stem)).map(|t| (TextSource::FileName, t)));
+    }
+
+    let mut students = Vec::new();
+    let mut sidecar_named_someone = false;
+    for (source, text) in &texts {
+        for hit in ctx.matcher.scan(text, source) {
+            sidecar_named_someone |= *source == TextSource::Sidecar;
+            students.push((hit.student_id.clone(), format!("caption ({})", hit.source)));
+            reasons.push(decide::caption_reason(&hit, ctx.names.get(&hit.student_id).map(String::as_str)));
+        }
+    }
+
+    if ctx.config.gate.require_school_devices {
+        if let Some(c) = &cleaned {
+            let d = &c.device;
+            if !ctx.devices.iter().any(|reg| reg.matches(d.make.as_deref(), d.model.as_deref(), d.serial.as_deref())) {
+                reasons.push(decide::device_reason(d));
+            }
+        }
+    }
+
+    let (decision, reasons) = decide::decide(reasons);
+    students.sort();
+    students.dedup();
+    Assessment {
+        decision,
+        reasons,
+        cleaned,
+        clean_caption: sidecar_text.filter(|t| !sidecar_named_someone && !t.is_empty()),
+        students,
+    }
+}
+
+/// What happened to one file, as `run --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhotoOutcome {
+    pub file: String,
+    pub decision: Outcome,
+    /// Where the clean copy went (relative to the workspace), when released.
+    pub outbox: Option<String>,
+    /// The journal id a moderator uses with `review`, when held.
+    pub id: Option<i64>,
+    pub reasons: Vec<Reason>,
+    /// Identifying metadata found and removed.
+    pub removed: Vec<String>,
+    /// Anything else staff should know (left in staging, already processed...).
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Released,
+    Held,
+    /// Not taken this time (still being written, changed while read, or an error writing).
+    LeftInStaging,
+}
+
+impl PhotoOutcome {
+    fn left(file: &str, note: String) -> PhotoOutcome {
+        PhotoOutcome { file: file.to_string(), decision: Outcome::LeftInStaging, outbox: None, id: None, reasons: vec![], removed: vec![], note: Some(note) }
+    }
+}
+
+/// A run's totals.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub released: usize,
+    pub held: usize,
+    pub held_by_reason: BTreeMap<String, usize>,
+    /// Files left in staging because they were still being written.
+    pub waiting: usize,
+    /// Files left in staging because of an error (disk full, read-only outbox...).
+    pub errors: usize,
+    /// Files whose content had already been gated (removed from staging).
+    pub already_processed: usize,
+    /// Unfinished work from an interrupted run, finished now.
+    pub recovered: usize,
+    pub seconds: f64,
+    pub images_per_second: f64,
+}
+
+impl Summary {
+    /// 0 all released, 1 something held, 2 an error.
+    pub fn exit_code(&self) -> u8 {
+        if self.errors > 0 {
+            2
+        } else if self.held > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Who runs the gate and where the output goes.
+pub struct RunOptions<'a> {
+    pub channel: &'a str,
+    pub actor: &'a str,
+}
+
+/// Callbacks for progress display; both may be called from several threads.
+pub trait Progress: Sync {
+    fn start(&self, _total: usize) {}
+    fn photo_done(&self, _outcome: &PhotoOutcome) {}
+}
+
+impl Progress for () {}
+
+struct Run<'a> {
+    ws: &'a Workspace,
+    ctx: &'a Context,
+    db: Mutex<Connection>,
+    actor: &'a str,
+    claimed: Mutex<HashSet<String>>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Gate every settled file in staging.
+pub fn run(ws: &Workspace, opts: &RunOptions<'_>, progress: &dyn Progress) -> Result<(Vec<PhotoOutcome>, Summary), GateError> {
+    let started = Instant::now();
+    let conn = ws.db()?;
+    let ctx = Context::from_workspace(ws, &conn, opts.channel)?;
+    let run = Run { ws, ctx: &ctx, db: Mutex::new(conn), actor: opts.actor, claimed: Mutex::new(HashSet::new()) };
+    outbox::clean_temporaries(&ws.root);
+    let recovered = run.recover()?;
+
+    let settle = Duration::from_secs(ws.config.gate.settle_seconds);
+    let candidates = intake::scan(&ws.staging(), settle, SystemTime::now());
+    progress.start(candidates.len());
+    let results: Vec<(Candidate, Option<PhotoOutcome>)> = candidates
+        .into_par_iter()
+        .map(|c| {
+            let out = run.process(&c);
+            if let Some(o) = &out {
+                progress.photo_done(o);
+            }
+            (c, out)
+        })
+        .collect();
+    // Files whose content another file in this run was handling: now that one is decided, these
+    // are duplicates of decided content.
+    let mut outcomes = Vec::with_capacity(results.len());
+    for (c, out) in results {
+        let o = match out {
+            Some(o) => o,
+            None => {
+                let o = run.process(&c).unwrap_or_else(|| PhotoOutcome::left(&c.name, "duplicate of another photo in this run".into()));
+                progress.photo_done(&o);
+                o
+            }
+        };
+        outcomes.push(o);
+    }
+
+    let mut s = Summary { recovered, ..Summary::default() };
+    for o in &outcomes {
+        match o.decision {
+            Outcome::Released => s.released += 1,
+            Outcome::Held => {
+                s.held += 1;
+                let kinds: std::collections::BTreeSet<_> = o.reasons.iter().map(|r| r.kind.label()).collect();
+                for k in kinds {
+                    *s.held_by_reason.entry(k.to_string()).or_default() += 1;
+                }
+            }
+            Outcome::LeftInStaging if o.note.as_deref().is_some_and(|n| n.starts_with("still being written")) => s.waiting += 1,
+            Outcome::LeftInStaging => s.errors += 1,
+        }
+        if o.note.as_deref().is_some_and(|n| n.starts_with("already")) {
+            s.already_processed += 1;
+        }
+    }
+    s.seconds = started.elapsed().as_secs_f64();
+    s.images_per_second = if s.seconds > 0.0 { (s.released + s.held) as f64 / s.seconds } else { 0.0 };
+    Ok((outcomes, s))
+}
+
+impl Run<'_> {
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back).
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now() -> chrono::DateTime<Utc> {
+        Utc::now()
+    }
+
+    /// Finish what a killed run left pending.
+    fn recover(&self) -> Result<usize, GateError> {
+        let pending = journal::in_state(&self.db(), &[PhotoState::PendingRelease, PhotoState::PendingHold])?;
+        let mut n = 0;
+        for rec in pending {
+            let staged = self.ws.staging().join(&rec.source_name);
+            let done = match rec.state {
+                PhotoState::PendingRelease => rec.outbox_path.as_ref().is_some_and(|p| self.ws.root.join(p).is_file()),
+                _ => rec.held_dir.as_ref().is_some_and(|d| held_original(&self.ws.root.join(d), &rec.source_name).exists()),
+            };
+            if done {
+                let state = if rec.state == PhotoState::PendingRelease { PhotoState::Released } else { PhotoState::Held };
+                self.finalise(&rec, state, true)?;
+                let _ = outbox::remove_original(&staged, &rec.content_hash);
+                n += 1;
+            } else {
+                // Nothing durable happened; the original is still in staging and is gated again now.
+                if let Some(d) = &rec.held_dir {
+                    let _ = std::fs::remove_dir_all(self.ws.root.join(d));
+                }
+                journal::delete_pending(&self.db(), rec.id)?;
+            }
+        }
+        Ok(n)
+    }
+
+    fn finalise(&self, rec: &PhotoRecord, state: PhotoState, recovered: bool) -> Result<(), GateError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let now = Self::now();
+        journal::set_state(&tx, rec.id, state, now)?;
+        let detail = serde_json::json!({
+            "file": rec.source_name, "channel": rec.channel, "content_hash": rec.content_hash,
+            "outbox": rec.outbox_path, "held": rec.held_dir, "reasons": rec.reasons, "recovered": recovered,
+        });
+        journal::audit(&tx, self.actor, state.as_str(), &format!("photo #{}", rec.id), &detail, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Gate one candidate. `None` means another file in this run has the same content: try later.
+    fn process(&self, c: &Candidate) -> Option<PhotoOutcome> {
+        let settle = self.ws.config.gate.settle_seconds;
+        let (size, modified) = match &c.found {
+            Found::Settling => return Some(PhotoOutcome::left(&c.name, format!("still being written; it is taken once unchanged for {settle} s"))),
+            Found::SymbolicLink { target } => {
+                let r = Reason {
+                    kind: ReasonKind::SymbolicLink,
+                    detail: format!("a symbolic link to {target}; links are never followed — copy the photo itself into staging"),
+                    student: None,
+                };
+                return Some(self.hold_unread(c, &format!("symlink\0{}\0{target}", c.name), r));
+            }
+            Found::Ready { size, modified } => (*size, *modified),
+        };
+        let max = self.ws.config.limits.max_file_megabytes.saturating_mul(1_000_000);
+        if size > max {
+            let r = Reason {
+                kind: ReasonKind::TooLarge,
+                detail: format!("the file is {} MB, over the {} MB limit; export a smaller copy", size / 1_000_000, max / 1_000_000),
+                student: None,
+            };
+            return Some(self.hold_unread(c, &format!("large\0{}\0{size}\0{modified:?}", c.name), r));
+        }
+        let bytes = match std::fs::read(&c.path) {
+            Ok(b) => b,
+            Err(e) => {
+                let r = Reason { kind: ReasonKind::Unreadable, detail: format!("the file cannot be read ({e}); check its permissions and copy it again"), student: None };
+                return Some(self.hold_unread(c, &format!("unreadable\0{}\0{size}\0{modified:?}", c.name), r));
+            }
+        };
+        // A file that changed while we read it is not the file we judged.
+        let unchanged = std::fs::symlink_metadata(&c.path).is_ok_and(|m| m.len() == size && m.len() == bytes.len() as u64 && m.modified().ok() == Some(modified));
+        if !unchanged {
+            return Some(PhotoOutcome::left(&c.name, "changed while it was being read; it is taken on a later run, once settled".into()));
+        }
+        let hash = sha256_hex(&bytes);
+        match journal::find(&self.db(), &hash, &self.ctx.channel) {
+            Ok(Some(rec)) => return Some(self.already(c, rec)),
+            Ok(None) => {}
+            Err(e) => return Some(PhotoOutcome::left(&c.name, format!("the journal could not be read: {e}"))),
+        }
+        if !self.claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(hash.clone()) {
+            return None;
+        }
+        let sidecar_path = intake::sidecar_for(&c.path);
+        let sidecar = sidecar_path.as_ref().map(|p| std::fs::read(p).map_err(|e| e.to_string()).and_then(|b| intake::decode_caption(&b)));
+        let a = assess(self.ctx, &c.name, &bytes, sidecar);
+        Some(match a.decision {
+            Decision::Released => self.release(c, &hash, a, sidecar_path.as_deref()),
+            Decision::Held => self.hold(c, &hash, a, sidecar_path.as_deref()),
+        })
+    }
+
+    /// The same content was gated before: its fate stands; the staged copy is removed.
+    fn already(&self, c: &Candidate, rec: PhotoRecord) -> PhotoOutcome {
+        let removed = outbox::remove_original(&c.path, &rec.content_hash);
+        let decision = match rec.state {
+            PhotoState::Released | PhotoState::Approved | PhotoState::PendingRelease => Outcome::Released,
+            _ => Outcome::Held,
+        };
+        let note = match removed {
+            Ok(_) => format!("already processed as photo #{} ({}); the duplicate was removed from staging", rec.id, rec.state.as_str()),
+            Err(e) => format!("already processed as photo #{} ({}); could not remove the duplicate: {e}", rec.id, rec.state.as_str()),
+        };
+        PhotoOutcome { file: c.name.clone(), decision, outbox: rec.outbox_path, id: Some(rec.id), reasons: rec.reasons, removed: rec.removed, note: Some(note) }
+    }
+
+    fn release(&self, c: &Candidate, hash: &str, a: Assessment, sidecar: Option<&Path>) -> PhotoOutcome {
+        let Some(clean) = a.cleaned else {
+            return PhotoOutcome::left(&c.name, "internal error: released without a clean copy".into());
+        };
+        let file_name = outbox::neutral_name(self.ctx.today, &clean.bytes, clean.extension);
+        let rel = Path::new("outbox").join(&self.ctx.channel).join(&file_name);
+        let dest = self.ws.root.join(&rel);
+        let rel_s = rel.to_string_lossy().into_owned();
+        let rec = NewPhoto {
+            content_hash: hash,
+            channel: &self.ctx.channel,
+            source_name: &c.name,
+            state: PhotoState::PendingRelease,
+            reasons: &[],
+            removed: &clean.removed,
+            caption: a.clean_caption.as_deref(),
+            clean_ext: Some(clean.extension),
+        };
+        let id = match self.begin(&rec, Some(&rel_s), None, &a.students) {
+            Ok(id) => id,
+            Err(e) => return PhotoOutcome::left(&c.name, format!("the journal could not be written: {e}")),
+        };
+        let written = (|| -> Result<(), OutboxError> {
+            if let Some(caption) = &a.clean_caption {
+                outbox::write_durably(&self.ws.root, &dest.with_extension("txt"), caption.as_bytes())?;
+            }
+            outbox::write_durably(&self.ws.root, &dest, &clean.bytes)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(dest.with_extension("txt"));
+            let _ = journal::delete_pending(&self.db(), id);
+            return PhotoOutcome::left(&c.name, format!("not released: {e}"));
+        }
+        let outcome = PhotoOutcome { file: c.name.clone(), decision: Outcome::Released, outbox: Some(rel_s), id: Some(id), reasons: vec![], removed: clean.removed, note: None };
+        self.finish(c, hash, id, sidecar, outcome)
+    }
+
+    fn hold(&self, c: &Candidate, hash: &str, a: Assessment, sidecar: Option<&Path>) -> PhotoOutcome {
+        let removed = a.cleaned.as_ref().map(|x| x.removed.clone()).unwrap_or_default();
+        let rec = NewPhoto {
+            content_hash: hash,
+            channel: &self.ctx.channel,
+            source_name: &c.name,
+            state: PhotoState::PendingHold,
+            reasons: &a.reasons,
+            removed: &removed,
+            caption: a.clean_caption.as_deref(),
+            clean_ext: a.cleaned.as_ref().map(|x| x.extension),
+        };
+        let id = match self.begin(&rec, None, None, &a.students) {
+            Ok(id) => id,
+            Err(e) => return PhotoOutcome::left(&c.name, format!("the journal could not be written: {e}")),
+        };
+        let dir = outbox::held_dir(&self.ws.held(), id);
+        let stored = (|| -> Result<(), OutboxError> {
+            if let Some(clean) = &a.cleaned {
+                outbox::write_durably(&self.ws.root, &outbox::held_clean_path(&dir, clean.extension), &clean.bytes)?;
+            }
+            let reasons = serde_json::to_vec_pretty(&serde_json::json!({"file": c.name, "channel": self.ctx.channel, "reasons": a.reasons})).unwrap_or_default();
+            outbox::write_durably(&self.ws.root, &dir.join("reasons.json"), &reasons)?;
+            self.move_original(c, &dir, sidecar)
+        })();
+        self.after_hold(c, hash, id, &dir, stored, a.reasons, removed, sidecar)
+    }
+
+    /// Hold a file the gate must not or cannot read: move it (a link itself, never its target).
+    fn hold_unread(&self, c: &Candidate, key: &str, reason: Reason) -> PhotoOutcome {
+        let hash = sha256_hex(key.as_bytes());
+        if let Ok(Some(rec)) = journal::find(&self.db(), &hash, &self.ctx.channel) {
+            return self.already(c, rec);
+        }
+        let reasons = vec![reason];
+        let rec = NewPhoto { content_hash: &hash, channel: &self.ctx.channel, source_name: &c.name, state: PhotoState::PendingHold, reasons: &reasons, removed: &[], caption: None, clean_ext: None };
+        let id = match self.begin(&rec, None, None, &[]) {
+            Ok(id) => id,
+            Err(e) => return PhotoOutcome::left(&c.name, format!("the journal could not be written: {e}")),
+        };
+        let dir = outbox::held_dir(&self.ws.held(), id);
+        let stored = self.move_original(c, &dir, None);
+        self.after_hold(c, &hash, id, &dir, stored, reasons, vec![], None)
+    }
+
+    fn move_original(&self, c: &Candidate, dir: &Path, sidecar: Option<&Path>) -> Result<(), OutboxError> {
+        let originals = outbox::held_original_dir(dir);
+        if let Some(s) = sidecar {
+            if let Some(n) = s.file_name() {
+                outbox::move_durably(&self.ws.root, s, &originals.join(n))?;
+            }
+        }
+        // Moved last: its presence in held/ is what marks the hold as durable.
+        outbox::move_durably(&self.ws.root, &c.path, &held_original(dir, &c.name))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn after_hold(&self, c: &Candidate, hash: &str, id: i64, dir: &Path, stored: Result<(), OutboxError>, reasons: Vec<Reason>, removed: Vec<String>, sidecar: Option<&Path>) -> PhotoOutcome {
+        if let Err(e) = stored {
+            // Put back what moved, so nothing is lost and the next run starts clean.
+            let originals = outbox::held_original_dir(dir);
+            if let (Some(s), Some(n)) = (sidecar, sidecar.and_then(Path::file_name)) {
+                let _ = std::fs::rename(originals.join(n), s);
+            }
+            let _ = std::fs::remove_dir_all(dir);
+            let _ = journal::delete_pending(&self.db(), id);
+            return PhotoOutcome::left(&c.name, format!("should be held but could not be moved: {e}"));
+        }
+        let rel = dir.strip_prefix(&self.ws.root).unwrap_or(dir).to_string_lossy().into_owned();
+        let outcome = PhotoOutcome { file: c.name.clone(), decision: Outcome::Held, outbox: None, id: Some(id), reasons, removed, note: Some(format!("held as #{id} in {rel}")) };
+        self.finish(c, hash, id, None, outcome)
+    }
+
+    /// Write-ahead record: the intended fate and where its files will go.
+    fn begin(&self, rec: &NewPhoto<'_>, outbox_path: Option<&str>, held: Option<&str>, students: &[(String, String)]) -> Result<i64, GateError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let id = journal::insert_pending(&tx, rec, Self::now())?;
+        let held_dir = match rec.state {
+            PhotoState::PendingHold => Some(held.map(String::from).unwrap_or_else(|| format!("held/{id}"))),
+            _ => None,
+        };
+        journal::set_paths(&tx, id, outbox_path, held_dir.as_deref())?;
+        for (student, via) in students {
+            journal::record_appearance(&tx, id, student, via)?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Record the fate, then remove the original from staging if it is still there.
+    fn finish(&self, c: &Candidate, hash: &str, id: i64, sidecar: Option<&Path>, mut outcome: PhotoOutcome) -> PhotoOutcome {
+        let state = if outcome.decision == Outcome::Released { PhotoState::Released } else { PhotoState::Held };
+        let rec = journal::get(&self.db(), id);
+        let recorded = rec.map_err(GateError::from).and_then(|rec| self.finalise(&rec, state, false));
+        if let Err(e) = recorded {
+            // The file is durable where it went; the next run's recovery records it.
+            outcome.note = Some(format!("{}; the journal could not be updated ({e}); run again to record it", outcome.note.unwrap_or_default()));
+            return outcome;
+        }
+        if state == PhotoState::Released {
+            if let Err(e) = outbox::remove_original(&c.path, hash) {
+                outcome.note = Some(format!("released, but the original could not be removed from staging: {e}"));
+            }
+            if let Some(s) = sidecar {
+                let _ = std::fs::remove_file(s);
+            }
+        }
+        outcome
+    }
+}
+
+/// Where a held original lives: `held/<id>/original/<its file name>`.
+pub fn held_original(dir: &Path, source_name: &str) -> PathBuf {
+    let name = Path::new(source_name).file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "original".into());
+    outbox::held_original_dir(dir).join(name)
+}
+
+/// Read a file to `check` it, with its sidecar unless a caption is given.
+pub fn check_file(ctx: &Context, path: &Path, caption: Option<&str>) -> Result<(Assessment, String), GateError> {
+    let bytes = std::fs::read(path).map_err(|source| GateError::Read { path: path.display().to_string(), source })?;
+    let sidecar = match caption {
+        Some(t) => Some(Ok(t.to_string())),
+        None => intake::sidecar_for(path).map(|p| std::fs::read(&p).map_err(|e| e.to_string()).and_then(|b| intake::decode_caption(&b))),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok((assess(ctx, &name, &bytes, sidecar), name))
+}

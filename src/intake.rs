@@ -1,1 +1,143 @@
-//! TODO
+//! Intake: find the files in staging that are ready to be gated.
+//!
+//! Symbolic links are never followed (a link could point at anything on the machine); files still
+//! being written are left until their size and modification time have settled; caption sidecars
+//! (`NAME.txt`, `NAME.caption.txt`) travel with their photo rather than being gated themselves.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use walkdir::WalkDir;
+
+/// What intake found at one path in staging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// A regular file whose size and mtime have settled.
+    Ready { size: u64, modified: SystemTime },
+    /// Modified less than the settle time ago: probably still being copied.
+    Settling,
+    /// A symbolic link (not followed).
+    SymbolicLink { target: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub path: PathBuf,
+    /// Path relative to staging, as staff see it.
+    pub name: String,
+    pub found: Found,
+}
+
+/// Is this file a caption sidecar rather than a photo?
+pub fn is_sidecar(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"))
+}
+
+/// Files the gate should not touch: hidden files, and partial downloads/copies by common tools.
+fn is_ignored(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    name.starts_with('.') || name.starts_with("~$") || [".part", ".crdownload", ".tmp", ".partial", ".download"].iter().any(|s| lower.ends_with(s))
+}
+
+/// Walk staging (without following links) and classify every candidate photo.
+pub fn scan(staging: &Path, settle: Duration, now: SystemTime) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for entry in WalkDir::new(staging).follow_links(false).min_depth(1).sort_by_file_name().into_iter().flatten() {
+        let name = entry.path().strip_prefix(staging).unwrap_or(entry.path()).to_string_lossy().into_owned();
+        let file_name = entry.file_name().to_string_lossy();
+        if is_ignored(&file_name) {
+            continue;
+        }
+        let ft = entry.file_type();
+        if ft.is_symlink() {
+            let target = fs::read_link(entry.path()).map(|t| t.display().to_string()).unwrap_or_default();
+            out.push(Candidate { path: entry.into_path(), name, found: Found::SymbolicLink { target } });
+            continue;
+        }
+        if !ft.is_file() || is_sidecar(entry.path()) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let modified = meta.modified().unwrap_or(now);
+        let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
+        let found = if age < settle { Found::Settling } else { Found::Ready { size: meta.len(), modified } };
+        out.push(Candidate { path: entry.into_path(), name, found });
+    }
+    out
+}
+
+/// The caption sidecar for a photo, if one exists: `IMG_1.txt`, `IMG_1.caption.txt`,
+/// `IMG_1.jpg.txt` or `IMG_1.jpg.caption.txt`.
+pub fn sidecar_for(photo: &Path) -> Option<PathBuf> {
+    let dir = photo.parent()?;
+    let name = photo.file_name()?.to_string_lossy().into_owned();
+    let stem = photo.file_stem()?.to_string_lossy().into_owned();
+    [format!("{stem}.txt"), format!("{stem}.caption.txt"), format!("{name}.txt"), format!("{name}.caption.txt")]
+        .into_iter()
+        .map(|n| dir.join(n))
+        .find(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+}
+
+/// Read a sidecar as text: UTF-8 (with or without BOM) or UTF-16 with a BOM. Anything else is
+/// unreadable, and an unreadable caption holds the photo.
+pub fn decode_caption(bytes: &[u8]) -> Result<String, String> {
+    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        return String::from_utf8(rest.to_vec()).map_err(|e| format!("not valid UTF-8 text: {e}"));
+    }
+    let utf16 = |rest: &[u8], le: bool| {
+        let units: Vec<u16> = rest.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) }).collect();
+        String::from_utf16(&units).map_err(|e| format!("not valid UTF-16 text: {e}"))
+    };
+    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        return utf16(rest, true);
+    }
+    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        return utf16(rest, false);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not valid UTF-8 text: {e}"))?;
+    if text.contains('\0') {
+        return Err("contains NUL bytes: not a text file".into());
+    }
+    Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_skips_sidecars_hidden_and_partial_files_and_does_not_follow_links() {
+        let d = tempfile::tempdir().unwrap();
+        let s = d.path();
+        fs::write(s.join("a.jpg"), b"x").unwrap();
+        fs::write(s.join("a.txt"), b"caption").unwrap();
+        fs::write(s.join(".hidden.jpg"), b"x").unwrap();
+        fs::write(s.join("b.jpg.part"), b"x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", s.join("link.jpg")).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(60);
+        let found = scan(s, Duration::from_secs(5), later);
+        let names: Vec<_> = found.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a.jpg", "link.jpg"]);
+        assert!(matches!(found[1].found, Found::SymbolicLink { ref target } if target == "/etc/passwd"));
+        let now = scan(s, Duration::from_secs(5), SystemTime::now());
+        assert_eq!(now[0].found, Found::Settling);
+    }
+
+    #[test]
+    fn sidecar_names() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("IMG_1.jpg");
+        fs::write(&p, b"x").unwrap();
+        assert_eq!(sidecar_for(&p), None);
+        fs::write(d.path().join("IMG_1.caption.txt"), b"hi").unwrap();
+        assert_eq!(sidecar_for(&p), Some(d.path().join("IMG_1.caption.txt")));
+    }
+
+    #[test]
+    fn captions_decode_utf8_and_utf16_but_not_binary() {
+        assert_eq!(decode_caption("Sports day ☀".as_bytes()).unwrap(), "Sports day ☀");
+        assert_eq!(decode_caption(&[0xFF, 0xFE, b'h', 0, b'i', 0]).unwrap(), "hi");
+        assert!(decode_caption(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00]).is_err());
+    }
+}

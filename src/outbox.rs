@@ -1,1 +1,163 @@
-//! TODO
+//! Outbox and held folder: where a photo's fate becomes durable on disk.
+//!
+//! Every file is written to a temporary name in the workspace, fsynced, renamed into place, and the
+//! directory fsynced, so a crash leaves either the whole file or nothing in the outbox. Originals are
+//! moved (rename, or copy + fsync + verify when crossing file systems), never rewritten.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Hidden workspace folder for temporary files, on the same file system as the outbox.
+pub const TMP_DIR: &str = ".tmp";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("cannot write {path}: {source}; check that the disk is not full and the folder is writable, then run again")]
+    Write { path: String, source: io::Error },
+    #[error("cannot move {from} to {to}: {source}; check the folders' permissions and free space, then run again")]
+    Move { from: String, to: String, source: io::Error },
+}
+
+fn write_err(path: &Path) -> impl FnOnce(io::Error) -> OutboxError + '_ {
+    move |source| OutboxError::Write { path: path.display().to_string(), source }
+}
+
+/// fsync a directory so a rename into it survives power loss.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Write `bytes` to `dest` atomically and durably. An existing file of that name is replaced.
+pub fn write_durably(tmp_root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), OutboxError> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(write_err(dir))?;
+    let tmp_dir = tmp_root.join(TMP_DIR);
+    fs::create_dir_all(&tmp_dir).map_err(write_err(&tmp_dir))?;
+    let mut tmp = tempfile::Builder::new().prefix("write-").tempfile_in(&tmp_dir).map_err(write_err(&tmp_dir))?;
+    tmp.write_all(bytes).map_err(write_err(dest))?;
+    tmp.as_file().sync_all().map_err(write_err(dest))?;
+    match tmp.persist(dest) {
+        Ok(_) => {}
+        Err(e) if e.error.raw_os_error() == Some(18) => {
+            // EXDEV: the outbox is on another file system; stage the temp file beside the destination.
+            let mut near = tempfile::Builder::new().prefix(".cg-tmp-").tempfile_in(dir).map_err(write_err(dir))?;
+            near.write_all(bytes).map_err(write_err(dest))?;
+            near.as_file().sync_all().map_err(write_err(dest))?;
+            near.persist(dest).map_err(|e| OutboxError::Write { path: dest.display().to_string(), source: e.error })?;
+        }
+        Err(e) => return Err(OutboxError::Write { path: dest.display().to_string(), source: e.error }),
+    }
+    sync_dir(dir).map_err(write_err(dir))
+}
+
+/// Move a file (or a symbolic link itself, never its target) into `dest`, durably.
+pub fn move_durably(tmp_root: &Path, from: &Path, dest: &Path) -> Result<(), OutboxError> {
+    let move_err = |source| OutboxError::Move { from: from.display().to_string(), to: dest.display().to_string(), source };
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(move_err)?;
+    match fs::rename(from, dest) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(18) => {
+            // Different file systems: copy, verify, then remove the source.
+            let bytes = fs::read(from).map_err(move_err)?;
+            write_durably(tmp_root, dest, &bytes)?;
+            let copied = fs::read(dest).map_err(move_err)?;
+            if Sha256::digest(&copied) != Sha256::digest(&bytes) {
+                return Err(move_err(io::Error::other("the copy does not match the original")));
+            }
+            fs::remove_file(from).map_err(move_err)?;
+        }
+        Err(e) => return Err(move_err(e)),
+    }
+    sync_dir(dir).map_err(move_err)?;
+    if let Some(src_dir) = from.parent() {
+        sync_dir(src_dir).map_err(move_err)?;
+    }
+    Ok(())
+}
+
+/// Remove an original whose fate is durably recorded. Removes only if its content still has `hash`.
+pub fn remove_original(path: &Path, hash: &str) -> io::Result<bool> {
+    match fs::read(path) {
+        Ok(bytes) if hex::encode(Sha256::digest(&bytes)) == hash => {
+            fs::remove_file(path)?;
+            if let Some(dir) = path.parent() {
+                sync_dir(dir)?;
+            }
+            Ok(true)
+        }
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The neutral outbox name: release date and a short hash of the clean content. Says nothing
+/// about who is in the photo or where it was taken.
+pub fn neutral_name(date: chrono::NaiveDate, clean_bytes: &[u8], ext: &str) -> String {
+    let hash = hex::encode(Sha256::digest(clean_bytes));
+    format!("{}-{}.{ext}", date.format("%Y-%m-%d"), &hash[..12])
+}
+
+/// Remove temporary files a killed run left behind (never in the outbox itself).
+pub fn clean_temporaries(tmp_root: &Path) {
+    if let Ok(entries) = fs::read_dir(tmp_root.join(TMP_DIR)) {
+        for e in entries.flatten() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Where a held photo's files live: `held/<id>/`.
+pub fn held_dir(held_root: &Path, id: i64) -> PathBuf {
+    held_root.join(id.to_string())
+}
+
+/// Within a held folder: the clean copy a moderator can approve.
+pub fn held_clean_path(dir: &Path, ext: &str) -> PathBuf {
+    dir.join(format!("clean.{ext}"))
+}
+
+/// Within a held folder: the original, under its own name.
+pub fn held_original_dir(dir: &Path) -> PathBuf {
+    dir.join("original")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_durably_replaces_atomically_and_leaves_no_temporaries() {
+        let ws = tempfile::tempdir().unwrap();
+        let dest = ws.path().join("outbox/website/a.jpg");
+        write_durably(ws.path(), &dest, b"one").unwrap();
+        write_durably(ws.path(), &dest, b"two").unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"two");
+        assert_eq!(fs::read_dir(ws.path().join("outbox/website")).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(ws.path().join(TMP_DIR)).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn remove_original_refuses_when_content_changed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.jpg");
+        fs::write(&p, b"new content").unwrap();
+        let old_hash = hex::encode(Sha256::digest(b"old content"));
+        assert!(!remove_original(&p, &old_hash).unwrap());
+        assert!(p.exists());
+        let hash = hex::encode(Sha256::digest(b"new content"));
+        assert!(remove_original(&p, &hash).unwrap());
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn neutral_names_carry_no_source_name() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+        let n = neutral_name(d, b"pixels", "jpg");
+        assert!(n.starts_with("2026-07-01-") && n.ends_with(".jpg") && n.len() == "2026-07-01-".len() + 12 + 4, "{n}");
+    }
+}

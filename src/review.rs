@@ -1,1 +1,107 @@
-//! TODO
+//! Review: the moderator's side. A held photo is approved (its clean copy released), or rejected,
+//! always with a note and the moderator's name in the audit trail (policy: a second opinion before
+//! anything doubtful goes out, and a record of who gave it).
+
+use chrono::{Local, Utc};
+use serde::Serialize;
+
+use crate::journal::{self, JournalError, PhotoRecord, PhotoState};
+use crate::outbox::{self, OutboxError};
+use crate::workspace::{Workspace, WorkspaceError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("photo #{id} is {state}, not held; `consentgate review list` shows what is waiting")]
+    NotHeld { id: i64, state: &'static str },
+    #[error("photo #{0} cannot be approved: the gate could not make a clean copy ({1}); re-export it as JPEG, PNG or WebP and drop it in again")]
+    NoCleanCopy(i64, String),
+    #[error("a note is required: say why (it goes in the audit trail)")]
+    NoteRequired,
+    #[error("the clean copy of photo #{0} is missing from {1}; the held folder was changed by hand — restore it, or reject the photo")]
+    CleanCopyMissing(i64, String),
+}
+
+/// A held photo as the moderator sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldItem {
+    #[serde(flatten)]
+    pub record: PhotoRecord,
+    /// How long it has waited, in hours.
+    pub waiting_hours: f64,
+}
+
+pub fn held(ws: &Workspace) -> Result<Vec<HeldItem>, ReviewError> {
+    let conn = ws.db()?;
+    let now = Utc::now();
+    Ok(journal::in_state(&conn, &[PhotoState::Held])?
+        .into_iter()
+        .map(|record| HeldItem { waiting_hours: (now - record.created_at).num_minutes() as f64 / 60.0, record })
+        .collect())
+}
+
+pub fn show(ws: &Workspace, id: i64) -> Result<PhotoRecord, ReviewError> {
+    Ok(journal::get(&ws.db()?, id)?)
+}
+
+fn held_record(conn: &rusqlite::Connection, id: i64) -> Result<PhotoRecord, ReviewError> {
+    let rec = journal::get(conn, id)?;
+    if rec.state != PhotoState::Held {
+        return Err(ReviewError::NotHeld { id, state: rec.state.as_str() });
+    }
+    Ok(rec)
+}
+
+/// Release a held photo's clean copy to its channel's outbox. Returns the outbox path.
+pub fn approve(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<String, ReviewError> {
+    if note.trim().is_empty() {
+        return Err(ReviewError::NoteRequired);
+    }
+    let mut conn = ws.db()?;
+    let rec = held_record(&conn, id)?;
+    let (Some(ext), Some(dir)) = (rec.clean_ext.as_deref(), rec.held_dir.as_deref()) else {
+        let why = rec.reasons.first().map(|r| r.detail.clone()).unwrap_or_default();
+        return Err(ReviewError::NoCleanCopy(id, why));
+    };
+    let clean_path = outbox::held_clean_path(&ws.root.join(dir), ext);
+    let bytes = std::fs::read(&clean_path).map_err(|_| ReviewError::CleanCopyMissing(id, clean_path.display().to_string()))?;
+    let name = outbox::neutral_name(Local::now().date_naive(), &bytes, ext);
+    let rel = std::path::Path::new("outbox").join(&rec.channel).join(name);
+    let dest = ws.root.join(&rel);
+    if let Some(caption) = &rec.caption {
+        outbox::write_durably(&ws.root, &dest.with_extension("txt"), caption.as_bytes())?;
+    }
+    outbox::write_durably(&ws.root, &dest, &bytes)?;
+    let rel_s = rel.to_string_lossy().into_owned();
+    let tx = conn.transaction()?;
+    let now = Utc::now();
+    journal::set_paths(&tx, id, Some(&rel_s), None)?;
+    journal::set_state(&tx, id, PhotoState::Approved, now)?;
+    let detail = serde_json::json!({"note": note, "outbox": rel_s, "file": rec.source_name, "reasons": rec.reasons});
+    journal::audit(&tx, actor, "approved", &format!("photo #{id}"), &detail, now)?;
+    tx.commit()?;
+    Ok(rel_s)
+}
+
+/// Refuse a held photo for good. Its files stay in `held/` as the record of what was refused.
+pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), ReviewError> {
+    if note.trim().is_empty() {
+        return Err(ReviewError::NoteRequired);
+    }
+    let mut conn = ws.db()?;
+    let rec = held_record(&conn, id)?;
+    let tx = conn.transaction()?;
+    let now = Utc::now();
+    journal::set_state(&tx, id, PhotoState::Rejected, now)?;
+    let detail = serde_json::json!({"note": note, "file": rec.source_name, "reasons": rec.reasons});
+    journal::audit(&tx, actor, "rejected", &format!("photo #{id}"), &detail, now)?;
+    tx.commit()?;
+    Ok(())
+}
