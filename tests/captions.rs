@@ -569,6 +569,25 @@ fn no_panics_on_odd_text() {
         let _ = m.scan(t, &TextSource::Sidecar);
         let _ = m.scan(t, &TextSource::FileName);
     }
+    // Deterministic junk from a pool of awkward characters.
+    let pool: Vec<char> =
+        "aO1l0$@.'’ -_#&,\n\u{200B}\u{0301}\u{0308}\u{00AD}éЁоΟＯ😀ß\u{FB01}sSmithOlivia5"
+            .chars()
+            .collect();
+    let mut x: u64 = 1;
+    for _ in 0..3000 {
+        let len = (x % 40) as usize;
+        let t: String = (0..len)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                pool[(x >> 33) as usize % pool.len()]
+            })
+            .collect();
+        let _ = m.scan(&t, &TextSource::Sidecar);
+        let _ = m.scan(&t, &TextSource::FileName);
+    }
     let empty = NameMatcher::new(&[]);
     assert!(empty.scan("Olivia Smith", &TextSource::Sidecar).is_empty());
     let blank = NameMatcher::new(&[person("X", "", "")]);

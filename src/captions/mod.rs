@@ -2,6 +2,39 @@
 //!
 //! Text arrives already extracted (sidecar, embedded metadata, file name); this stage folds it,
 //! tokenises it and matches it against every student's name forms. It knows names, not photos.
+//!
+//! **Folding** (`fold.rs`): NFKC, accents stripped (deunicode), Greek/Cyrillic/Armenian/Cherokee
+//! look-alikes mapped through the Unicode confusables skeleton, zero-width characters and soft
+//! hyphens dropped, curly apostrophes made straight; letter case is kept for the context rules.
+//! **Tokens**: split at spaces and punctuation, snake/kebab case, camelCase (but not after
+//! Mc/Mac/De/La... so "McDonald" stays one word), letters/digits; `'s` and a trailing `'` mark a
+//! possessive; `#tag` and `@handle` are marked.
+//!
+//! **Index**: every name key (first, known-as, nickname, surname, and full names first+last,
+//! last+first, first+middles+last, known-as+last, nickname+last) is stored with its words run
+//! together ("vanderberg", "oneill", "smithjones", "oliviasmith"). A span of up to eight
+//! consecutive text words matches a key when its words, run together, equal it, so
+//! "Van Der Berg", "vanderberg", "O Neill", "O'Neill", "Smith-Jones", "#OliviaSmith" and
+//! "olivia_smith.jpg" are all one lookup each; a set of key-prefix hashes stops a span early.
+//! Typos (one edit incl. transposition) are checked only beside an exact other half of the name,
+//! and for run-together names through a SymSpell deletion index. Leetspeak is a second reading
+//! of the text (1 as i and as l), used for name combinations only.
+//!
+//! **Severity**: see [`Severity`]; the rules are in `NameMatcher::evaluate` and `weak_ok`.
+//! Choices beyond the text:
+//! - A name part is *weak* when it is a common English word (lowercase entry of SCOWL size 35,
+//!   `fixtures/captions/wordlist.txt`) or has at most two letters ("Jo", "Al"): alone it is only
+//!   ever Review, and only in a name-like context (cue, capitalised mid-sentence, all-caps text,
+//!   #tag, a file named just that). Sentence-initial it counts only as the whole sentence, a
+//!   possessive or the head of a list ("Grace and Olivia..."). Not after a function word
+//!   ("in May", "the Rose Garden", "we Will"), not as a date ("May 20"), not followed by another
+//!   capitalised word that is no register name ("Grace Darling", "Summer Fair").
+//! - A weak surname alone ("Green", "Hill", "Smith") needs a #tag or a congratulation before it
+//!   ("well done Smith"); other surnames alone are always Review.
+//! - After Mr/Mrs/Ms/Miss/Mx/Dr/Sir/Madam/Dame/Prof/Rev/Lord/Lady (and St/Saint, for "St Mary's")
+//!   the following name (initials, particles, joined parts, any name form starting there) is
+//!   staff, not a student. Lowercase "miss", or "Miss" after "will/we/to...", is the verb.
+//! - A hit inside another student's longer Block ("Rose" in "Olivia Rose Smith") is dropped.
 
 mod fold;
 mod util;
