@@ -181,7 +181,7 @@ fn labelled_set_accuracy() {
         block_as_block, block_labelled,
         "a block-labelled child was only flagged for review"
     );
-    assert!(precision >= 0.90, "precision {precision:.4} below 0.90");
+    assert!(precision >= 0.95, "precision {precision:.4} below 0.95");
 }
 
 // ---- focused rule tests ----
@@ -519,7 +519,8 @@ fn short_names_need_context() {
     assert_eq!(sev(&m, "J. Lee"), Some(Severity::Block));
     assert_eq!(sev(&m, "Well done Jo!"), Some(Severity::Review));
     assert_eq!(sev(&m, "jo jo the clown"), None);
-    assert_eq!(sev(&m, "Jo went home"), None);
+    assert_eq!(sev(&m, "Jo went home"), Some(Severity::Review));
+    assert_eq!(sev(&m, "jo went home"), None);
 }
 
 #[test]

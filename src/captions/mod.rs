@@ -296,7 +296,6 @@ fn is_function_word(w: &str) -> bool {
             | "in"
             | "on"
             | "of"
-            | "at"
             | "our"
             | "your"
             | "their"
@@ -465,7 +464,7 @@ impl NameMatcher {
                     fulls.push((format!("{pk}{last}"), Full::PreferredLast));
                     fulls.push((format!("{last}{pk}"), Full::LastPreferred));
                     if !middle.is_empty() {
-                        fulls.push((format!("{pk}{middle}{last}"), Full::PreferredLast));
+                        fulls.push((format!("{pk}{middle}{last}"), Full::FirstMiddleLast));
                     }
                 }
                 for nk in &nicks {
@@ -473,7 +472,9 @@ impl NameMatcher {
                 }
                 for (k, f) in &fulls {
                     add(k, Kind::Full(*f), &mut m);
-                    if k.len() >= MIN_TYPO_JOINED && !matches!(f, Full::NickLast) {
+                    if k.len() >= MIN_TYPO_JOINED
+                        && !matches!(f, Full::NickLast | Full::FirstMiddleLast)
+                    {
                         typo_min = typo_min.min(k.len());
                         typo_max = typo_max.max(k.len());
                         let mut put = |d: &str| {
@@ -981,6 +982,14 @@ impl NameMatcher {
         if ctx.filename || !v.sentence_initial(i) {
             return true;
         }
+        // Followed by a register surname ("Grace Adeyemi" when only Hope is an Adeyemi).
+        if j < n && v.soft_no_comma(j) && self.is_surname(v.w(j)) {
+            return true;
+        }
+        // "Jo", "Mo" capitalised are names even opening a sentence; "Grace", "Will" may be words.
+        if !is_common_word(v.w(i)) && j == i + 1 {
+            return true;
+        }
         // Sentence-initial: the whole sentence, a possessive, or the first of a list of names.
         let ends_sentence = j == n || !v.soft(j);
         let listed = j + 1 < n
@@ -1001,6 +1010,12 @@ impl NameMatcher {
             && matches!(v.w(i - 1), "st" | "nd" | "rd" | "th")
             && toks[i - 1].sep & S_DIGIT != 0;
         toks[j - 1].num_after || toks[i].sep & S_DIGIT != 0 || ordinal_before
+    }
+
+    fn is_surname(&self, w: &str) -> bool {
+        self.index
+            .get(w)
+            .is_some_and(|es| es.iter().any(|e| e.kind == Kind::Last && !e.weak))
     }
 
     fn weak_surname_ok(&self, v: &View, i: usize) -> bool {
