@@ -944,9 +944,7 @@ impl NameMatcher {
     fn weak_ok(&self, ctx: &Ctx, v: &View, i: usize, j: usize) -> bool {
         let t = &v.toks[i];
         let n = v.n();
-        if t.sep & (S_HASH | S_AT) != 0
-            && (i == 0 || t.sep & S_SPACE != 0 || v.toks[i].sep & (S_HASH | S_AT) != 0)
-        {
+        if t.sep & (S_HASH | S_AT) != 0 {
             return true;
         }
         if self.cue_before(v, i) {
@@ -992,11 +990,10 @@ impl NameMatcher {
         }
         // Sentence-initial: the whole sentence, a possessive, or the first of a list of names.
         let ends_sentence = j == n || !v.soft(j);
-        let listed = j + 1 < n
+        let listed = j < n
             && v.soft(j)
-            && v.toks[j + 1].cap
-            && (v.w(j) == "and" || v.toks[j].sep & (S_AMP | S_COMMA) != 0 && v.soft(j + 1));
-        let listed = listed || (j < n && v.toks[j].sep & (S_AMP | S_COMMA) != 0 && v.toks[j].cap);
+            && ((v.w(j) == "and" && j + 1 < n && v.soft(j + 1) && v.toks[j + 1].cap)
+                || (v.toks[j].sep & (S_AMP | S_COMMA) != 0 && v.toks[j].cap));
         ends_sentence || v.toks[j - 1].poss || listed
     }
 
