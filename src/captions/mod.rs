@@ -1,0 +1,1101 @@
+//! Captions: does any text that travels with a photo name a student?
+//!
+//! Text arrives already extracted (sidecar, embedded metadata, file name); this stage folds it,
+//! tokenises it and matches it against every student's name forms. It knows names, not photos.
+//!
+//! **Folding** (`fold.rs`): NFKC, accents stripped (deunicode), Greek/Cyrillic/Armenian/Cherokee
+//! look-alikes mapped through the Unicode confusables skeleton, zero-width characters and soft
+//! hyphens dropped, curly apostrophes made straight; letter case is kept for the context rules.
+//! **Tokens**: split at spaces and punctuation, snake/kebab case, camelCase (but not after
+//! Mc/Mac/De/La... so "McDonald" stays one word), letters/digits; `'s` and a trailing `'` mark a
+//! possessive; `#tag` and `@handle` are marked.
+//!
+//! **Index**: every name key (first, known-as, nickname, surname, and full names first+last,
+//! last+first, first+middles+last, known-as+last, nickname+last) is stored with its words run
+//! together ("vanderberg", "oneill", "smithjones", "oliviasmith"). A span of up to eight
+//! consecutive text words matches a key when its words, run together, equal it, so
+//! "Van Der Berg", "vanderberg", "O Neill", "O'Neill", "Smith-Jones", "#OliviaSmith" and
+//! "olivia_smith.jpg" are all one lookup each; a set of key-prefix hashes stops a span early.
+//! Typos (one edit incl. transposition) are checked only beside an exact other half of the name,
+//! and for run-together names through a SymSpell deletion index. Leetspeak is a second reading
+//! of the text (1 as i and as l), used for name combinations only.
+//!
+//! **Severity**: see [`Severity`]; the rules are in `NameMatcher::evaluate` and `weak_ok`.
+//! Choices beyond the issue's text:
+//! - A name part is *weak* when it is a common English word (lowercase entry of SCOWL size 35,
+//!   `fixtures/captions/wordlist.txt`) or has at most two letters ("Jo", "Al"): alone it is only
+//!   ever Review, and only in a name-like context (cue, capitalised mid-sentence, all-caps text,
+//!   #tag, a file named just that). Sentence-initial it counts only as the whole sentence, a
+//!   possessive or the head of a list ("Grace and Olivia..."). Not after a function word
+//!   ("in May", "the Rose Garden", "we Will"), not as a date ("May 20"), not followed by another
+//!   capitalised word that is no register name ("Grace Darling", "Summer Fair").
+//! - A weak surname alone ("Green", "Hill", "Smith") needs a #tag or a congratulation before it
+//!   ("well done Smith"); other surnames alone are always Review.
+//! - After Mr/Mrs/Ms/Miss/Mx/Dr/Sir/Madam/Dame/Prof/Rev/Lord/Lady (and St/Saint, for "St Mary's")
+//!   the following name (initials, particles, joined parts, any name form starting there) is
+//!   staff, not a student. Lowercase "miss", or "Miss" after "will/we/to...", is the verb.
+//! - A hit inside another student's longer Block ("Rose" in "Olivia Rose Smith") is dropped.
+
+mod fold;
+mod util;
+
+use fold::{
+    Token, S_AMP, S_APOS, S_AT, S_CLAUSE, S_COMMA, S_DIGIT, S_DOT, S_HASH, S_JOINED, S_OTHER,
+    S_SENT, S_SPACE,
+};
+use serde::Serialize;
+use util::{hash_str, is_common_word, within_one_edit, FxMap, FxSet};
+
+/// The name forms of one student, as the register holds them.
+#[derive(Debug, Clone, Default)]
+pub struct PersonName {
+    pub id: String,
+    pub first_name: String,
+    pub middle_names: String,
+    pub last_name: String,
+    pub preferred_name: Option<String>,
+    pub nicknames: Vec<String>,
+}
+
+/// Where a piece of text came from: sidecar file, embedded metadata field, or the file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextSource {
+    Sidecar,
+    /// An embedded metadata field, e.g. "XMP dc:description".
+    Embedded(String),
+    FileName,
+}
+
+impl TextSource {
+    /// "sidecar", "embedded XMP dc:description", "filename".
+    pub fn label(&self) -> String {
+        match self {
+            TextSource::Sidecar => "sidecar".into(),
+            TextSource::Embedded(f) => format!("embedded {f}"),
+            TextSource::FileName => "filename".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A possible mention (a first name that is also a common word, a surname alone, a nickname).
+    Review,
+    /// The text names the student.
+    Block,
+}
+
+/// One student named in one piece of text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaptionHit {
+    pub student_id: String,
+    pub severity: Severity,
+    /// Which name form matched, in words: "full name", "first name + initial", "surname alone"...
+    pub form: String,
+    /// The words as written in the text.
+    pub matched: String,
+    /// `TextSource::label()` of where the text came from.
+    pub source: String,
+}
+
+/// Which name form a key stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    First,
+    Preferred,
+    Nick,
+    Last,
+    Full(Full),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Full {
+    FirstLast,
+    LastFirst,
+    FirstMiddleLast,
+    PreferredLast,
+    LastPreferred,
+    NickLast,
+}
+
+impl Full {
+    fn form(self) -> &'static str {
+        match self {
+            Full::FirstLast | Full::LastFirst | Full::FirstMiddleLast => "full name",
+            Full::PreferredLast | Full::LastPreferred => "known-as name + surname",
+            Full::NickLast => "nickname + surname",
+        }
+    }
+    /// Written surname first, so "Smith, Olivia" may carry a comma.
+    fn reversed(self) -> bool {
+        matches!(self, Full::LastFirst | Full::LastPreferred)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    student: u32,
+    kind: Kind,
+    /// A single name part that is a common English word or has at most two letters: alone it
+    /// only counts in a name-like context, and only as Review.
+    weak: bool,
+}
+
+#[derive(Debug)]
+struct Student {
+    id: String,
+    first: Box<str>,
+    preferred: Option<Box<str>>,
+    last: Box<str>,
+    /// First letters of the first and known-as names.
+    first_initials: Vec<u8>,
+    /// First letters of each word of the surname ("van der Berg": v, d, b).
+    last_initials: Vec<u8>,
+}
+
+/// Tokens of a span longer than this are never one name.
+const MAX_SPAN: usize = 8;
+/// Run-together full names shorter than this are not looked up with typos.
+const MIN_TYPO_JOINED: usize = 8;
+
+/// Matches text against every student's name forms. Build once per run; share across threads.
+#[derive(Default)]
+pub struct NameMatcher {
+    students: Vec<Student>,
+    /// Folded name key (words run together) → who has it, as what.
+    index: FxMap<Box<str>, Vec<Entry>>,
+    /// Hashes of every prefix of every key: lets a span stop growing as soon as it cannot match.
+    prefixes: FxSet<u64>,
+    max_key_len: usize,
+    /// SymSpell-style deletion neighbourhood of run-together full names: the key and every
+    /// one-deletion of it → (student, form). Finds "oliviasmiht" without scanning the register.
+    typo_index: FxMap<Box<str>, Vec<(u32, Full)>>,
+    typo_len: (usize, usize),
+}
+
+impl std::fmt::Debug for NameMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NameMatcher")
+            .field("students", &self.students.len())
+            .field("keys", &self.index.len())
+            .field("typo_keys", &self.typo_index.len())
+            .finish()
+    }
+}
+
+/// Folds a register name to its key (words run together) and the first letter of each word.
+fn name_key(
+    s: &str,
+    fc: &mut Vec<fold::Fc>,
+    buf: &mut String,
+    toks: &mut Vec<Token>,
+) -> (String, Vec<u8>) {
+    fold::fold(s, fc);
+    fold::tokenize(fc, false, None, buf, toks);
+    let mut key = String::new();
+    let mut initials = Vec::new();
+    for t in toks.iter() {
+        let w = &buf[t.s as usize..t.e as usize];
+        key.push_str(w);
+        initials.push(w.as_bytes()[0]);
+    }
+    (key, initials)
+}
+
+/// Staff and place titles: the name after them is not a student's.
+fn is_title_word(w: &str) -> bool {
+    matches!(
+        w,
+        "mr" | "mrs"
+            | "ms"
+            | "mx"
+            | "dr"
+            | "sir"
+            | "madam"
+            | "madame"
+            | "dame"
+            | "prof"
+            | "professor"
+            | "mister"
+            | "missus"
+            | "rev"
+            | "revd"
+            | "reverend"
+            | "st"
+            | "saint"
+            | "lady"
+            | "lord"
+    )
+}
+
+/// Lowercase words that may sit inside a multi-part surname after a title ("Mrs van der Berg").
+fn is_particle(w: &str) -> bool {
+    matches!(
+        w,
+        "van"
+            | "der"
+            | "den"
+            | "de"
+            | "von"
+            | "la"
+            | "le"
+            | "du"
+            | "da"
+            | "di"
+            | "ter"
+            | "ten"
+            | "mc"
+            | "mac"
+            | "o"
+    )
+}
+
+/// Words that, right before a name, make it likely a name is meant.
+fn is_cue_word(w: &str) -> bool {
+    matches!(
+        w,
+        "go" | "with"
+            | "and"
+            | "congratulations"
+            | "congrats"
+            | "thanks"
+            | "welcome"
+            | "meet"
+            | "love"
+            | "dear"
+            | "hi"
+            | "hello"
+            | "bravo"
+            | "hooray"
+            | "hurray"
+            | "featuring"
+            | "starring"
+    )
+}
+
+/// Words that, right before a common-word name, make the word reading likely ("in May",
+/// "we Will", "the Rose Garden").
+fn is_function_word(w: &str) -> bool {
+    matches!(
+        w,
+        "the"
+            | "a"
+            | "an"
+            | "this"
+            | "that"
+            | "these"
+            | "those"
+            | "we"
+            | "i"
+            | "you"
+            | "they"
+            | "he"
+            | "she"
+            | "it"
+            | "in"
+            | "on"
+            | "of"
+            | "our"
+            | "your"
+            | "their"
+            | "his"
+            | "her"
+            | "its"
+            | "my"
+            | "will"
+            | "may"
+            | "can"
+            | "shall"
+            | "would"
+            | "could"
+            | "should"
+            | "must"
+            | "might"
+            | "to"
+            | "for"
+            | "until"
+            | "till"
+            | "next"
+            | "last"
+            | "every"
+            | "each"
+            | "some"
+            | "no"
+            | "not"
+            | "all"
+    )
+}
+
+/// Per-text facts the rules need.
+struct Ctx {
+    filename: bool,
+    /// The text has letters and none of them is lower case: capitalisation says nothing.
+    all_caps: bool,
+    /// The text has at least one upper-case letter.
+    any_upper: bool,
+}
+
+/// A student's name form found in one span of tokens [i, j).
+#[derive(Debug, Clone, Copy)]
+struct Mention {
+    i: usize,
+    j: usize,
+    e: Entry,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RawHit {
+    student: u32,
+    /// One name part alone (first name, surname, nickname), not a combination.
+    part: bool,
+    severity: Severity,
+    form: &'static str,
+    os: u32,
+    oe: u32,
+}
+
+/// A view of one tokenised text.
+struct View<'a> {
+    toks: &'a [Token],
+    buf: &'a str,
+}
+
+impl View<'_> {
+    #[inline]
+    fn w(&self, i: usize) -> &str {
+        let t = &self.toks[i];
+        &self.buf[t.s as usize..t.e as usize]
+    }
+    #[inline]
+    fn n(&self) -> usize {
+        self.toks.len()
+    }
+    /// Token `i` follows token `i - 1` within one phrase (no sentence or clause break).
+    #[inline]
+    fn soft(&self, i: usize) -> bool {
+        i > 0 && i < self.n() && self.toks[i].sep & (S_SENT | S_CLAUSE) == 0
+    }
+    #[inline]
+    fn soft_no_comma(&self, i: usize) -> bool {
+        self.soft(i) && self.toks[i].sep & S_COMMA == 0
+    }
+    fn sentence_initial(&self, i: usize) -> bool {
+        i == 0 || self.toks[i].sep & S_SENT != 0
+    }
+}
+
+impl NameMatcher {
+    pub fn new(people: &[PersonName]) -> Self {
+        let mut m = NameMatcher::default();
+        let mut fc = Vec::new();
+        let mut buf = String::new();
+        let mut toks = Vec::new();
+        let mut typo_min = usize::MAX;
+        let mut typo_max = 0;
+        for p in people {
+            let sid = m.students.len() as u32;
+            let mut key = |s: &str| name_key(s, &mut fc, &mut buf, &mut toks);
+            let (first, first_init) = key(&p.first_name);
+            let (last, last_init) = key(&p.last_name);
+            let middle: String = key(&p.middle_names).0;
+            let preferred = p
+                .preferred_name
+                .as_deref()
+                .map(&mut key)
+                .map(|(k, _)| k)
+                .filter(|k| !k.is_empty() && *k != first);
+            let nicks: Vec<String> = p
+                .nicknames
+                .iter()
+                .map(|n| key(n).0)
+                .filter(|k| k.len() >= 2)
+                .collect();
+            let mut first_initials: Vec<u8> = first_init.first().copied().into_iter().collect();
+            if let Some(b) = preferred.as_ref().and_then(|p| p.bytes().next()) {
+                first_initials.push(b);
+            }
+            let add = |k: &str, kind: Kind, m: &mut NameMatcher| {
+                if k.len() < 2 {
+                    return;
+                }
+                let weak = !matches!(kind, Kind::Full(_)) && (k.len() <= 2 || is_common_word(k));
+                let v = m.index.entry(k.into()).or_default();
+                if !v.iter().any(|e| e.student == sid && e.kind == kind) {
+                    v.push(Entry {
+                        student: sid,
+                        kind,
+                        weak,
+                    });
+                }
+            };
+            if !first.is_empty() {
+                add(&first, Kind::First, &mut m);
+                // "Mary-Jane" is often just "Mary".
+                if first_init.len() > 1 {
+                    let (head, _) = name_key(
+                        p.first_name.split(['-', ' ']).next().unwrap_or(""),
+                        &mut fc,
+                        &mut buf,
+                        &mut toks,
+                    );
+                    if head.len() >= 3 {
+                        add(&head, Kind::First, &mut m);
+                    }
+                }
+            }
+            if let Some(pk) = &preferred {
+                add(pk, Kind::Preferred, &mut m);
+            }
+            for nk in &nicks {
+                add(nk, Kind::Nick, &mut m);
+            }
+            if !last.is_empty() {
+                add(&last, Kind::Last, &mut m);
+                let mut fulls: Vec<(String, Full)> = Vec::new();
+                if !first.is_empty() {
+                    fulls.push((format!("{first}{last}"), Full::FirstLast));
+                    fulls.push((format!("{last}{first}"), Full::LastFirst));
+                    if !middle.is_empty() {
+                        fulls.push((format!("{first}{middle}{last}"), Full::FirstMiddleLast));
+                    }
+                }
+                if let Some(pk) = &preferred {
+                    fulls.push((format!("{pk}{last}"), Full::PreferredLast));
+                    fulls.push((format!("{last}{pk}"), Full::LastPreferred));
+                    if !middle.is_empty() {
+                        fulls.push((format!("{pk}{middle}{last}"), Full::FirstMiddleLast));
+                    }
+                }
+                for nk in &nicks {
+                    fulls.push((format!("{nk}{last}"), Full::NickLast));
+                }
+                for (k, f) in &fulls {
+                    add(k, Kind::Full(*f), &mut m);
+                    if k.len() >= MIN_TYPO_JOINED
+                        && !matches!(f, Full::NickLast | Full::FirstMiddleLast)
+                    {
+                        typo_min = typo_min.min(k.len());
+                        typo_max = typo_max.max(k.len());
+                        let mut put = |d: &str| {
+                            let v = m.typo_index.entry(d.into()).or_default();
+                            if !v.iter().any(|(s, g)| *s == sid && g == f) {
+                                v.push((sid, *f));
+                            }
+                        };
+                        put(k);
+                        for d in deletions(k) {
+                            put(&d);
+                        }
+                    }
+                }
+            }
+            m.students.push(Student {
+                id: p.id.clone(),
+                first: first.into(),
+                preferred: preferred.map(Into::into),
+                last: last.into(),
+                first_initials,
+                last_initials: last_init,
+            });
+        }
+        for k in m.index.keys() {
+            m.max_key_len = m.max_key_len.max(k.len());
+            for l in 1..=k.len() {
+                m.prefixes.insert(hash_str(&k[..l]));
+            }
+        }
+        m.typo_len = (typo_min, typo_max);
+        m
+    }
+
+    /// Every student the text names, at most one hit per student (the most severe).
+    pub fn scan(&self, text: &str, source: &TextSource) -> Vec<CaptionHit> {
+        if self.students.is_empty() || text.is_empty() {
+            return Vec::new();
+        }
+        let filename = matches!(source, TextSource::FileName);
+        let mut fc = Vec::new();
+        fold::fold(text, &mut fc);
+        let (mut upper, mut lower) = (0usize, 0usize);
+        for f in &fc {
+            upper += f.c.is_ascii_uppercase() as usize;
+            lower += f.c.is_ascii_lowercase() as usize;
+        }
+        let ctx = Ctx {
+            filename,
+            all_caps: upper >= 3 && lower == 0,
+            any_upper: upper > 0,
+        };
+        let mut buf = String::new();
+        let mut toks = Vec::new();
+        let mut raw = Vec::new();
+        fold::tokenize(&fc, filename, None, &mut buf, &mut toks);
+        self.evaluate(
+            &ctx,
+            &View {
+                toks: &toks,
+                buf: &buf,
+            },
+            false,
+            &mut raw,
+        );
+        if fold::has_leet(&fc) {
+            for one in [b'i', b'l'] {
+                fold::tokenize(&fc, filename, Some(one), &mut buf, &mut toks);
+                self.evaluate(
+                    &ctx,
+                    &View {
+                        toks: &toks,
+                        buf: &buf,
+                    },
+                    true,
+                    &mut raw,
+                );
+            }
+        }
+        if raw.is_empty() {
+            return Vec::new();
+        }
+        // One hit per student: the most severe, the earliest among equals.
+        // A Review whose words lie inside another student's Block ("Rose" in "Olivia Rose Smith",
+        // "Smith" in "Amelia Smith-Jones") is part of that name, not a mention of its own.
+        // Likewise a part alone inside another student's longer name ("James" in "William James
+        // Carter").
+        if raw.iter().any(|h| h.severity == Severity::Block) {
+            let blocks: Vec<RawHit> = raw
+                .iter()
+                .filter(|h| h.severity == Severity::Block)
+                .copied()
+                .collect();
+            raw.retain(|h| {
+                let inside = |b: &RawHit| b.student != h.student && b.os <= h.os && h.oe <= b.oe;
+                let longer = |b: &RawHit| b.oe - b.os > h.oe - h.os;
+                !blocks.iter().any(|b| {
+                    inside(b)
+                        && (h.severity == Severity::Review || (h.part && !b.part && longer(b)))
+                })
+            });
+        }
+        // Most severe first; among equals the form that covers most of the name, then the earliest.
+        raw.sort_by(|a, b| {
+            a.student
+                .cmp(&b.student)
+                .then(b.severity.cmp(&a.severity))
+                .then((b.oe - b.os).cmp(&(a.oe - a.os)))
+                .then(a.os.cmp(&b.os))
+        });
+        raw.dedup_by_key(|h| h.student);
+        raw.sort_by_key(|h| (h.os, h.student));
+        let label = source.label();
+        raw.into_iter()
+            .map(|h| CaptionHit {
+                student_id: self.students[h.student as usize].id.clone(),
+                severity: h.severity,
+                form: h.form.to_string(),
+                matched: text
+                    .get(h.os as usize..h.oe as usize)
+                    .unwrap_or("")
+                    .to_string(),
+                source: label.clone(),
+            })
+            .collect()
+    }
+
+    fn evaluate(&self, ctx: &Ctx, v: &View, leet: bool, out: &mut Vec<RawHit>) {
+        let n = v.n();
+        if n == 0 {
+            return;
+        }
+        let mentions = self.mentions(v);
+        let staff = self.staff_tokens(ctx, v, &mentions);
+        let is_staff = |k: usize| staff.as_ref().is_some_and(|s| s[k]);
+        let toks = v.toks;
+        let mut hit = |student: u32, severity: Severity, form: &'static str, a: usize, b: usize| {
+            out.push(RawHit {
+                student,
+                part: form.ends_with("alone"),
+                severity,
+                form,
+                os: toks[a].os,
+                oe: toks[b - 1].oe,
+            });
+        };
+        for m in &mentions {
+            if (m.i..m.j).any(is_staff) {
+                continue;
+            }
+            let st = &self.students[m.e.student as usize];
+            let sid = m.e.student;
+            match m.e.kind {
+                Kind::Full(f) => {
+                    let joined = m.j - m.i == 1
+                        || (m.i + 1..m.j).all(|k| {
+                            let s = toks[k].sep;
+                            s & (S_SPACE | S_COMMA) == 0
+                                && (ctx.filename || s & (S_OTHER | S_DOT) == 0)
+                        });
+                    let form = if leet {
+                        "full name in leetspeak"
+                    } else if joined && f != Full::NickLast {
+                        "full name run together"
+                    } else {
+                        f.form()
+                    };
+                    hit(sid, Severity::Block, form, m.i, m.j);
+                }
+                Kind::Last => {
+                    if m.i > 0 && v.soft_no_comma(m.i) && !is_staff(m.i - 1) {
+                        if let Some(c) = self.initial(ctx, v, m.i - 1) {
+                            if st.first_initials.contains(&c) {
+                                hit(sid, Severity::Block, "initial + surname", m.i - 1, m.j);
+                                continue;
+                            }
+                        }
+                        if self.typo_of(
+                            v,
+                            &mentions,
+                            m.i - 1,
+                            m.i,
+                            &[&st.first, st.preferred.as_deref().unwrap_or("")],
+                        ) {
+                            hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j);
+                            continue;
+                        }
+                    }
+                    if m.j < n && v.soft(m.j) && !toks[m.j - 1].poss {
+                        if let Some(c) = self.initial(ctx, v, m.j) {
+                            if st.first_initials.contains(&c) {
+                                hit(sid, Severity::Block, "surname + initial", m.i, m.j + 1);
+                                continue;
+                            }
+                        }
+                        if self.typo_of(
+                            v,
+                            &mentions,
+                            m.j,
+                            m.j - 1,
+                            &[&st.first, st.preferred.as_deref().unwrap_or("")],
+                        ) {
+                            hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1);
+                            continue;
+                        }
+                    }
+                    if leet {
+                        continue;
+                    }
+                    // A surname that is also a word ("Green", "Hill", "Smith") alone needs a
+                    // #tag/@handle or a congratulation right before it.
+                    if !m.e.weak || self.weak_surname_ok(v, m.i) {
+                        hit(sid, Severity::Review, "surname alone", m.i, m.j);
+                    }
+                }
+                Kind::First | Kind::Preferred => {
+                    if m.j < n && v.soft_no_comma(m.j) && !toks[m.j - 1].poss {
+                        if let Some(c) = self.initial(ctx, v, m.j) {
+                            if st.last_initials.contains(&c) {
+                                hit(sid, Severity::Block, "first name + initial", m.i, m.j + 1);
+                                continue;
+                            }
+                        }
+                        if self.typo_of(v, &mentions, m.j, m.j - 1, &[&st.last]) {
+                            hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1);
+                            continue;
+                        }
+                    }
+                    if m.i > 0
+                        && v.soft(m.i)
+                        && self.typo_of(v, &mentions, m.i - 1, m.i, &[&st.last])
+                    {
+                        hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j);
+                        continue;
+                    }
+                    if leet {
+                        continue;
+                    }
+                    let form = if m.e.kind == Kind::First {
+                        "first name alone"
+                    } else {
+                        "known-as name alone"
+                    };
+                    if !m.e.weak {
+                        hit(sid, Severity::Block, form, m.i, m.j);
+                    } else if self.weak_ok(ctx, v, m.i, m.j) {
+                        hit(sid, Severity::Review, form, m.i, m.j);
+                    }
+                }
+                Kind::Nick => {
+                    if !leet && (!m.e.weak || self.weak_ok(ctx, v, m.i, m.j)) {
+                        hit(sid, Severity::Review, "nickname alone", m.i, m.j);
+                    }
+                }
+            }
+        }
+        // Run-together full names with one typo ("oliviasmiht"), via the deletion index.
+        let (lo, hi) = self.typo_len;
+        if lo == usize::MAX {
+            return;
+        }
+        let mut probe = String::new();
+        for k in 0..n {
+            let w = v.w(k);
+            if w.len() + 1 < lo
+                || w.len() > hi + 1
+                || is_staff(k)
+                || self.index.contains_key(w)
+                || is_common_word(w)
+            {
+                continue;
+            }
+            let mut found: Vec<(u32, Full)> = Vec::new();
+            let mut look = |d: &str| {
+                if let Some(c) = self.typo_index.get(d) {
+                    for &(s, f) in c {
+                        if !found.contains(&(s, f)) {
+                            found.push((s, f));
+                        }
+                    }
+                }
+            };
+            look(w);
+            for cut in 0..w.len() {
+                probe.clear();
+                probe.push_str(&w[..cut]);
+                probe.push_str(&w[cut + 1..]);
+                look(&probe);
+            }
+            for (s, f) in found {
+                let st = &self.students[s as usize];
+                let pre = st.preferred.as_deref().unwrap_or("");
+                let key = match f {
+                    Full::FirstLast => format!("{}{}", st.first, st.last),
+                    Full::LastFirst => format!("{}{}", st.last, st.first),
+                    Full::PreferredLast => format!("{pre}{}", st.last),
+                    Full::LastPreferred => format!("{}{pre}", st.last),
+                    _ => continue,
+                };
+                if within_one_edit(w.as_bytes(), key.as_bytes()) {
+                    hit(s, Severity::Block, "full name with a typo", k, k + 1);
+                }
+            }
+        }
+    }
+
+    /// Every span of tokens whose words, run together, are a name key.
+    fn mentions(&self, v: &View) -> Vec<Mention> {
+        let n = v.n();
+        let mut out = Vec::new();
+        let mut cat = String::with_capacity(64);
+        for i in 0..n {
+            // A name does not start inside an apostrophe word ("Neill" of "O'Neill").
+            if v.toks[i].sep & S_APOS != 0 {
+                continue;
+            }
+            cat.clear();
+            let mut comma = false;
+            for j in i..n.min(i + MAX_SPAN) {
+                if j > i {
+                    if !v.soft(j) || v.toks[j - 1].poss {
+                        break;
+                    }
+                    comma |= v.toks[j].sep & S_COMMA != 0;
+                }
+                cat.push_str(v.w(j));
+                if cat.len() > self.max_key_len + 1 {
+                    break;
+                }
+                // ...nor ends inside one ("the O" of "the O'Neills" is not "Theo").
+                if v.toks[j].apos_next {
+                    continue;
+                }
+                let ok = |e: &Entry| !comma || matches!(e.kind, Kind::Full(f) if f.reversed());
+                let mut found = false;
+                if let Some(es) = self.index.get(cat.as_str()) {
+                    for e in es.iter().filter(|e| ok(e)) {
+                        found = true;
+                        out.push(Mention { i, j: j + 1, e: *e });
+                    }
+                }
+                // "Olivias", "Smiths" (possessive without the apostrophe), unless the word is a word.
+                if !found && cat.len() > 3 && cat.ends_with('s') && !is_common_word(v.w(j)) {
+                    if let Some(es) = self.index.get(&cat[..cat.len() - 1]) {
+                        for e in es.iter().filter(|e| ok(e)) {
+                            out.push(Mention { i, j: j + 1, e: *e });
+                        }
+                    }
+                }
+                if !self.prefixes.contains(&hash_str(&cat)) {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Tokens that name a member of staff (or a saint's place): the words after Mr/Mrs/Ms/Miss/
+    /// Mx/Dr/Sir/Madam/St... `None` when the text has no title.
+    fn staff_tokens(&self, ctx: &Ctx, v: &View, mentions: &[Mention]) -> Option<Vec<bool>> {
+        let n = v.n();
+        let mut staff: Option<Vec<bool>> = None;
+        for t in 0..n.saturating_sub(1) {
+            if !self.is_title(ctx, v, t) || !v.soft_no_comma(t + 1) {
+                continue;
+            }
+            let s = staff.get_or_insert_with(|| vec![false; n]);
+            let mut end = t + 2;
+            // The name after the title: an initial, particles, joined or hyphenated parts.
+            let mut k = t + 1;
+            while k + 1 < n && k < t + 5 && v.soft_no_comma(k + 1) {
+                let cur = v.w(k);
+                let next_sep = v.toks[k + 1].sep;
+                let joined = next_sep & (S_JOINED | S_APOS | S_DOT) != 0
+                    || (next_sep & S_OTHER != 0 && next_sep & S_SPACE == 0);
+                if cur.len() == 1 || is_particle(cur) || joined {
+                    k += 1;
+                    end = k + 1;
+                } else {
+                    break;
+                }
+            }
+            // ...and any name form that starts right after the title ("Mr Olivia Smith").
+            for m in mentions.iter().filter(|m| m.i == t + 1) {
+                end = end.max(m.j);
+            }
+            for x in s.iter_mut().take(end.min(n)).skip(t + 1) {
+                *x = true;
+            }
+        }
+        staff
+    }
+
+    fn is_title(&self, ctx: &Ctx, v: &View, t: usize) -> bool {
+        let w = v.w(t);
+        if is_title_word(w) {
+            return true;
+        }
+        // "Miss Smith" is a teacher; "we will miss Grace" is not.
+        w == "miss"
+            && (v.toks[t].cap || ctx.all_caps)
+            && !(t > 0
+                && v.soft(t)
+                && matches!(
+                    v.w(t - 1),
+                    "will"
+                        | "we"
+                        | "i"
+                        | "you"
+                        | "they"
+                        | "to"
+                        | "ll"
+                        | "really"
+                        | "so"
+                        | "all"
+                        | "shall"
+                        | "d"
+                        | "gonna"
+                ))
+    }
+
+    /// Token `k` as a single-letter initial: written in capitals, followed by a dot, or in a file
+    /// name or an all-lowercase text. Not the "O" of "O'Neill".
+    fn initial(&self, ctx: &Ctx, v: &View, k: usize) -> Option<u8> {
+        let t = &v.toks[k];
+        if t.e - t.s != 1 || t.apos_next {
+            return None;
+        }
+        let c = v.buf.as_bytes()[t.s as usize];
+        // Lowercase initials only where nothing is capitalised, and never the words "a" and "i".
+        (t.cap || t.dot || ((ctx.filename || !ctx.any_upper) && c != b'a' && c != b'i'))
+            .then_some(c)
+    }
+
+    /// Is token `k` (next to the exactly matched name token `other`) a one-edit misspelling of one
+    /// of `names` (each of four letters or more)? Dictionary words are not misspellings.
+    /// A pair that is exactly someone else's full name is that person, not a typo.
+    fn typo_of(
+        &self,
+        v: &View,
+        mentions: &[Mention],
+        k: usize,
+        other: usize,
+        names: &[&str],
+    ) -> bool {
+        let w = v.w(k);
+        if w.len() < 3
+            || !names
+                .iter()
+                .any(|n| n.len() >= 4 && within_one_edit(w.as_bytes(), n.as_bytes()))
+        {
+            return false;
+        }
+        let (a, b) = (k.min(other), k.max(other));
+        !is_common_word(w)
+            && !mentions
+                .iter()
+                .any(|m| matches!(m.e.kind, Kind::Full(_)) && m.i <= a && m.j > b)
+    }
+
+    /// May a weak name part (a common English word, or two letters) at [i, j) stand for a
+    /// person here? Yes when it follows a cue ("well done", "with", "and"...) or is a #tag/@handle;
+    /// or when it is capitalised and not sentence-initial (in an all-caps text: anywhere), not
+    /// after a function word ("in May", "the Rose Garden") and not followed by another
+    /// capitalised word that is no name of ours ("Grace Darling", "Summer Fair"). Sentence-initial,
+    /// it counts only if it is all the sentence says, or possessive ("Grace's painting").
+    fn weak_ok(&self, ctx: &Ctx, v: &View, i: usize, j: usize) -> bool {
+        let t = &v.toks[i];
+        let n = v.n();
+        if t.sep & (S_HASH | S_AT) != 0 {
+            return true;
+        }
+        if self.cue_before(v, i) {
+            return t.cap || !ctx.any_upper;
+        }
+        // A file named just the name: "grace.jpg", "Rose_2.jpg".
+        if ctx.filename && i == 0 && j + 1 >= n {
+            return true;
+        }
+        if !t.cap {
+            return false;
+        }
+        if i > 0 && v.soft(i) && is_function_word(v.w(i - 1)) {
+            return false;
+        }
+        if self.is_date(v, i, j) {
+            return false;
+        }
+        if ctx.all_caps {
+            return true;
+        }
+        let next_sep_ok = |s: u16| {
+            s == S_SPACE || (ctx.filename && s & (S_OTHER | S_JOINED) != 0 && s & S_SENT == 0)
+        };
+        if j < n
+            && next_sep_ok(v.toks[j].sep)
+            && v.toks[j].cap
+            && !self.index.contains_key(v.w(j))
+            && !matches!(v.w(j), "and" | "or")
+        {
+            return false;
+        }
+        if ctx.filename || !v.sentence_initial(i) {
+            return true;
+        }
+        // Followed by a register surname ("Grace Adeyemi" when only Hope is an Adeyemi).
+        if j < n && v.soft_no_comma(j) && self.is_surname(v.w(j)) {
+            return true;
+        }
+        // "Jo", "Mo" capitalised are names even opening a sentence; "Grace", "Will" may be words.
+        if !is_common_word(v.w(i)) && j == i + 1 {
+            return true;
+        }
+        // Sentence-initial: the whole sentence, a possessive, or the first of a list of names.
+        let ends_sentence = j == n || !v.soft(j);
+        let listed = j < n
+            && v.soft(j)
+            && ((v.w(j) == "and" && j + 1 < n && v.soft(j + 1) && v.toks[j + 1].cap)
+                || (v.toks[j].sep & (S_AMP | S_COMMA) != 0 && v.toks[j].cap));
+        ends_sentence || v.toks[j - 1].poss || listed
+    }
+
+    /// "May 20", "20th May", "May 2026": a month, not a child.
+    fn is_date(&self, v: &View, i: usize, j: usize) -> bool {
+        if !matches!(v.w(i), "may" | "june" | "april" | "august" | "march") {
+            return false;
+        }
+        let toks = v.toks;
+        let ordinal_before = i > 0
+            && matches!(v.w(i - 1), "st" | "nd" | "rd" | "th")
+            && toks[i - 1].sep & S_DIGIT != 0;
+        toks[j - 1].num_after || toks[i].sep & S_DIGIT != 0 || ordinal_before
+    }
+
+    fn is_surname(&self, w: &str) -> bool {
+        self.index
+            .get(w)
+            .is_some_and(|es| es.iter().any(|e| e.kind == Kind::Last && !e.weak))
+    }
+
+    fn weak_surname_ok(&self, v: &View, i: usize) -> bool {
+        let t = &v.toks[i];
+        if t.sep & (S_HASH | S_AT) != 0 {
+            return true;
+        }
+        if !(t.cap) || i == 0 || !v.soft(i) {
+            return false;
+        }
+        let p = v.w(i - 1);
+        let pp = if i >= 2 && v.soft(i - 1) {
+            v.w(i - 2)
+        } else {
+            ""
+        };
+        matches!(p, "congratulations" | "congrats" | "thanks" | "bravo")
+            || (p == "done" && pp == "well")
+            || (p == "birthday" && pp == "happy")
+            || (p == "you" && pp == "thank")
+    }
+
+    fn cue_before(&self, v: &View, i: usize) -> bool {
+        if i == 0 || !v.soft(i) {
+            return false;
+        }
+        if v.toks[i].sep & S_AMP != 0 {
+            return true;
+        }
+        let p = v.w(i - 1);
+        if is_cue_word(p) {
+            return true;
+        }
+        let pp = if i >= 2 && v.soft(i - 1) {
+            v.w(i - 2)
+        } else {
+            ""
+        };
+        match p {
+            "done" => pp == "well",
+            "birthday" => pp == "happy",
+            "you" => pp == "thank",
+            "to" => matches!(
+                pp,
+                "done"
+                    | "congratulations"
+                    | "congrats"
+                    | "thanks"
+                    | "birthday"
+                    | "you"
+                    | "goes"
+                    | "welcome"
+                    | "hello"
+                    | "bye"
+                    | "goodbye"
+            ),
+            _ => false,
+        }
+    }
+}
+
+fn typo_form(leet: bool) -> &'static str {
+    if leet {
+        "full name in leetspeak"
+    } else {
+        "full name with a typo"
+    }
+}
+
+/// Every string made by deleting one character (ASCII keys).
+fn deletions(k: &str) -> Vec<String> {
+    (0..k.len())
+        .map(|c| format!("{}{}", &k[..c], &k[c + 1..]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matcher_is_send_sync() {
+        fn ok<T: Send + Sync>() {}
+        ok::<NameMatcher>();
+    }
+}

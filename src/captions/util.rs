@@ -1,0 +1,129 @@
+//! Small helpers: a fast non-cryptographic hasher, the embedded word list, edit distance.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
+/// FxHash (as in rustc): fast for the short keys used here; not DoS-resistant, which does not
+/// matter for a register's names.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher {
+    hash: u64,
+}
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b) ^ (rest.len() as u64) << 59);
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+pub(crate) type FxMap<K, V> = HashMap<K, V, FxBuild>;
+pub(crate) type FxSet<K> = HashSet<K, FxBuild>;
+
+/// Hash of a string, for the prefix set.
+#[inline]
+pub(crate) fn hash_str(s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(s.as_bytes());
+    h.finish()
+}
+
+/// The English word list (lowercase entries of SCOWL size 35; see fixtures/captions/WORDLIST-NOTICE).
+pub(crate) const WORDLIST: &str = include_str!("../../fixtures/captions/wordlist.txt");
+
+fn words() -> &'static FxSet<&'static str> {
+    static WORDS: OnceLock<FxSet<&'static str>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        WORDLIST
+            .lines()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect()
+    })
+}
+
+/// Is this folded (lowercase) word a common English word?
+pub(crate) fn is_common_word(w: &str) -> bool {
+    words().contains(w)
+}
+
+/// Is the optimal-string-alignment (Damerau) distance between `a` and `b` at most one?
+pub(crate) fn within_one_edit(a: &[u8], b: &[u8]) -> bool {
+    let (la, lb) = (a.len(), b.len());
+    if la.abs_diff(lb) > 1 {
+        return false;
+    }
+    let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    if p == la && p == lb {
+        return true;
+    }
+    let (a, b) = (&a[p..], &b[p..]);
+    if la == lb {
+        // one substitution, or one transposition
+        a[1..] == b[1..] || (a.len() >= 2 && a[0] == b[1] && a[1] == b[0] && a[2..] == b[2..])
+    } else if la > lb {
+        a[1..] == *b
+    } else {
+        b[1..] == *a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits() {
+        assert!(within_one_edit(b"olivia", b"olivia"));
+        assert!(within_one_edit(b"olivia", b"olivai"));
+        assert!(within_one_edit(b"olivia", b"olvia"));
+        assert!(within_one_edit(b"olivia", b"oliviaa"));
+        assert!(within_one_edit(b"olivia", b"olibia"));
+        assert!(!within_one_edit(b"olivia", b"oliver"));
+        assert!(!within_one_edit(b"smith", b"smart"));
+    }
+
+    #[test]
+    fn wordlist() {
+        assert!(is_common_word("grace"));
+        assert!(is_common_word("will"));
+        assert!(!is_common_word("olivia"));
+        assert!(!is_common_word("siobhan"));
+    }
+}
