@@ -172,7 +172,7 @@ pub fn main() -> ExitCode {
 }
 
 fn os_user() -> String {
-    std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+    std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(whoami::username)
 }
 
 /// Run a parsed command; returns the exit code.

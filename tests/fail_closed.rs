@@ -1,0 +1,217 @@
+//! Every way a photo can fail to be verified ends held (or left in staging) with a clear reason,
+//! the original intact, and nothing partial in the outbox.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use support::*;
+
+fn assert_held(lines: &[serde_json::Value], file: &str, kind: &str, ws: &Ws, original: &[u8]) {
+    let o = outcome_for(lines, file);
+    assert_eq!(o["decision"], "held", "{o}");
+    assert_eq!(o["reasons"][0]["kind"], kind, "{o}");
+    assert!(!o["reasons"][0]["detail"].as_str().unwrap().is_empty());
+    let id = o["id"].as_i64().unwrap();
+    assert_eq!(fs::read(ws.root.join(format!("held/{id}/original/{file}"))).unwrap(), original, "original intact");
+}
+
+#[test]
+fn damaged_fake_and_bomb_files_are_held() {
+    let ws = Ws::new();
+    let good = jpeg(320, 240, 7);
+    let truncated = good[..good.len() / 2].to_vec();
+    let text = b"Dear parents, the trip is on Friday.\n".to_vec();
+    // A PNG that declares 60000 x 60000 pixels: a decompression bomb.
+    let bomb = png_bomb();
+    let empty: Vec<u8> = Vec::new();
+    let cases: [(&str, &Vec<u8>, &str); 4] =
+        [("truncated.jpg", &truncated, "damaged_file"), ("letter.jpg", &text, "unsupported_format"), ("bomb.png", &bomb, "too_large"), ("empty.jpg", &empty, "unsupported_format")];
+    for (name, bytes, _) in &cases {
+        ws.drop_file(name, bytes);
+    }
+    let started = std::time::Instant::now();
+    let (lines, summary, code) = ws.run_json("website");
+    assert!(started.elapsed().as_secs() < 20, "the bomb must be refused before decoding");
+    assert_eq!(code, 1);
+    for (name, bytes, kind) in &cases {
+        assert_held(&lines, name, kind, &ws, bytes);
+    }
+    assert_eq!(summary["held"], 4);
+    assert!(ws.files_under("outbox").is_empty(), "nothing reaches the outbox");
+}
+
+fn png_bomb() -> Vec<u8> {
+    // A real, tiny PNG whose header claims 60000 x 60000 pixels.
+    let mut png = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png, 1, 1);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.write_header().unwrap().write_image_data(&[0]).unwrap();
+    }
+    png[16..20].copy_from_slice(&60000u32.to_be_bytes());
+    png[20..24].copy_from_slice(&60000u32.to_be_bytes());
+    let crc = crc32fast::hash(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+#[test]
+fn a_symbolic_link_out_of_staging_is_held_and_never_followed() {
+    let ws = Ws::new();
+    let secret = ws.root.join("secret.jpg");
+    fs::write(&secret, jpeg(32, 32, 1)).unwrap();
+    std::os::unix::fs::symlink(&secret, ws.staging().join("innocent.jpg")).unwrap();
+    let (lines, _, code) = ws.run_json("website");
+    assert_eq!(code, 1);
+    let o = outcome_for(&lines, "innocent.jpg");
+    assert_eq!(o["reasons"][0]["kind"], "symbolic_link", "{o}");
+    assert!(secret.exists(), "the link's target is untouched");
+    assert!(ws.files_under("outbox").is_empty());
+    let held_link = ws.root.join(format!("held/{}/original/innocent.jpg", o["id"]));
+    assert!(fs::symlink_metadata(&held_link).unwrap().file_type().is_symlink(), "the link itself was moved, not its target");
+}
+
+#[test]
+fn a_caption_that_cannot_be_read_holds_the_photo() {
+    let ws = Ws::new();
+    let photo = jpeg(64, 48, 2);
+    ws.drop_file("IMG_1.jpg", &photo);
+    ws.drop_file("IMG_1.txt", &[0xFF, 0xD8, 0x00, 0x9F, 0x92, 0x96]);
+    let (lines, _, _) = ws.run_json("website");
+    assert_held(&lines, "IMG_1.jpg", "caption_unreadable", &ws, &photo);
+}
+
+#[test]
+fn a_read_only_outbox_leaves_the_photo_in_staging_with_a_clear_message() {
+    let ws = Ws::new();
+    let photo = jpeg(64, 48, 3);
+    let p = ws.drop_file("a.jpg", &photo);
+    // Root ignores permission bits, so make the channel's outbox impossible to write into for
+    // anyone: a file where the folder should be. Non-root also gets a read-only outbox folder.
+    let outbox = ws.root.join("outbox/website");
+    if is_root() {
+        fs::write(&outbox, b"not a folder").unwrap();
+    } else {
+        fs::create_dir_all(&outbox).unwrap();
+        fs::set_permissions(&outbox, fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let (lines, summary, code) = ws.run_json("website");
+    assert_eq!(code, 2, "an error is exit 2");
+    let o = outcome_for(&lines, "a.jpg");
+    assert_eq!(o["decision"], "left_in_staging");
+    assert!(o["note"].as_str().unwrap().contains("cannot write"), "{o}");
+    assert_eq!(summary["errors"], 1);
+    assert_eq!(fs::read(&p).unwrap(), photo, "original intact in staging");
+    if outbox.is_dir() {
+        assert_eq!(fs::read_dir(&outbox).unwrap().count(), 0, "nothing partial in the outbox");
+        fs::set_permissions(&outbox, fs::Permissions::from_mode(0o755)).unwrap();
+    } else {
+        fs::remove_file(&outbox).unwrap();
+    }
+    // Once the disk is fixed, the next run releases it.
+    let (_, summary, code) = ws.run_json("website");
+    assert_eq!((code, summary["released"].as_u64()), (0, Some(1)));
+}
+
+/// Unreadable as the user who runs the gate: as root, run the gate as `nobody` with setpriv.
+#[test]
+fn an_unreadable_file_is_held_without_being_read() {
+    let ws = Ws::new();
+    let photo = jpeg(64, 48, 4);
+    let p = ws.drop_file("locked.jpg", &photo);
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o000)).unwrap();
+    let out = if is_root() {
+        // The workspace belongs to nobody; the photo stays root's and unreadable to nobody.
+        let chown = std::process::Command::new("chown").args(["-R", "nobody:nogroup"]).arg(&ws.root).status().unwrap();
+        assert!(chown.success());
+        std::process::Command::new("chown").args(["root:root"]).arg(&p).status().unwrap();
+        let parent = ws.root.parent().unwrap();
+        fs::set_permissions(parent, fs::Permissions::from_mode(0o755)).unwrap();
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "-w"])
+            .arg(&ws.root)
+            .args(["run", "--channel", "website", "--json"])
+            .output()
+            .unwrap()
+    } else {
+        ws.cg(&["run", "--channel", "website", "--json"])
+    };
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let o = outcome_for(&lines, "locked.jpg");
+    assert_eq!(o["decision"], "held", "{o} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(o["reasons"][0]["kind"], "unreadable", "{o}");
+    let held = ws.root.join(format!("held/{}/original/locked.jpg", o["id"]));
+    fs::set_permissions(&held, fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(fs::read(&held).unwrap(), photo, "original intact");
+}
+
+#[test]
+fn a_file_still_being_written_is_left_until_it_settles() {
+    let ws = Ws::new();
+    let cfg = ws.root.join("consentgate.toml");
+    fs::write(&cfg, fs::read_to_string(&cfg).unwrap().replace("settle_seconds = 0", "settle_seconds = 30")).unwrap();
+    let p = ws.drop_file("copying.jpg", &jpeg(64, 48, 5));
+    let (lines, summary, code) = ws.run_json("website");
+    assert_eq!(code, 0, "waiting is not an error");
+    assert_eq!(outcome_for(&lines, "copying.jpg")["decision"], "left_in_staging");
+    assert_eq!(summary["waiting"], 1);
+    assert!(p.exists());
+}
+
+/// A file that changes between being found and being read is not the file that was judged:
+/// it is left in staging for a later run. (The hook fires after the scan, before any read.)
+#[test]
+fn a_file_that_changes_while_being_read_is_left_in_staging() {
+    struct Tamper(std::path::PathBuf);
+    impl consentgate::gate::Progress for Tamper {
+        fn start(&self, _total: usize) {
+            let mut bytes = fs::read(&self.0).unwrap();
+            bytes.extend_from_slice(b"appended by a slow copy");
+            fs::write(&self.0, bytes).unwrap();
+        }
+    }
+    let ws = Ws::new();
+    let p = ws.drop_file("slow.jpg", &jpeg(64, 48, 6));
+    let workspace = consentgate::workspace::Workspace::open(&ws.root).unwrap();
+    let opts = consentgate::gate::RunOptions { channel: "website", actor: "test" };
+    let (outcomes, summary) = consentgate::gate::run(&workspace, &opts, &Tamper(p.clone())).unwrap();
+    assert_eq!(outcomes[0].decision, consentgate::gate::Outcome::LeftInStaging);
+    assert!(outcomes[0].note.as_deref().unwrap().contains("changed while"), "{:?}", outcomes[0].note);
+    assert_eq!(summary.exit_code(), 2);
+    assert!(p.exists());
+    assert!(ws.files_under("outbox").is_empty() && ws.files_under("held").is_empty());
+}
+
+/// A run killed after writing the outbox copy but before recording it is finished by the next
+/// run, ending exactly as an uninterrupted run would: one outbox copy, original gone, journal says released.
+#[test]
+fn a_run_killed_midway_is_finished_by_the_next() {
+    use consentgate::journal::{self, NewPhoto, PhotoState};
+    let ws = Ws::new();
+    let photo = jpeg(64, 48, 8);
+    let staged = ws.drop_file("party.jpg", &photo);
+    let workspace = consentgate::workspace::Workspace::open(&ws.root).unwrap();
+    // Reproduce the state at the instant of the kill: write-ahead row + durable outbox file.
+    let clean = consentgate::formats::clean(&photo, &Default::default()).unwrap();
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&photo));
+    let rel = format!("outbox/website/{}", consentgate::outbox::neutral_name(chrono::Local::now().date_naive(), &clean.bytes, clean.extension));
+    {
+        let conn = workspace.db().unwrap();
+        let rec = NewPhoto { content_hash: &hash, channel: "website", source_name: "party.jpg", state: PhotoState::PendingRelease, reasons: &[], removed: &[], caption: None, clean_ext: Some("jpg") };
+        let id = journal::insert_pending(&conn, &rec, chrono::Utc::now()).unwrap();
+        journal::set_paths(&conn, id, Some(&rel), None).unwrap();
+    }
+    consentgate::outbox::write_durably(&ws.root, &ws.root.join(&rel), &clean.bytes).unwrap();
+
+    let (lines, summary, code) = ws.run_json("website");
+    assert_eq!(summary["recovered"], 1, "{lines:#?}");
+    assert_eq!(code, 0);
+    assert!(!staged.exists(), "the original is removed once its release is recorded");
+    assert_eq!(ws.files_under("outbox/website"), vec![ws.root.join(&rel)]);
+    let conn = workspace.db().unwrap();
+    assert_eq!(journal::find(&conn, &hash, "website").unwrap().unwrap().state, PhotoState::Released);
+    assert!(ws.cg(&["audit", "verify"]).status.success());
+}
