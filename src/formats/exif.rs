@@ -51,13 +51,21 @@ impl<'a> Tiff<'a> {
 
     pub fn u16_at(&self, off: usize) -> Option<u16> {
         let b = self.data.get(off..off.checked_add(2)?)?;
-        Some(if self.le { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) })
+        Some(if self.le {
+            u16::from_le_bytes([b[0], b[1]])
+        } else {
+            u16::from_be_bytes([b[0], b[1]])
+        })
     }
 
     pub fn u32_at(&self, off: usize) -> Option<u32> {
         let b = self.data.get(off..off.checked_add(4)?)?;
         let a = [b[0], b[1], b[2], b[3]];
-        Some(if self.le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
+        Some(if self.le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        })
     }
 
     pub fn first_ifd(&self) -> Option<usize> {
@@ -79,11 +87,20 @@ impl<'a> Tiff<'a> {
             let count = self.u32_at(e + 4)?;
             let value = type_size(typ).and_then(|sz| {
                 let len = sz.checked_mul(count as usize)?;
-                let start = if len <= 4 { e + 8 } else { self.u32_at(e + 8)? as usize };
+                let start = if len <= 4 {
+                    e + 8
+                } else {
+                    self.u32_at(e + 8)? as usize
+                };
                 let stop = start.checked_add(len)?;
                 (stop <= self.data.len()).then_some((start, len))
             });
-            entries.push(Entry { tag, typ, count, value });
+            entries.push(Entry {
+                tag,
+                typ,
+                count,
+                value,
+            });
         }
         let next = self.u32_at(end).unwrap_or(0) as usize;
         Some((entries, next))
@@ -129,7 +146,9 @@ const MAX_IFDS: usize = 64;
 pub(crate) fn read(data: &[u8], kind: Kind, f: &mut Findings) -> Result<TiffInfo, FormatError> {
     let t = Tiff::new(data)?;
     let mut info = TiffInfo::default();
-    let ifd0 = t.first_ifd().ok_or_else(|| corrupt("the EXIF block is cut off"))?;
+    let ifd0 = t
+        .first_ifd()
+        .ok_or_else(|| corrupt("the EXIF block is cut off"))?;
     if kind == Kind::Exif {
         f.removed("EXIF");
     }
@@ -142,7 +161,9 @@ pub(crate) fn read(data: &[u8], kind: Kind, f: &mut Findings) -> Result<TiffInfo
         let (entries, after) = match parsed {
             Some(p) => p,
             // IFD0 holds ImageDescription and the pointers to the caption-bearing blocks.
-            None if index == 0 => return Err(corrupt("the EXIF block's main directory is damaged")),
+            None if index == 0 => {
+                return Err(corrupt("the EXIF block's main directory is damaged"))
+            }
             // A damaged thumbnail directory cannot hold a caption; the block is dropped anyway.
             None => break,
         };
@@ -173,7 +194,9 @@ fn ascii(t: &Tiff, e: &Entry, name: &str) -> Result<Option<String>, FormatError>
     match t.bytes(e) {
         Some(b) => Ok(Some(decode_8bit(b))),
         None if e.count == 0 => Ok(None),
-        None => Err(corrupt(&format!("the EXIF {name} points outside the block"))),
+        None => Err(corrupt(&format!(
+            "the EXIF {name} points outside the block"
+        ))),
     }
 }
 
@@ -200,14 +223,22 @@ fn read_main_ifd(
             }
             0x010F => {
                 f.removed("EXIF camera make and model");
-                f.device.make = ascii(t, e, "Make")?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+                f.device.make = ascii(t, e, "Make")?
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty());
             }
             0x0110 => {
                 f.removed("EXIF camera make and model");
-                f.device.model = ascii(t, e, "Model")?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+                f.device.model = ascii(t, e, "Model")?
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty());
             }
             0x0112 if first => {
-                if let Some(o) = t.uint(e).and_then(|o| u16::try_from(o).ok()).filter(|o| (1..=8).contains(o)) {
+                if let Some(o) = t
+                    .uint(e)
+                    .and_then(|o| u16::try_from(o).ok())
+                    .filter(|o| (1..=8).contains(o))
+                {
                     f.exif_orientation = Some(o);
                 }
             }
@@ -217,7 +248,9 @@ fn read_main_ifd(
             0xC62F => {
                 f.removed("EXIF camera serial number");
                 if f.device.serial.is_none() {
-                    f.device.serial = ascii(t, e, "serial number")?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+                    f.device.serial = ascii(t, e, "serial number")?
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty());
                 }
             }
             0x9C9B..=0x9C9F => {
@@ -238,22 +271,30 @@ fn read_main_ifd(
                 }
             }
             0x02BC => {
-                let b = t.bytes(e).ok_or_else(|| corrupt("the TIFF XMP block points outside the file"))?;
+                let b = t
+                    .bytes(e)
+                    .ok_or_else(|| corrupt("the TIFF XMP block points outside the file"))?;
                 f.removed("XMP");
                 super::xmp::read(b, f)?;
             }
             0x83BB => {
-                let b = t.bytes(e).ok_or_else(|| corrupt("the TIFF IPTC block points outside the file"))?;
+                let b = t
+                    .bytes(e)
+                    .ok_or_else(|| corrupt("the TIFF IPTC block points outside the file"))?;
                 f.removed("IPTC");
                 super::iptc::read_iim(b, f)?;
             }
             0x8649 => {
-                let b = t.bytes(e).ok_or_else(|| corrupt("the TIFF Photoshop block points outside the file"))?;
+                let b = t
+                    .bytes(e)
+                    .ok_or_else(|| corrupt("the TIFF Photoshop block points outside the file"))?;
                 f.removed("Photoshop data");
                 super::iptc::read_photoshop(b, f)?;
             }
             0x8769 => {
-                let off = t.uint(e).ok_or_else(|| corrupt("the EXIF block's camera directory pointer is damaged"))?;
+                let off = t.uint(e).ok_or_else(|| {
+                    corrupt("the EXIF block's camera directory pointer is damaged")
+                })?;
                 let (sub, _) = t
                     .ifd(off as usize)
                     .ok_or_else(|| corrupt("the EXIF block's camera directory is damaged"))?;
@@ -261,7 +302,11 @@ fn read_main_ifd(
             }
             0x8825 => {
                 // The GPS block holds no caption: a damaged one is dropped like an intact one.
-                let entries = t.uint(e).and_then(|off| t.ifd(off as usize)).map(|(g, _)| g).unwrap_or_default();
+                let entries = t
+                    .uint(e)
+                    .and_then(|off| t.ifd(off as usize))
+                    .map(|(g, _)| g)
+                    .unwrap_or_default();
                 if entries.iter().any(|g| matches!(g.tag, 0x0002 | 0x0004)) {
                     f.removed("EXIF GPS position");
                 } else {
@@ -291,7 +336,9 @@ fn read_exif_ifd(t: &Tiff, entries: &[Entry], f: &mut Findings) -> Result<(), Fo
             0xA430 => f.removed("EXIF camera owner name"),
             0xA431 => {
                 f.removed("EXIF camera serial number");
-                f.device.serial = ascii(t, e, "BodySerialNumber")?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+                f.device.serial = ascii(t, e, "BodySerialNumber")?
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty());
             }
             0xA435 => f.removed("EXIF lens serial number"),
             _ => {}

@@ -17,7 +17,9 @@ pub(crate) fn read_photoshop(mut data: &[u8], f: &mut Findings) -> Result<(), Fo
         if data.iter().all(|&b| b == 0) {
             break;
         }
-        if data.len() < 12 || !matches!(&data[0..4], b"8BIM" | b"PHUT" | b"AgHg" | b"DCSR" | b"MeSa") {
+        if data.len() < 12
+            || !matches!(&data[0..4], b"8BIM" | b"PHUT" | b"AgHg" | b"DCSR" | b"MeSa")
+        {
             return Err(corrupt("the Photoshop/IPTC block is damaged"));
         }
         let id = u16::from_be_bytes([data[4], data[5]]);
@@ -25,8 +27,11 @@ pub(crate) fn read_photoshop(mut data: &[u8], f: &mut Findings) -> Result<(), Fo
         // Pascal name (length byte + text) padded to an even size.
         let name_total = (1 + name_len + 1) & !1;
         let size_at = 6 + name_total;
-        let size_bytes = data.get(size_at..size_at + 4).ok_or_else(|| corrupt("the Photoshop/IPTC block is cut off"))?;
-        let size = u32::from_be_bytes([size_bytes[0], size_bytes[1], size_bytes[2], size_bytes[3]]) as usize;
+        let size_bytes = data
+            .get(size_at..size_at + 4)
+            .ok_or_else(|| corrupt("the Photoshop/IPTC block is cut off"))?;
+        let size = u32::from_be_bytes([size_bytes[0], size_bytes[1], size_bytes[2], size_bytes[3]])
+            as usize;
         let start = size_at + 4;
         let body = data
             .get(start..start.saturating_add(size))
@@ -66,7 +71,9 @@ pub(crate) fn read_iim(data: &[u8], f: &mut Findings) -> Result<(), FormatError>
             }
             return Err(corrupt("the IPTC block is damaged"));
         }
-        let head = data.get(i..i + 5).ok_or_else(|| corrupt("the IPTC block is cut off"))?;
+        let head = data
+            .get(i..i + 5)
+            .ok_or_else(|| corrupt("the IPTC block is cut off"))?;
         let (record, dataset) = (head[1], head[2]);
         let mut len = usize::from(u16::from_be_bytes([head[3], head[4]]));
         let mut start = i + 5;
@@ -76,14 +83,24 @@ pub(crate) fn read_iim(data: &[u8], f: &mut Findings) -> Result<(), FormatError>
             if n == 0 || n > 4 {
                 return Err(corrupt("the IPTC block is damaged"));
             }
-            let lb = data.get(start..start + n).ok_or_else(|| corrupt("the IPTC block is cut off"))?;
-            len = lb.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            let lb = data
+                .get(start..start + n)
+                .ok_or_else(|| corrupt("the IPTC block is cut off"))?;
+            len = lb
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
             start += n;
         }
         let value = data
             .get(start..start.saturating_add(len))
             .ok_or_else(|| corrupt("the IPTC block is cut off"))?;
-        let text = || if utf8 { String::from_utf8_lossy(value).into_owned() } else { decode_8bit(value) };
+        let text = || {
+            if utf8 {
+                String::from_utf8_lossy(value).into_owned()
+            } else {
+                decode_8bit(value)
+            }
+        };
         match (record, dataset) {
             // CodedCharacterSet: ESC % G means UTF-8.
             (1, 90) => utf8 = value == b"\x1b%G",

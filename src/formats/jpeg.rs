@@ -21,7 +21,9 @@
 //! Hand-rolled rather than img-parts: img-parts does not expose or remove data after EOI in a way
 //! we can report, and scanning entropy-coded data with memchr keeps the strip well above 300 MB/s.
 
-use super::{check_dimensions, displayed, human_size, Cleaned, Findings, Format, FormatError, Limits};
+use super::{
+    check_dimensions, displayed, human_size, Cleaned, Findings, Format, FormatError, Limits,
+};
 
 const SOI: u8 = 0xD8;
 const EOI: u8 = 0xD9;
@@ -77,7 +79,12 @@ struct Parsed {
     end: usize,
     width: u32,
     height: u32,
+    /// Stray bytes skipped between segments.
+    stray: usize,
 }
+
+/// Most stray bytes tolerated between two segments.
+const MAX_STRAY: usize = 16;
 
 /// Split a JPEG into segments up to EOI, checking the structure and the declared size.
 fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
@@ -89,12 +96,28 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
     let mut pos = 2;
     let mut size = None;
     let mut saw_sos = false;
+    let mut stray = 0;
     loop {
         if pos + 1 >= len {
             return Err(corrupt("the JPEG is cut off (no end-of-image marker)"));
         }
         if bytes[pos] != 0xFF {
-            return Err(corrupt(format!("unexpected bytes between JPEG segments at offset {pos}")));
+            // A few stray bytes after a segment whose length is one short (seen in Photoshop
+            // files) are skipped like libjpeg does; they are not copied. More is damage.
+            match bytes[pos..len.min(pos + MAX_STRAY + 1)]
+                .iter()
+                .position(|&b| b == 0xFF)
+            {
+                Some(n) => {
+                    stray += n;
+                    pos += n;
+                }
+                None => {
+                    return Err(corrupt(format!(
+                        "unexpected bytes between JPEG segments at offset {pos}"
+                    )))
+                }
+            }
         }
         // Fill bytes: any number of 0xFF before the marker.
         let mut m = pos + 1;
@@ -114,7 +137,7 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
                     return Err(corrupt("the JPEG has no image data (no start-of-scan)"));
                 }
                 let (width, height) = size.ok_or_else(|| corrupt("the JPEG has no frame header"))?;
-                return Ok(Parsed { segments, end: m + 1, width, height });
+                return Ok(Parsed { segments, end: m + 1, width, height, stray });
             }
             0x01 | 0xD0..=0xD7 => {
                 segments.push(Segment { marker, start, end: m + 1 });
@@ -133,7 +156,9 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
             .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
             .ok_or_else(|| corrupt("the JPEG is cut off inside a segment header"))?;
         if l < 2 {
-            return Err(corrupt(format!("a JPEG segment at offset {start} has an impossible length")));
+            return Err(corrupt(format!(
+                "a JPEG segment at offset {start} has an impossible length"
+            )));
         }
         let mut end = m + 1 + l;
         if end > len {
@@ -158,7 +183,9 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         }
         if marker == SOS {
             if size.is_none() {
-                return Err(corrupt("the JPEG image data starts before its frame header"));
+                return Err(corrupt(
+                    "the JPEG image data starts before its frame header",
+                ));
             }
             saw_sos = true;
             end = scan_entropy(bytes, end)?;
@@ -173,13 +200,18 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
 fn scan_entropy(bytes: &[u8], mut i: usize) -> Result<usize, FormatError> {
     let len = bytes.len();
     loop {
-        let off = memchr::memchr(0xFF, &bytes[i..]).ok_or_else(|| corrupt("the JPEG image data is cut off (no end-of-image marker)"))?;
+        let off = memchr::memchr(0xFF, &bytes[i..])
+            .ok_or_else(|| corrupt("the JPEG image data is cut off (no end-of-image marker)"))?;
         let mut q = i + off + 1;
         while q < len && bytes[q] == 0xFF {
             q += 1;
         }
         match bytes.get(q) {
-            None => return Err(corrupt("the JPEG image data is cut off (no end-of-image marker)")),
+            None => {
+                return Err(corrupt(
+                    "the JPEG image data is cut off (no end-of-image marker)",
+                ))
+            }
             Some(0x00 | 0xD0..=0xD7) => i = q + 1,
             Some(_) => return Ok(q - 1),
         }
@@ -226,7 +258,9 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
     let mut photoshop: Vec<u8> = Vec::new();
     let mut ext_xmp: Vec<(&[u8], u32, u32, &[u8])> = Vec::new();
     let mut mpf_images: Option<u32> = None;
-    let mut exif_read = false;
+    // EXIF blocks: a segment that does not start with a TIFF header continues the previous one
+    // (multi-segment EXIF, as exiftool reads it).
+    let mut exif_blocks: Vec<Vec<u8>> = Vec::new();
 
     for seg in &parsed.segments {
         let p = seg.payload(bytes);
@@ -243,14 +277,11 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
             APP1 if p.starts_with(EXIF_ID) => {
                 // "Exif\0\0" normally; some writers put another byte in the padding.
                 let tiff = p.get(6..).unwrap_or(&[]);
-                if !exif_read {
-                    super::exif::read(tiff, super::exif::Kind::Exif, &mut f)?;
-                    exif_read = true;
-                } else {
-                    // A second EXIF block: read its text too, but the first one's orientation counts.
-                    let o = f.exif_orientation;
-                    super::exif::read(tiff, super::exif::Kind::Exif, &mut f)?;
-                    f.exif_orientation = o;
+                match exif_blocks.last_mut() {
+                    Some(last) if !(tiff.starts_with(b"II*\0") || tiff.starts_with(b"MM\0*")) => {
+                        last.extend_from_slice(tiff)
+                    }
+                    _ => exif_blocks.push(tiff.to_vec()),
                 }
             }
             APP1 if p.starts_with(XMP_ID) => {
@@ -261,7 +292,9 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
                 f.removed("XMP");
                 let r = &p[XMP_EXT_ID.len()..];
                 if r.len() < 40 {
-                    return Err(corrupt("an extended XMP block is cut off, so its captions cannot be checked"));
+                    return Err(corrupt(
+                        "an extended XMP block is cut off, so its captions cannot be checked",
+                    ));
                 }
                 let total = u32::from_be_bytes([r[32], r[33], r[34], r[35]]);
                 let offset = u32::from_be_bytes([r[36], r[37], r[38], r[39]]);
@@ -273,12 +306,21 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
                 mpf_images = mpf_count(&p[4..]);
             }
             APP2 if p.starts_with(b"FPXR\0") => f.removed("FlashPix data"),
-            APP2 if p.starts_with(b"urn:iso:std:iso:ts:21496:-1\0") => f.removed("HDR gain-map metadata"),
+            APP2 if p.starts_with(b"urn:iso:std:iso:ts:21496:-1\0") => {
+                f.removed("HDR gain-map metadata")
+            }
             APP13 if p.starts_with(PHOTOSHOP_ID) => {
                 photoshop.extend_from_slice(&p[PHOTOSHOP_ID.len()..]);
             }
-            APP14 if p.starts_with(b"Adobe") => keep.push(*seg),
-            0xE0..=0xEF => f.removed(format!("camera or editor data (APP{} segment)", seg.marker - 0xE0)),
+            // Decoders (libjpeg) ignore an Adobe segment too short to hold its transform flag.
+            APP14 if p.starts_with(b"Adobe") && p.len() >= 12 => keep.push(*seg),
+            APP14 if p.starts_with(b"Adobe") => {
+                f.removed("damaged Adobe colour segment (too short to be used)")
+            }
+            0xE0..=0xEF => f.removed(format!(
+                "camera or editor data (APP{} segment)",
+                seg.marker - 0xE0
+            )),
             COM => {
                 f.removed("JPEG comment");
                 f.text("JPEG comment", &super::decode_8bit(p));
@@ -286,6 +328,20 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
             SOI | 0x01 | 0xD0..=0xD7 => {}
             _ => keep.push(*seg),
         }
+    }
+    for (i, block) in exif_blocks.iter().enumerate() {
+        // A second EXIF block: its text counts, but the first one's orientation is the one shown.
+        let o = f.exif_orientation;
+        super::exif::read(block, super::exif::Kind::Exif, &mut f)?;
+        if i > 0 {
+            f.exif_orientation = o;
+        }
+    }
+    if parsed.stray > 0 {
+        f.removed(format!(
+            "stray bytes between segments ({})",
+            human_size(parsed.stray)
+        ));
     }
     if !photoshop.is_empty() {
         f.removed("Photoshop data");
@@ -299,7 +355,10 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
     if trailer > 0 {
         if let Some(n) = mpf_images.filter(|&n| n > 1) {
             let n = n - 1;
-            f.removed(format!("{n} trailing image{} (MPO)", if n == 1 { "" } else { "s" }));
+            f.removed(format!(
+                "{n} trailing image{} (MPO)",
+                if n == 1 { "" } else { "s" }
+            ));
         }
         f.removed(format!("data after end of image ({})", human_size(trailer)));
     }
@@ -324,11 +383,17 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
 fn mpf_count(tiff: &[u8]) -> Option<u32> {
     let t = super::exif::Tiff::new(tiff).ok()?;
     let (entries, _) = t.ifd(t.first_ifd()?)?;
-    entries.iter().find(|e| e.tag == 0xB001).and_then(|e| t.uint(e))
+    entries
+        .iter()
+        .find(|e| e.tag == 0xB001)
+        .and_then(|e| t.uint(e))
 }
 
 /// Reassemble ExtendedXMP chunks (GUID, full length, offset) and read them.
-fn read_extended_xmp(chunks: &mut [(&[u8], u32, u32, &[u8])], f: &mut Findings) -> Result<(), FormatError> {
+fn read_extended_xmp(
+    chunks: &mut [(&[u8], u32, u32, &[u8])],
+    f: &mut Findings,
+) -> Result<(), FormatError> {
     chunks.sort_by(|a, b| a.0.cmp(b.0).then(a.2.cmp(&b.2)));
     let mut i = 0;
     while i < chunks.len() {
@@ -338,13 +403,17 @@ fn read_extended_xmp(chunks: &mut [(&[u8], u32, u32, &[u8])], f: &mut Findings) 
         while i < chunks.len() && chunks[i].0 == guid {
             let (_, t, off, part) = chunks[i];
             if t as usize != total || off as usize != data.len() {
-                return Err(corrupt("the extended XMP metadata is incomplete, so its captions cannot be checked"));
+                return Err(corrupt(
+                    "the extended XMP metadata is incomplete, so its captions cannot be checked",
+                ));
             }
             data.extend_from_slice(part);
             i += 1;
         }
         if data.len() != total {
-            return Err(corrupt("the extended XMP metadata is incomplete, so its captions cannot be checked"));
+            return Err(corrupt(
+                "the extended XMP metadata is incomplete, so its captions cannot be checked",
+            ));
         }
         super::xmp::read(&data, f)?;
     }
@@ -356,8 +425,13 @@ fn read_extended_xmp(chunks: &mut [(&[u8], u32, u32, &[u8])], f: &mut Findings) 
 /// byte for byte, so a full decode would only re-check the camera's encoder, at ~10× the cost.
 pub(crate) fn verify(c: &Cleaned) -> Result<(), FormatError> {
     let bytes = &c.bytes;
-    let no_limits = Limits { max_pixels: u64::MAX, max_dimension: u32::MAX, max_alloc: u64::MAX };
-    let parsed = parse(bytes, &no_limits).map_err(|e| corrupt(format!("the cleaned JPEG does not re-read ({e})")))?;
+    let no_limits = Limits {
+        max_pixels: u64::MAX,
+        max_dimension: u32::MAX,
+        max_alloc: u64::MAX,
+    };
+    let parsed = parse(bytes, &no_limits)
+        .map_err(|e| corrupt(format!("the cleaned JPEG does not re-read ({e})")))?;
     if parsed.end != bytes.len() {
         return Err(corrupt("the cleaned JPEG has data after its end"));
     }
@@ -367,7 +441,7 @@ pub(crate) fn verify(c: &Cleaned) -> Result<(), FormatError> {
             APP0 => p.len() == 14 && p.starts_with(b"JFIF\0") && p[12] == 0 && p[13] == 0,
             APP1 => (2..=8).any(|o| bytes[seg.start..seg.end] == orientation_app1(o)),
             APP2 => p.starts_with(ICC_ID),
-            APP14 => p.starts_with(b"Adobe"),
+            APP14 => p.starts_with(b"Adobe") && p.len() >= 12,
             0xE3..=0xED | 0xEF | COM => false,
             _ => true,
         };

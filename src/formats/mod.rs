@@ -31,7 +31,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_pixels: 100_000_000, max_dimension: 30_000, max_alloc: 1 << 30 }
+        Limits {
+            max_pixels: 100_000_000,
+            max_dimension: 30_000,
+            max_alloc: 1 << 30,
+        }
     }
 }
 
@@ -74,7 +78,9 @@ pub struct Cleaned {
 pub enum FormatError {
     #[error("unsupported format ({0}); convert it to JPEG, PNG or WebP and drop it in again")]
     Unsupported(String),
-    #[error("the file is damaged or incomplete ({0}); copy it again from the camera or re-export it")]
+    #[error(
+        "the file is damaged or incomplete ({0}); copy it again from the camera or re-export it"
+    )]
     Corrupt(String),
     #[error("the picture is too large ({width}×{height} pixels, limit {limit} megapixels); resize it before dropping it in")]
     TooLarge { width: u32, height: u32, limit: u64 },
@@ -222,7 +228,10 @@ impl Findings {
         if text.is_empty() || self.texts.iter().any(|t| t.text == text) {
             return;
         }
-        self.texts.push(EmbeddedText { field: field.into(), text: text.to_string() });
+        self.texts.push(EmbeddedText {
+            field: field.into(),
+            text: text.to_string(),
+        });
     }
 
     /// The orientation to honour: EXIF first (what browsers use), else XMP.
@@ -251,9 +260,15 @@ impl Findings {
 }
 
 /// Check declared dimensions against the limits, before anything is decoded.
-pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), FormatError> {
+pub(crate) fn check_dimensions(
+    width: u32,
+    height: u32,
+    limits: &Limits,
+) -> Result<(), FormatError> {
     if width == 0 || height == 0 {
-        return Err(FormatError::Corrupt(format!("the picture declares a size of {width}×{height} pixels")));
+        return Err(FormatError::Corrupt(format!(
+            "the picture declares a size of {width}×{height} pixels"
+        )));
     }
     let too_large = width > limits.max_dimension
         || height > limits.max_dimension
@@ -261,7 +276,11 @@ pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Resu
         // 4 channels × 2 bytes is the most any decoder we use allocates per pixel.
         || u64::from(width) * u64::from(height) * 8 > limits.max_alloc;
     if too_large {
-        return Err(FormatError::TooLarge { width, height, limit: limits.max_pixels / 1_000_000 });
+        return Err(FormatError::TooLarge {
+            width,
+            height,
+            limit: limits.max_pixels / 1_000_000,
+        });
     }
     Ok(())
 }
@@ -332,7 +351,9 @@ pub(crate) fn decode_image(
 ) -> Result<image::DynamicImage, FormatError> {
     let (w, h) = decoder.dimensions();
     check_dimensions(w, h, limits)?;
-    decoder.set_limits(image_limits(limits)).map_err(|e| map_image_error(e, what, (w, h), limits))?;
+    decoder
+        .set_limits(image_limits(limits))
+        .map_err(|e| map_image_error(e, what, (w, h), limits))?;
     image::DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(e, what, (w, h), limits))
 }
 
@@ -343,15 +364,26 @@ pub(crate) fn map_image_error(
     limits: &Limits,
 ) -> FormatError {
     match e {
-        image::ImageError::Limits(_) => FormatError::TooLarge { width, height, limit: limits.max_pixels / 1_000_000 },
-        image::ImageError::Unsupported(u) => FormatError::Unsupported(format!("this kind of {what} cannot be read ({u})")),
-        other => FormatError::Corrupt(format!("the {what} picture data cannot be decoded ({other})")),
+        image::ImageError::Limits(_) => FormatError::TooLarge {
+            width,
+            height,
+            limit: limits.max_pixels / 1_000_000,
+        },
+        image::ImageError::Unsupported(u) => {
+            FormatError::Unsupported(format!("this kind of {what} cannot be read ({u})"))
+        }
+        other => FormatError::Corrupt(format!(
+            "the {what} picture data cannot be decoded ({other})"
+        )),
     }
 }
 
 /// Turn the pixels so that they display upright with no orientation tag.
 pub(crate) fn apply_orientation(img: &mut image::DynamicImage, orientation: u16) {
-    if let Some(o) = u8::try_from(orientation).ok().and_then(image::metadata::Orientation::from_exif) {
+    if let Some(o) = u8::try_from(orientation)
+        .ok()
+        .and_then(image::metadata::Orientation::from_exif)
+    {
         img.apply_orientation(o);
     }
 }

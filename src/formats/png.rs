@@ -20,15 +20,15 @@
 use std::io::Cursor;
 
 use super::{
-    apply_orientation, check_dimensions, decode_8bit, displayed, human_size, png_chunk, Cleaned, Findings, Format,
-    FormatError, Limits,
+    apply_orientation, check_dimensions, decode_8bit, displayed, human_size, png_chunk, Cleaned,
+    Findings, Format, FormatError, Limits,
 };
 
 pub(crate) const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 const KEEP: &[&[u8; 4]] = &[
-    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"bKGD", b"pHYs",
-    b"cICP", b"mDCV", b"cLLI", b"acTL", b"fcTL", b"fdAT",
+    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT",
+    b"bKGD", b"pHYs", b"cICP", b"mDCV", b"cLLI", b"acTL", b"fcTL", b"fdAT",
 ];
 
 /// Colour chunks copied into a re-encoded PNG (they do not depend on the pixel layout).
@@ -97,14 +97,24 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         }
         let mut crc = crc32fast::Hasher::new();
         crc.update(&bytes[pos + 4..data_end]);
-        let stored = u32::from_be_bytes([bytes[data_end], bytes[data_end + 1], bytes[data_end + 2], bytes[data_end + 3]]);
+        let stored = u32::from_be_bytes([
+            bytes[data_end],
+            bytes[data_end + 1],
+            bytes[data_end + 2],
+            bytes[data_end + 3],
+        ]);
         if crc.finalize() != stored {
             return Err(corrupt(format!(
                 "the PNG chunk '{}' at offset {pos} is damaged (checksum mismatch)",
                 String::from_utf8_lossy(&kind)
             )));
         }
-        chunks.push(Chunk { kind, start: pos, data: (data_start, data_end), end });
+        chunks.push(Chunk {
+            kind,
+            start: pos,
+            data: (data_start, data_end),
+            end,
+        });
         pos = end;
         if &kind == b"IEND" {
             break;
@@ -114,17 +124,28 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         return Err(corrupt("the PNG has no image data"));
     }
     let (width, height) = size.ok_or_else(|| corrupt("the PNG has no header"))?;
-    Ok(Parsed { chunks, end: pos, width, height })
+    Ok(Parsed {
+        chunks,
+        end: pos,
+        width,
+        height,
+    })
 }
 
 fn inflate(data: &[u8], what: &str) -> Result<Vec<u8>, FormatError> {
-    miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, MAX_TEXT)
-        .map_err(|_| corrupt(format!("the PNG's compressed {what} cannot be read, so it cannot be checked")))
+    miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, MAX_TEXT).map_err(|_| {
+        corrupt(format!(
+            "the PNG's compressed {what} cannot be read, so it cannot be checked"
+        ))
+    })
 }
 
 /// Split "keyword\0rest".
 fn keyword(d: &[u8]) -> Result<(String, &[u8]), FormatError> {
-    let n = d.iter().position(|&b| b == 0).ok_or_else(|| corrupt("a PNG text chunk is damaged"))?;
+    let n = d
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| corrupt("a PNG text chunk is damaged"))?;
     Ok((decode_8bit(&d[..n]), &d[n + 1..]))
 }
 
@@ -134,8 +155,13 @@ fn text_chunk(kind: &[u8; 4], d: &[u8]) -> Result<(String, String), FormatError>
     let value = match kind {
         b"tEXt" => rest.iter().map(|&b| char::from(b)).collect(),
         b"zTXt" => {
-            let comp = rest.get(1..).ok_or_else(|| corrupt("a PNG text chunk is damaged"))?;
-            inflate(comp, "text")?.iter().map(|&b| char::from(b)).collect()
+            let comp = rest
+                .get(1..)
+                .ok_or_else(|| corrupt("a PNG text chunk is damaged"))?;
+            inflate(comp, "text")?
+                .iter()
+                .map(|&b| char::from(b))
+                .collect()
         }
         _ => {
             // iTXt: flag, method, language\0, translated keyword\0, text
@@ -144,12 +170,22 @@ fn text_chunk(kind: &[u8; 4], d: &[u8]) -> Result<(String, String), FormatError>
             }
             let compressed = rest[0] == 1;
             let r = &rest[2..];
-            let lang_end = r.iter().position(|&b| b == 0).ok_or_else(|| corrupt("a PNG text chunk is damaged"))?;
+            let lang_end = r
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or_else(|| corrupt("a PNG text chunk is damaged"))?;
             let r = &r[lang_end + 1..];
-            let tk_end = r.iter().position(|&b| b == 0).ok_or_else(|| corrupt("a PNG text chunk is damaged"))?;
+            let tk_end = r
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or_else(|| corrupt("a PNG text chunk is damaged"))?;
             let translated = String::from_utf8_lossy(&r[..tk_end]).into_owned();
             let t = &r[tk_end + 1..];
-            let t = if compressed { inflate(t, "text")? } else { t.to_vec() };
+            let t = if compressed {
+                inflate(t, "text")?
+            } else {
+                t.to_vec()
+            };
             let mut s = String::from_utf8_lossy(&t).into_owned();
             if !translated.trim().is_empty() {
                 s = format!("{translated}\n{s}");
@@ -162,11 +198,23 @@ fn text_chunk(kind: &[u8; 4], d: &[u8]) -> Result<(String, String), FormatError>
 
 /// ImageMagick's "Raw profile type X": "\nX\n   <length>\n<hex...>".
 fn raw_profile(value: &str) -> Result<Vec<u8>, FormatError> {
-    let bad = || corrupt("an ImageMagick metadata profile in the PNG is damaged, so it cannot be checked");
+    let bad = || {
+        corrupt("an ImageMagick metadata profile in the PNG is damaged, so it cannot be checked")
+    };
     let mut lines = value.trim_start().splitn(3, '\n');
     let _name = lines.next().ok_or_else(bad)?;
-    let len: usize = lines.next().ok_or_else(bad)?.trim().parse().map_err(|_| bad())?;
-    let hex: Vec<u8> = lines.next().ok_or_else(bad)?.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let len: usize = lines
+        .next()
+        .ok_or_else(bad)?
+        .trim()
+        .parse()
+        .map_err(|_| bad())?;
+    let hex: Vec<u8> = lines
+        .next()
+        .ok_or_else(bad)?
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     if hex.len() < len * 2 {
         return Err(bad());
     }
@@ -262,15 +310,25 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
 }
 
 /// Decode, turn upright, encode a PNG with the ICC profile and colour chunks of `keep`.
-fn reencode_upright(bytes: &[u8], keep: &[Chunk], orientation: u16, limits: &Limits) -> Result<Vec<u8>, FormatError> {
-    let dec = image::codecs::png::PngDecoder::with_limits(Cursor::new(bytes), super::image_limits(limits))
-        .map_err(|e| super::map_image_error(e, "PNG", (0, 0), limits))?;
+fn reencode_upright(
+    bytes: &[u8],
+    keep: &[Chunk],
+    orientation: u16,
+    limits: &Limits,
+) -> Result<Vec<u8>, FormatError> {
+    let dec = image::codecs::png::PngDecoder::with_limits(
+        Cursor::new(bytes),
+        super::image_limits(limits),
+    )
+    .map_err(|e| super::map_image_error(e, "PNG", (0, 0), limits))?;
     let mut img = super::decode_image(dec, limits, "PNG")?;
     apply_orientation(&mut img, orientation);
     let icc = match keep.iter().find(|c| &c.kind == b"iCCP") {
         Some(c) => {
             let (_, rest) = keyword(&bytes[c.data.0..c.data.1])?;
-            let comp = rest.get(1..).ok_or_else(|| corrupt("the PNG colour profile is damaged"))?;
+            let comp = rest
+                .get(1..)
+                .ok_or_else(|| corrupt("the PNG colour profile is damaged"))?;
             Some(inflate(comp, "colour profile")?)
         }
         None => None,
@@ -303,21 +361,30 @@ fn reencode_upright(bytes: &[u8], keep: &[Chunk], orientation: u16, limits: &Lim
     Ok(out)
 }
 
-pub(crate) fn write_png(img: &image::DynamicImage, icc: Option<Vec<u8>>, out: &mut Vec<u8>) -> Result<(), FormatError> {
+pub(crate) fn write_png(
+    img: &image::DynamicImage,
+    icc: Option<Vec<u8>>,
+    out: &mut Vec<u8>,
+) -> Result<(), FormatError> {
     use image::ImageEncoder;
     let mut enc = image::codecs::png::PngEncoder::new(&mut *out);
     if let Some(icc) = icc {
-        enc.set_icc_profile(icc)
-            .map_err(|e| FormatError::Unsupported(format!("cannot keep the colour profile ({e})")))?;
+        enc.set_icc_profile(icc).map_err(|e| {
+            FormatError::Unsupported(format!("cannot keep the colour profile ({e})"))
+        })?;
     }
-    img.write_with_encoder(enc)
-        .map_err(|e| FormatError::Unsupported(format!("this picture's pixel format cannot be saved as PNG ({e})")))
+    img.write_with_encoder(enc).map_err(|e| {
+        FormatError::Unsupported(format!(
+            "this picture's pixel format cannot be saved as PNG ({e})"
+        ))
+    })
 }
 
 /// Check the output: it must re-parse with valid checksums, hold only whitelisted chunks, end at
 /// IEND, and its header must decode to the size we report.
 pub(crate) fn verify(c: &Cleaned, limits: &Limits) -> Result<(), FormatError> {
-    let parsed = parse(&c.bytes, limits).map_err(|e| corrupt(format!("the cleaned PNG does not re-read ({e})")))?;
+    let parsed = parse(&c.bytes, limits)
+        .map_err(|e| corrupt(format!("the cleaned PNG does not re-read ({e})")))?;
     if parsed.end != c.bytes.len() {
         return Err(corrupt("the cleaned PNG has data after its end"));
     }
@@ -327,8 +394,11 @@ pub(crate) fn verify(c: &Cleaned, limits: &Limits) -> Result<(), FormatError> {
             String::from_utf8_lossy(&bad.kind)
         )));
     }
-    let dec = image::codecs::png::PngDecoder::with_limits(Cursor::new(c.bytes.as_slice()), super::image_limits(limits))
-        .map_err(|e| corrupt(format!("the cleaned PNG header cannot be decoded ({e})")))?;
+    let dec = image::codecs::png::PngDecoder::with_limits(
+        Cursor::new(c.bytes.as_slice()),
+        super::image_limits(limits),
+    )
+    .map_err(|e| corrupt(format!("the cleaned PNG header cannot be decoded ({e})")))?;
     if image::ImageDecoder::dimensions(&dec) != (c.width, c.height) {
         return Err(corrupt("the cleaned PNG's size is not the expected one"));
     }

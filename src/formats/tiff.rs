@@ -11,11 +11,15 @@
 
 use std::io::Cursor;
 
-use super::{apply_orientation, check_dimensions, displayed, Cleaned, Findings, Format, FormatError, Limits};
+use super::{
+    apply_orientation, check_dimensions, displayed, Cleaned, Findings, Format, FormatError, Limits,
+};
 
 pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatError> {
     if bytes.starts_with(b"II+\0") || bytes.starts_with(b"MM\0+") {
-        return Err(FormatError::Unsupported("BigTIFF file; export it as PNG or JPEG".into()));
+        return Err(FormatError::Unsupported(
+            "BigTIFF file; export it as PNG or JPEG".into(),
+        ));
     }
     let mut f = Findings::default();
     let info = super::exif::read(bytes, super::exif::Kind::TiffFile, &mut f)?;
@@ -33,11 +37,15 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
     }
     let mut dec = image::codecs::tiff::TiffDecoder::new(Cursor::new(bytes))
         .map_err(|e| super::map_image_error(e, "TIFF", (0, 0), limits))?;
-    let icc = image::ImageDecoder::icc_profile(&mut dec).map_err(|e| super::map_image_error(e, "TIFF", (0, 0), limits))?;
+    let icc = image::ImageDecoder::icc_profile(&mut dec)
+        .map_err(|e| super::map_image_error(e, "TIFF", (0, 0), limits))?;
     let (w, h) = image::ImageDecoder::dimensions(&dec);
     check_dimensions(w, h, limits)?;
     let mut img = super::decode_image(dec, limits, "TIFF")?;
-    if matches!(img.color(), image::ColorType::Rgb32F | image::ColorType::Rgba32F) {
+    if matches!(
+        img.color(),
+        image::ColorType::Rgb32F | image::ColorType::Rgba32F
+    ) {
         return Err(FormatError::Unsupported(
             "TIFF with floating-point pixels, which cannot be kept exactly in a web format; export it as PNG".into(),
         ));

@@ -16,9 +16,14 @@
 
 use std::io::Cursor;
 
-use super::{apply_orientation, check_dimensions, displayed, human_size, Cleaned, Findings, Format, FormatError, Limits};
+use super::{
+    apply_orientation, check_dimensions, displayed, human_size, Cleaned, Findings, Format,
+    FormatError, Limits,
+};
 
-const KEEP: &[&[u8; 4]] = &[b"VP8X", b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF", b"ICCP"];
+const KEEP: &[&[u8; 4]] = &[
+    b"VP8X", b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF", b"ICCP",
+];
 
 const FLAG_ICC: u8 = 0x20;
 const FLAG_EXIF: u8 = 0x08;
@@ -75,7 +80,9 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
     let size = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
     let riff_end = 8 + size;
     if size < 4 || riff_end > bytes.len() {
-        return Err(corrupt("the WebP is cut off (its size says it is longer than the file)"));
+        return Err(corrupt(
+            "the WebP is cut off (its size says it is longer than the file)",
+        ));
     }
     let mut pos = 12;
     let mut chunks = Vec::new();
@@ -86,17 +93,25 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
             .ok_or_else(|| corrupt("the WebP is cut off inside a chunk header"))?;
         let kind = [head[0], head[1], head[2], head[3]];
         let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
-        let data_end = (pos + 8).checked_add(len).filter(|&e| e <= riff_end).ok_or_else(|| {
-            corrupt(format!(
-                "the WebP chunk '{}' is longer than the file says it is",
-                String::from_utf8_lossy(&kind)
-            ))
-        })?;
-        chunks.push(Chunk { kind, data: (pos + 8, data_end) });
+        let data_end = (pos + 8)
+            .checked_add(len)
+            .filter(|&e| e <= riff_end)
+            .ok_or_else(|| {
+                corrupt(format!(
+                    "the WebP chunk '{}' is longer than the file says it is",
+                    String::from_utf8_lossy(&kind)
+                ))
+            })?;
+        chunks.push(Chunk {
+            kind,
+            data: (pos + 8, data_end),
+        });
         // Chunks are padded to even sizes; a missing final pad byte is tolerated.
         pos = (data_end + (len & 1)).min(riff_end);
     }
-    let first = chunks.first().ok_or_else(|| corrupt("the WebP holds no picture"))?;
+    let first = chunks
+        .first()
+        .ok_or_else(|| corrupt("the WebP holds no picture"))?;
     let d = |c: &Chunk| &bytes[c.data.0..c.data.1];
     let (width, height, animated) = match &first.kind {
         b"VP8X" => {
@@ -129,7 +144,13 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         }
         _ => return Err(corrupt("the WebP does not start with a picture header")),
     };
-    Ok(Parsed { chunks, riff_end, width, height, animated })
+    Ok(Parsed {
+        chunks,
+        riff_end,
+        width,
+        height,
+        animated,
+    })
 }
 
 /// Strip a WebP. See the module documentation for what is kept.
@@ -149,14 +170,20 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
                 f.removed("XMP");
                 super::xmp::read(d, &mut f)?;
             }
-            k => f.removed(format!("WebP chunk '{}'", String::from_utf8_lossy(k).trim_end())),
+            k => f.removed(format!(
+                "WebP chunk '{}'",
+                String::from_utf8_lossy(k).trim_end()
+            )),
         }
     }
     let trailer = bytes.len() - parsed.riff_end;
     if trailer > 0 {
         f.removed(format!("data after end of image ({})", human_size(trailer)));
     }
-    let icc = keep.iter().find(|c| &c.kind == b"ICCP").map(|c| &bytes[c.data.0..c.data.1]);
+    let icc = keep
+        .iter()
+        .find(|c| &c.kind == b"ICCP")
+        .map(|c| &bytes[c.data.0..c.data.1]);
     let orientation = f.orientation();
     let out = if orientation == 1 {
         let mut out = Vec::with_capacity(parsed.riff_end);
@@ -189,8 +216,9 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
             ));
         }
         f.removed("rotation tag (the picture was turned upright instead)");
-        let dec = image::codecs::webp::WebPDecoder::new(Cursor::new(bytes))
-            .map_err(|e| super::map_image_error(e, "WebP", (parsed.width, parsed.height), limits))?;
+        let dec = image::codecs::webp::WebPDecoder::new(Cursor::new(bytes)).map_err(|e| {
+            super::map_image_error(e, "WebP", (parsed.width, parsed.height), limits)
+        })?;
         let mut img = super::decode_image(dec, limits, "WebP")?;
         apply_orientation(&mut img, orientation);
         encode_lossless(&img, icc.map(<[u8]>::to_vec))?
@@ -199,28 +227,34 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
     Ok(f.into_cleaned(Format::Webp, out, "webp", (width, height)))
 }
 
-fn encode_lossless(img: &image::DynamicImage, icc: Option<Vec<u8>>) -> Result<Vec<u8>, FormatError> {
+fn encode_lossless(
+    img: &image::DynamicImage,
+    icc: Option<Vec<u8>>,
+) -> Result<Vec<u8>, FormatError> {
     use image::ImageEncoder;
     let mut out = Vec::new();
     let mut enc = image::codecs::webp::WebPEncoder::new_lossless(&mut out);
     if let Some(icc) = icc {
-        enc.set_icc_profile(icc)
-            .map_err(|e| FormatError::Unsupported(format!("cannot keep the colour profile ({e})")))?;
+        enc.set_icc_profile(icc).map_err(|e| {
+            FormatError::Unsupported(format!("cannot keep the colour profile ({e})"))
+        })?;
     }
     let img = if img.color().has_alpha() {
         image::DynamicImage::ImageRgba8(img.to_rgba8())
     } else {
         image::DynamicImage::ImageRgb8(img.to_rgb8())
     };
-    img.write_with_encoder(enc)
-        .map_err(|e| FormatError::Unsupported(format!("the turned picture cannot be saved as WebP ({e})")))?;
+    img.write_with_encoder(enc).map_err(|e| {
+        FormatError::Unsupported(format!("the turned picture cannot be saved as WebP ({e})"))
+    })?;
     Ok(out)
 }
 
 /// Check the output: it must re-parse with consistent sizes, hold only kept chunks with the EXIF
 /// and XMP flags clear, have no trailing bytes, and its header must decode to the reported size.
 pub(crate) fn verify(c: &Cleaned, limits: &Limits) -> Result<(), FormatError> {
-    let parsed = parse(&c.bytes, limits).map_err(|e| corrupt(format!("the cleaned WebP does not re-read ({e})")))?;
+    let parsed = parse(&c.bytes, limits)
+        .map_err(|e| corrupt(format!("the cleaned WebP does not re-read ({e})")))?;
     if parsed.riff_end != c.bytes.len() {
         return Err(corrupt("the cleaned WebP has data after its end"));
     }
@@ -232,7 +266,9 @@ pub(crate) fn verify(c: &Cleaned, limits: &Limits) -> Result<(), FormatError> {
             )));
         }
         if &ch.kind == b"VP8X" && c.bytes[ch.data.0] & (FLAG_EXIF | FLAG_XMP) != 0 {
-            return Err(corrupt("internal check failed: the cleaned WebP still announces metadata"));
+            return Err(corrupt(
+                "internal check failed: the cleaned WebP still announces metadata",
+            ));
         }
     }
     let dec = image::codecs::webp::WebPDecoder::new(Cursor::new(c.bytes.as_slice()))

@@ -25,18 +25,49 @@ const TEXT_PROPS: &[(&[u8], &[u8], &[u8], &str)] = &[
     (DC, b"dc", b"title", "XMP dc:title"),
     (DC, b"dc", b"description", "XMP dc:description"),
     (DC, b"dc", b"subject", "XMP dc:subject"),
-    (PHOTOSHOP, b"photoshop", b"Headline", "XMP photoshop:Headline"),
+    (
+        PHOTOSHOP,
+        b"photoshop",
+        b"Headline",
+        "XMP photoshop:Headline",
+    ),
     (EXIF, b"exif", b"UserComment", "XMP exif:UserComment"),
-    (TIFF, b"tiff", b"ImageDescription", "XMP tiff:ImageDescription"),
-    (IPTC_CORE, b"Iptc4xmpCore", b"ExtDescrAccessibility", "XMP extended description"),
-    (IPTC_CORE, b"Iptc4xmpCore", b"AltTextAccessibility", "XMP alt text"),
-    (IPTC_EXT, b"Iptc4xmpExt", b"PersonInImage", "XMP person shown"),
+    (
+        TIFF,
+        b"tiff",
+        b"ImageDescription",
+        "XMP tiff:ImageDescription",
+    ),
+    (
+        IPTC_CORE,
+        b"Iptc4xmpCore",
+        b"ExtDescrAccessibility",
+        "XMP extended description",
+    ),
+    (
+        IPTC_CORE,
+        b"Iptc4xmpCore",
+        b"AltTextAccessibility",
+        "XMP alt text",
+    ),
+    (
+        IPTC_EXT,
+        b"Iptc4xmpExt",
+        b"PersonInImage",
+        "XMP person shown",
+    ),
     (MWG_RS, b"mwg-rs", b"Name", "XMP face region name"),
     (MP_REG, b"MPReg", b"PersonDisplayName", "XMP person tag"),
     (LR, b"lr", b"hierarchicalSubject", "XMP keywords"),
 ];
 
-fn matches(ns: &ResolveResult, local: &[u8], want_ns: &[u8], want_prefix: &[u8], want_local: &[u8]) -> bool {
+fn matches(
+    ns: &ResolveResult,
+    local: &[u8],
+    want_ns: &[u8],
+    want_prefix: &[u8],
+    want_local: &[u8],
+) -> bool {
     local == want_local
         && match ns {
             ResolveResult::Bound(n) => n.as_ref() == want_ns,
@@ -53,14 +84,18 @@ fn text_prop(ns: &ResolveResult, local: &[u8]) -> Option<&'static str> {
 }
 
 fn corrupt(why: impl std::fmt::Display) -> FormatError {
-    FormatError::Corrupt(format!("the XMP metadata is unreadable ({why}), so its captions cannot be checked"))
+    FormatError::Corrupt(format!(
+        "the XMP metadata is unreadable ({why}), so its captions cannot be checked"
+    ))
 }
 
 /// Property kinds we act on besides text.
 fn other_prop(ns: &ResolveResult, local: &[u8]) -> Option<Other> {
     if matches(ns, local, TIFF, b"tiff", b"Orientation") {
         Some(Other::Orientation)
-    } else if matches(ns, local, EXIF, b"exif", b"GPSLatitude") || matches(ns, local, EXIF, b"exif", b"GPSLongitude") {
+    } else if matches(ns, local, EXIF, b"exif", b"GPSLatitude")
+        || matches(ns, local, EXIF, b"exif", b"GPSLongitude")
+    {
         Some(Other::Gps)
     } else {
         None
@@ -98,7 +133,10 @@ enum Capture {
 /// Read an XMP packet into `f`.
 pub(crate) fn read(data: &[u8], f: &mut Findings) -> Result<(), FormatError> {
     // Packets are often padded with NULs or spaces; a UTF-8 BOM may lead.
-    let end = data.iter().rposition(|&b| b != 0 && !b.is_ascii_whitespace()).map_or(0, |p| p + 1);
+    let end = data
+        .iter()
+        .rposition(|&b| b != 0 && !b.is_ascii_whitespace())
+        .map_or(0, |p| p + 1);
     let mut data = &data[..end];
     if let Some(rest) = data.strip_prefix(b"\xEF\xBB\xBF") {
         data = rest;
@@ -106,12 +144,31 @@ pub(crate) fn read(data: &[u8], f: &mut Findings) -> Result<(), FormatError> {
     if data.is_empty() {
         return Ok(());
     }
-    if data.starts_with(b"\xFF\xFE") || data.starts_with(b"\xFE\xFF") || data.get(1) == Some(&0) {
-        return Err(FormatError::Unsupported(
-            "the photo's XMP metadata is stored as UTF-16, which cannot be checked for names; \
-             export the photo again as JPEG"
-                .into(),
-        ));
+    // Some writers (old Adobe tools, exiftool's test files) store the packet as UTF-16.
+    let utf16_le =
+        data.starts_with(b"\xFF\xFE") || (data.len() > 1 && data[0] != 0 && data[1] == 0);
+    let utf16_be =
+        data.starts_with(b"\xFE\xFF") || (data.len() > 1 && data[0] == 0 && data[1] != 0);
+    let converted;
+    if utf16_le || utf16_be {
+        let body = data
+            .strip_prefix(b"\xFF\xFE")
+            .or_else(|| data.strip_prefix(b"\xFE\xFF"))
+            .unwrap_or(data);
+        let units = body.chunks_exact(2).map(|c| {
+            if utf16_le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        });
+        converted = char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|_| corrupt("bad UTF-16"))?
+            .replace('\u{FEFF}', "");
+        data = converted
+            .trim_end_matches(['\0', ' ', '\n', '\r', '\t'])
+            .as_bytes();
     }
     let mut reader = NsReader::from_reader(data);
     reader.config_mut().check_end_names = true;
@@ -138,7 +195,11 @@ pub(crate) fn read(data: &[u8], f: &mut Findings) -> Result<(), FormatError> {
                 for attr in e.attributes().with_checks(false) {
                     let attr = attr.map_err(corrupt)?;
                     let (ans, alocal) = reader.resolve_attribute(attr.key);
-                    let value = || attr.unescape_value().map(|v| v.into_owned()).map_err(corrupt);
+                    let value = || {
+                        attr.unescape_value()
+                            .map(|v| v.into_owned())
+                            .map_err(corrupt)
+                    };
                     if let Some(field) = text_prop(&ans, alocal.as_ref()) {
                         f.text(field, &value()?);
                     } else if let Some(o) = other_prop(&ans, alocal.as_ref()) {
