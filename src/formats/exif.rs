@@ -364,14 +364,14 @@ fn user_comment(b: &[u8], le: bool) -> Result<Option<String>, FormatError> {
             }
         }
         b"JIS\0\0\0\0\0" => {
+            // JIS X 0208 is two 7-bit bytes per character: it looks like ASCII but is not, and
+            // we have no decoder, so a non-blank JIS comment cannot be checked for names.
             if rest.iter().all(|&c| c == 0 || c == b' ') {
                 String::new()
-            } else if rest.is_ascii() {
-                decode_8bit(rest)
             } else {
                 return Err(FormatError::Unsupported(
                     "the photo's EXIF comment is in a Japanese (JIS) encoding that cannot be checked for names; \
-                     remove the comment in a photo editor or export without metadata"
+                     remove the comment in a photo editor or export the photo again"
                         .into(),
                 ));
             }

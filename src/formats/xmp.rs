@@ -19,6 +19,7 @@ const IPTC_EXT: &[u8] = b"http://iptc.org/std/Iptc4xmpExt/2008-02-29/";
 const MWG_RS: &[u8] = b"http://www.metadataworkinggroup.com/schemas/regions/";
 const MP_REG: &[u8] = b"http://ns.microsoft.com/photo/1.2/t/Region#";
 const LR: &[u8] = b"http://ns.adobe.com/lightroom/1.0/";
+const PDF: &[u8] = b"http://ns.adobe.com/pdf/1.3/";
 
 /// (namespace, conventional prefix, local name, field shown to the moderator)
 const TEXT_PROPS: &[(&[u8], &[u8], &[u8], &str)] = &[
@@ -59,6 +60,9 @@ const TEXT_PROPS: &[(&[u8], &[u8], &[u8], &str)] = &[
     (MWG_RS, b"mwg-rs", b"Name", "XMP face region name"),
     (MP_REG, b"MPReg", b"PersonDisplayName", "XMP person tag"),
     (LR, b"lr", b"hierarchicalSubject", "XMP keywords"),
+    (PDF, b"pdf", b"Title", "XMP pdf:Title"),
+    (PDF, b"pdf", b"Keywords", "XMP pdf:Keywords"),
+    (PDF, b"pdf", b"Subject", "XMP pdf:Subject"),
 ];
 
 fn matches(
