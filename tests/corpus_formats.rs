@@ -79,7 +79,7 @@ fn corpus_is_cleaned_and_verified_by_exiftool() {
         return;
     }
     let mut files: Vec<PathBuf> = walk(&dir);
-    files.retain(|p| !p.file_name().is_some_and(|n| n == "NOTICE.tsv"));
+    files.retain(|p| p.file_name().is_none_or(|n| n != "NOTICE.tsv"));
     files.sort();
     let tmp = tempfile::tempdir().unwrap();
     let limits = Limits::default();

@@ -22,7 +22,8 @@ const LR: &[u8] = b"http://ns.adobe.com/lightroom/1.0/";
 const PDF: &[u8] = b"http://ns.adobe.com/pdf/1.3/";
 
 /// (namespace, conventional prefix, local name, field shown to the moderator)
-const TEXT_PROPS: &[(&[u8], &[u8], &[u8], &str)] = &[
+type Prop = (&'static [u8], &'static [u8], &'static [u8], &'static str);
+const TEXT_PROPS: &[Prop] = &[
     (DC, b"dc", b"title", "XMP dc:title"),
     (DC, b"dc", b"description", "XMP dc:description"),
     (DC, b"dc", b"subject", "XMP dc:subject"),
@@ -219,32 +220,22 @@ pub(crate) fn read(data: &[u8], f: &mut Findings) -> Result<(), FormatError> {
                     depth += 1;
                 }
             }
-            Event::Text(t) => {
-                if capture.is_some() {
-                    buf.push_str(&t.xml_content().map_err(corrupt)?);
-                }
-            }
-            Event::CData(t) => {
-                if capture.is_some() {
-                    buf.push_str(&t.decode().map_err(corrupt)?);
-                }
-            }
-            Event::GeneralRef(r) => {
-                if capture.is_some() {
-                    if let Some(c) = r.resolve_char_ref().map_err(corrupt)? {
-                        buf.push(c);
-                    } else {
-                        let name = r.decode().map_err(corrupt)?;
-                        let c = match name.as_ref() {
-                            "amp" => '&',
-                            "lt" => '<',
-                            "gt" => '>',
-                            "quot" => '"',
-                            "apos" => '\'',
-                            other => return Err(corrupt(format!("unknown entity &{other};"))),
-                        };
-                        buf.push(c);
-                    }
+            Event::Text(t) if capture.is_some() => buf.push_str(&t.xml_content().map_err(corrupt)?),
+            Event::CData(t) if capture.is_some() => buf.push_str(&t.decode().map_err(corrupt)?),
+            Event::GeneralRef(r) if capture.is_some() => {
+                if let Some(c) = r.resolve_char_ref().map_err(corrupt)? {
+                    buf.push(c);
+                } else {
+                    let name = r.decode().map_err(corrupt)?;
+                    let c = match name.as_ref() {
+                        "amp" => '&',
+                        "lt" => '<',
+                        "gt" => '>',
+                        "quot" => '"',
+                        "apos" => '\'',
+                        other => return Err(corrupt(format!("unknown entity &{other};"))),
+                    };
+                    buf.push(c);
                 }
             }
             Event::End(_) => {
