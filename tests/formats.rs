@@ -678,6 +678,14 @@ fn jpeg_fail_closed_cases() {
     expect_corrupt(&bad_len);
     // Only SOI.
     expect_corrupt(&[0xFF, 0xD8, 0xFF]);
+    // Text smuggled in a marker we would otherwise have to copy: an undefined marker, or a
+    // quantisation table with bytes beyond its syntax.
+    let m = expect_corrupt(&insert_segments(&good, &[segment(0x6D, b"Anna Example")]));
+    assert!(m.contains("unknown marker"), "{m}");
+    let mut dqt = vec![0u8; 65];
+    dqt.extend_from_slice(b"Anna Example");
+    let m = expect_corrupt(&insert_segments(&good, &[segment(0xDB, &dqt)]));
+    assert!(m.contains("quantisation table"), "{m}");
 }
 
 #[test]
@@ -925,6 +933,11 @@ fn png_fail_closed_cases() {
     let n = t.len();
     t[n - 1] ^= 1;
     expect_corrupt(&insert_chunks(&good, &[t]));
+    // A rendering chunk we copy, carrying more bytes than its syntax allows.
+    expect_corrupt(&insert_chunks(
+        &good,
+        &[png_chunk(b"gAMA", b"\0\0\xb1\x8fAnna Example")],
+    ));
     // Compressed text that does not inflate.
     expect_corrupt(&insert_chunks(
         &good,
@@ -1076,6 +1089,8 @@ fn webp_fail_closed_cases() {
     bad[24] = bad[24].wrapping_add(3);
     let m = expect_corrupt(&bad);
     assert!(m.contains("inconsistent"), "{m}");
+    // A second VP8X after the picture.
+    expect_corrupt(&webp_with(&good, &[riff_chunk(b"VP8X", b"")]));
     // RIFF header only.
     expect_corrupt(b"RIFF\x04\0\0\0WEBP");
 }
@@ -1151,4 +1166,78 @@ fn error_messages_say_what_to_do_next() {
     }
     .to_string();
     assert!(big.contains("resize"), "{big}");
+}
+
+// ---------------------------------------------------------------- robustness
+
+/// Every truncation and many single-byte changes of each loaded file: `clean` must never panic,
+/// and whatever it releases must still hold none of the secrets.
+#[test]
+fn mangled_inputs_never_panic_and_never_leak() {
+    let limits = Limits::default();
+    let mut tiff_px = tiff(
+        &[0; 12],
+        vec![
+            long(0x0100, 2),
+            long(0x0101, 2),
+            short(0x0106, 1),
+            long(0x0111, 8),
+            long(0x0117, 4),
+        ],
+        vec![],
+        vec![],
+    );
+    tiff_px.extend(exif_tiff(1)[8..].iter()); // junk after: exercises offsets
+    let inputs = [
+        loaded_jpeg(6),
+        loaded_png(1),
+        loaded_webp(1),
+        loaded_png(6),
+        tiff_px,
+    ];
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut rand = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut released = 0;
+    for input in &inputs {
+        let check = |bytes: &[u8], released: &mut usize| {
+            if let Ok(c) = clean(bytes, &limits) {
+                *released += 1;
+                if std::panic::catch_unwind(|| assert_no_secrets(&c.bytes)).is_err() {
+                    let diff: Vec<_> = (0..bytes.len().min(input.len()))
+                        .filter(|&i| bytes[i] != input[i])
+                        .map(|i| (i, input[i], bytes[i]))
+                        .collect();
+                    panic!(
+                        "leak: len {} of {}, diff {diff:?}; removed {:?}",
+                        bytes.len(),
+                        input.len(),
+                        c.removed
+                    );
+                }
+            }
+        };
+        for cut in (0..input.len()).step_by(7) {
+            check(&input[..cut], &mut released);
+        }
+        for _ in 0..1500 {
+            let mut m = input.clone();
+            let at = (rand() as usize) % m.len();
+            m[at] = match rand() % 4 {
+                0 => 0xFF,
+                1 => 0x00,
+                2 => m[at] ^ (1 << (rand() % 8)),
+                _ => rand() as u8,
+            };
+            check(&m, &mut released);
+        }
+    }
+    assert!(
+        released > 0,
+        "some mangled files (e.g. changed pixel data) are still valid and released"
+    );
 }

@@ -181,6 +181,8 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
                 size = Some((w, h));
             }
         }
+        check_table(marker, &bytes[m + 3..end])
+            .map_err(|what| corrupt(format!("the JPEG {what} at offset {start} is malformed")))?;
         if marker == SOS {
             if size.is_none() {
                 return Err(corrupt(
@@ -193,6 +195,62 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         segments.push(Segment { marker, start, end });
         pos = end;
     }
+}
+
+/// Markers that make up the picture itself (copied as they are).
+fn is_image_structure(m: u8) -> bool {
+    is_sof(m) || matches!(m, 0xC4 | 0xCC | SOS | 0xDB..=0xDF)
+}
+
+/// Check that a kept table/header segment holds exactly what its syntax says and nothing more, so
+/// that no text can ride along in a segment we copy. Returns what was malformed.
+fn check_table(marker: u8, p: &[u8]) -> Result<(), &'static str> {
+    let exact = |ok: bool, what| if ok { Ok(()) } else { Err(what) };
+    match marker {
+        m if is_sof(m) || m == 0xDE => {
+            let nf = usize::from(*p.get(5).ok_or("frame header")?);
+            exact(nf >= 1 && p.len() == 6 + 3 * nf, "frame header")
+        }
+        0xDB => {
+            // DQT: (Pq/Tq, 64 or 128 bytes)+
+            let mut r = p;
+            while let Some(&pq) = r.first() {
+                let n = 1 + 64 * (1 + usize::from(pq >> 4));
+                r = r.get(n..).ok_or("quantisation table")?;
+            }
+            exact(!p.is_empty() && pq_ok(p), "quantisation table")
+        }
+        0xC4 => {
+            // DHT: (Tc/Th, 16 counts, symbols)+
+            let mut r = p;
+            while !r.is_empty() {
+                let counts = r.get(1..17).ok_or("Huffman table")?;
+                let n: usize = counts.iter().map(|&c| usize::from(c)).sum();
+                r = r.get(17 + n..).ok_or("Huffman table")?;
+            }
+            exact(!p.is_empty(), "Huffman table")
+        }
+        0xCC => exact(!p.is_empty() && p.len() % 2 == 0, "arithmetic-coding table"),
+        0xDD | 0xDC => exact(p.len() == 2, "restart interval"),
+        0xDF => exact(p.len() == 1, "expansion header"),
+        SOS => {
+            let ns = usize::from(*p.first().ok_or("scan header")?);
+            exact(ns >= 1 && p.len() == 4 + 2 * ns, "scan header")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// DQT precision nibbles are 0 (8-bit) or 1 (16-bit).
+fn pq_ok(p: &[u8]) -> bool {
+    let mut r = p;
+    while let Some(&pq) = r.first() {
+        if pq >> 4 > 1 {
+            return false;
+        }
+        r = r.get(1 + 64 * (1 + usize::from(pq >> 4))..).unwrap_or(&[]);
+    }
+    true
 }
 
 /// Find the end of entropy-coded data starting at `i`: the 0xFF of the next marker that is not a
@@ -312,10 +370,11 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
             APP13 if p.starts_with(PHOTOSHOP_ID) => {
                 photoshop.extend_from_slice(&p[PHOTOSHOP_ID.len()..]);
             }
-            // Decoders (libjpeg) ignore an Adobe segment too short to hold its transform flag.
-            APP14 if p.starts_with(b"Adobe") && p.len() >= 12 => keep.push(*seg),
+            // Adobe segments are exactly 12 bytes; decoders (libjpeg) ignore a shorter one, which
+            // cannot hold its transform flag. A longer one would carry bytes we cannot vouch for.
+            APP14 if p.starts_with(b"Adobe") && p.len() == 12 => keep.push(*seg),
             APP14 if p.starts_with(b"Adobe") => {
-                f.removed("damaged Adobe colour segment (too short to be used)")
+                f.removed("damaged Adobe colour segment (not the standard 12 bytes)")
             }
             0xE0..=0xEF => f.removed(format!(
                 "camera or editor data (APP{} segment)",
@@ -326,7 +385,12 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
                 f.text("JPEG comment", &super::decode_8bit(p));
             }
             SOI | 0x01 | 0xD0..=0xD7 => {}
-            _ => keep.push(*seg),
+            m if is_image_structure(m) || m == EOI => keep.push(*seg),
+            m => {
+                return Err(corrupt(format!(
+                    "the JPEG holds an unknown marker 0xFF{m:02X}"
+                )))
+            }
         }
     }
     for (i, block) in exif_blocks.iter().enumerate() {
@@ -441,9 +505,8 @@ pub(crate) fn verify(c: &Cleaned) -> Result<(), FormatError> {
             APP0 => p.len() == 14 && p.starts_with(b"JFIF\0") && p[12] == 0 && p[13] == 0,
             APP1 => (2..=8).any(|o| bytes[seg.start..seg.end] == orientation_app1(o)),
             APP2 => p.starts_with(ICC_ID),
-            APP14 => p.starts_with(b"Adobe") && p.len() >= 12,
-            0xE3..=0xED | 0xEF | COM => false,
-            _ => true,
+            APP14 => p.starts_with(b"Adobe") && p.len() == 12,
+            m => is_image_structure(m) || m == EOI,
         };
         if !ok {
             return Err(corrupt(format!(

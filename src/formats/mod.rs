@@ -88,7 +88,7 @@ pub enum FormatError {
 
 mod exif;
 mod iptc;
-pub mod jpeg;
+mod jpeg;
 mod png;
 mod tiff;
 mod webp;
@@ -270,11 +270,12 @@ pub(crate) fn check_dimensions(
             "the picture declares a size of {width}×{height} pixels"
         )));
     }
+    let pixels = u64::from(width) * u64::from(height);
     let too_large = width > limits.max_dimension
         || height > limits.max_dimension
-        || u64::from(width) * u64::from(height) > limits.max_pixels
+        || pixels > limits.max_pixels
         // 4 channels × 2 bytes is the most any decoder we use allocates per pixel.
-        || u64::from(width) * u64::from(height) * 8 > limits.max_alloc;
+        || pixels.saturating_mul(8) > limits.max_alloc;
     if too_large {
         return Err(FormatError::TooLarge {
             width,

@@ -109,6 +109,12 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
                 String::from_utf8_lossy(&kind)
             )));
         }
+        if !length_ok(&kind, len as usize) {
+            return Err(corrupt(format!(
+                "the PNG chunk '{}' at offset {pos} has the wrong size",
+                String::from_utf8_lossy(&kind)
+            )));
+        }
         chunks.push(Chunk {
             kind,
             start: pos,
@@ -130,6 +136,26 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         width,
         height,
     })
+}
+
+/// Kept rendering chunks have fixed or bounded sizes: a chunk we copy cannot carry extra bytes.
+fn length_ok(kind: &[u8; 4], len: usize) -> bool {
+    match kind {
+        b"IHDR" => len == 13,
+        b"PLTE" => len % 3 == 0 && len <= 768,
+        b"IEND" => len == 0,
+        b"tRNS" => len <= 256,
+        b"gAMA" | b"cICP" => len == 4,
+        b"cHRM" => len == 32,
+        b"sRGB" => len == 1,
+        b"sBIT" => (1..=4).contains(&len),
+        b"bKGD" => matches!(len, 1 | 2 | 6),
+        b"pHYs" => len == 9,
+        b"mDCV" => len == 24,
+        b"cLLI" | b"acTL" => len == 8,
+        b"fcTL" => len == 26,
+        _ => true,
+    }
 }
 
 fn inflate(data: &[u8], what: &str) -> Result<Vec<u8>, FormatError> {
@@ -215,11 +241,12 @@ fn raw_profile(value: &str) -> Result<Vec<u8>, FormatError> {
         .bytes()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
-    if hex.len() < len * 2 {
-        return Err(bad());
-    }
+    let hex_len = len
+        .checked_mul(2)
+        .filter(|&n| n <= hex.len())
+        .ok_or_else(bad)?;
     let digit = |c: u8| (c as char).to_digit(16).ok_or_else(bad);
-    hex[..len * 2]
+    hex[..hex_len]
         .chunks_exact(2)
         .map(|p| Ok((digit(p[0])? * 16 + digit(p[1])?) as u8))
         .collect()

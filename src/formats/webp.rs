@@ -102,6 +102,12 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
                     String::from_utf8_lossy(&kind)
                 ))
             })?;
+        if (&kind == b"VP8X" && len != 10) || (&kind == b"ANIM" && len != 6) {
+            return Err(corrupt(format!(
+                "the WebP chunk '{}' has the wrong size",
+                String::from_utf8_lossy(&kind)
+            )));
+        }
         chunks.push(Chunk {
             kind,
             data: (pos + 8, data_end),
@@ -112,6 +118,9 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
     let first = chunks
         .first()
         .ok_or_else(|| corrupt("the WebP holds no picture"))?;
+    if chunks.iter().skip(1).any(|c| &c.kind == b"VP8X") {
+        return Err(corrupt("the WebP has a second extended header"));
+    }
     let d = |c: &Chunk| &bytes[c.data.0..c.data.1];
     let (width, height, animated) = match &first.kind {
         b"VP8X" => {
@@ -193,7 +202,11 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
             out.extend_from_slice(&c.kind);
             out.extend_from_slice(&(d.len() as u32).to_le_bytes());
             if &c.kind == b"VP8X" {
-                let mut flags = d[0] & !(FLAG_EXIF | FLAG_XMP | FLAG_ICC);
+                let first = d
+                    .first()
+                    .copied()
+                    .ok_or_else(|| corrupt("the WebP extended header is damaged"))?;
+                let mut flags = first & !(FLAG_EXIF | FLAG_XMP | FLAG_ICC);
                 if icc.is_some() {
                     flags |= FLAG_ICC;
                 }
