@@ -58,6 +58,7 @@ pub struct Device {
 /// A photo with every identifying piece of metadata removed.
 #[derive(Debug, Clone)]
 pub struct Cleaned {
+    /// Format of `bytes` (a TIFF is released as PNG).
     pub format: Format,
     /// The clean file, ready to write to the outbox.
     pub bytes: Vec<u8>,
@@ -65,7 +66,8 @@ pub struct Cleaned {
     pub extension: &'static str,
     /// What identifying metadata was found and removed, in plain words (e.g. "EXIF GPS position").
     pub removed: Vec<String>,
-    /// Text found in the file's metadata, for the caption check.
+    /// Text found in the file's metadata, for the caption check: trimmed, non-empty, each text
+    /// once (under the first field it was found in).
     pub embedded_text: Vec<EmbeddedText>,
     /// The capture device named in EXIF.
     pub device: Device,
@@ -182,22 +184,28 @@ pub fn strip_unverified(bytes: &[u8], limits: &Limits) -> Result<Cleaned, Format
              (on an iPhone: Settings › Camera › Formats › Most Compatible)"
                 .into(),
         )),
-        Format::Unknown => Err(FormatError::Unsupported(describe_unknown(bytes))),
+        Format::Unknown => Err(unknown(bytes)),
     }
 }
 
-fn describe_unknown(bytes: &[u8]) -> String {
+/// Content that is no picture format we know. An empty file or text (a web page or an error
+/// message saved under a `.jpg` name, a failed download) is damage: copying it again is the fix.
+/// Anything else is some other picture format (GIF, AVIF, BMP...): converting it is the fix.
+fn unknown(bytes: &[u8]) -> FormatError {
     if bytes.is_empty() {
-        return "the file is empty, not a picture".into();
+        return FormatError::Corrupt("the file is empty".into());
     }
     let head = &bytes[..bytes.len().min(512)];
     let texty = head
         .iter()
         .all(|&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7F).contains(&b) || b >= 0x80);
     if texty {
-        "the file is text, not a picture, whatever its name says".into()
+        FormatError::Corrupt("the file holds text, not a picture, whatever its name says".into())
     } else {
-        "not a JPEG, PNG, WebP, TIFF or HEIC picture (the file's content is not a picture format we know)".into()
+        FormatError::Unsupported(
+            "not a JPEG, PNG, WebP, TIFF or HEIC picture (the file's content is no picture format we know)"
+                .into(),
+        )
     }
 }
 
