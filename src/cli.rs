@@ -2,7 +2,7 @@
 //! Exit codes: 0 all released, 1 something held, 2 error.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
@@ -16,10 +16,20 @@ use crate::review;
 use crate::workspace::Workspace;
 
 #[derive(Parser, Debug)]
-#[command(name = "consentgate", version, about = "A school's photo gate: strips identifying metadata, holds photos whose captions name a student, releases the rest to the outbox.")]
+#[command(
+    name = "consentgate",
+    version,
+    about = "A school's photo gate: strips identifying metadata, holds photos whose captions name a student, releases the rest to the outbox."
+)]
 pub struct Cli {
     /// The workspace folder (made by `consentgate init`).
-    #[arg(short = 'w', long, global = true, env = "CONSENTGATE_WORKSPACE", default_value = ".")]
+    #[arg(
+        short = 'w',
+        long,
+        global = true,
+        env = "CONSENTGATE_WORKSPACE",
+        default_value = "."
+    )]
     pub workspace: PathBuf,
     /// Who is acting, for the audit trail (default: the logged-in user).
     #[arg(long = "as", global = true, value_name = "NAME")]
@@ -172,7 +182,10 @@ pub fn main() -> ExitCode {
 }
 
 fn os_user() -> String {
-    std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(whoami::username)
+    std::env::var("SUDO_USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(whoami::username)
 }
 
 /// Run a parsed command; returns the exit code.
@@ -183,22 +196,39 @@ pub fn execute(cli: Cli) -> Result<u8> {
         Command::Init { dir } => {
             let ws = Workspace::init(&dir)?;
             let conn = ws.db()?;
-            journal::audit(&conn, &actor, "init", "workspace", &serde_json::json!({"dir": dir.display().to_string()}), Utc::now())?;
+            journal::audit(
+                &conn,
+                &actor,
+                "init",
+                "workspace",
+                &serde_json::json!({"dir": dir.display().to_string()}),
+                Utc::now(),
+            )?;
             println!("Created a consentgate workspace in {}", dir.display());
-            println!("  config   {}", ws.root.join(crate::workspace::CONFIG_FILE).display());
+            println!(
+                "  config   {}",
+                ws.root.join(crate::workspace::CONFIG_FILE).display()
+            );
             println!("  drop photos into {}", ws.staging().display());
-            println!("Next: consentgate -w {} register import students.csv", dir.display());
+            println!(
+                "Next: consentgate -w {} register import students.csv",
+                dir.display()
+            );
             Ok(0)
         }
         Command::Register(cmd) => register_cmd(&open()?, cmd, &actor),
         Command::Devices(cmd) => devices_cmd(&open()?, cmd, &actor),
         Command::Run { channel, json } => {
             let ws = open()?;
-            let (outcomes, summary) = run_and_print(&ws, &channel, &actor, json)?;
-            let _ = outcomes;
+            let (_, summary) = run_and_print(&ws, &channel, &actor, json)?;
             Ok(summary.exit_code())
         }
-        Command::Check { file, caption, channel, json } => {
+        Command::Check {
+            file,
+            caption,
+            channel,
+            json,
+        } => {
             let ws = open()?;
             let conn = ws.db_read_only()?;
             let ctx = gate::Context::from_workspace(&ws, &conn, &channel)?;
@@ -206,7 +236,11 @@ pub fn execute(cli: Cli) -> Result<u8> {
             let held = a.decision == crate::decide::Decision::Held;
             let outcome = PhotoOutcome {
                 file: name,
-                decision: if held { Outcome::Held } else { Outcome::Released },
+                decision: if held {
+                    Outcome::Held
+                } else {
+                    Outcome::Released
+                },
                 outbox: None,
                 id: None,
                 reasons: a.reasons,
@@ -239,10 +273,20 @@ impl Progress for Bar {
 }
 
 /// Run the gate and print per-photo lines and the summary. Shared by `run` and `demo`.
-pub fn run_and_print(ws: &Workspace, channel: &str, actor: &str, json: bool) -> Result<(Vec<PhotoOutcome>, Summary)> {
+pub fn run_and_print(
+    ws: &Workspace,
+    channel: &str,
+    actor: &str,
+    json: bool,
+) -> Result<(Vec<PhotoOutcome>, Summary)> {
     let bar = if !json && std::io::stderr().is_terminal() {
         let pb = indicatif::ProgressBar::new(0);
-        pb.set_style(indicatif::ProgressStyle::with_template("{spinner} gating {pos}/{len} photos [{bar:30}] {per_sec} eta {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} gating {pos}/{len} photos [{bar:30}] {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         pb
     } else {
         indicatif::ProgressBar::hidden()
@@ -299,20 +343,39 @@ fn print_summary(out: &mut impl Write, channel: &str, s: &Summary) -> Result<()>
         writeln!(out, "    {:<30}{:>6}", reason, n)?;
     }
     if s.waiting > 0 {
-        writeln!(out, "  {:<32}{:>6}", "still being written (left)", s.waiting)?;
+        writeln!(
+            out,
+            "  {:<32}{:>6}",
+            "still being written (left)", s.waiting
+        )?;
     }
     if s.errors > 0 {
         writeln!(out, "  {:<32}{:>6}", "errors (left in staging)", s.errors)?;
     }
     if s.already_processed > 0 {
-        writeln!(out, "  {:<32}{:>6}", "already processed", s.already_processed)?;
+        writeln!(
+            out,
+            "  {:<32}{:>6}",
+            "already processed", s.already_processed
+        )?;
     }
     if s.recovered > 0 {
-        writeln!(out, "  {:<32}{:>6}", "finished from interrupted run", s.recovered)?;
+        writeln!(
+            out,
+            "  {:<32}{:>6}",
+            "finished from interrupted run", s.recovered
+        )?;
     }
-    writeln!(out, "  {:<32}{:>6.2} s ({:.1} images/s)", "time", s.seconds, s.images_per_second)?;
+    writeln!(
+        out,
+        "  {:<32}{:>6.2} s ({:.1} images/s)",
+        "time", s.seconds, s.images_per_second
+    )?;
     if s.held > 0 {
-        writeln!(out, "Held photos wait for a moderator: consentgate review list")?;
+        writeln!(
+            out,
+            "Held photos wait for a moderator: consentgate review list"
+        )?;
     }
     Ok(())
 }
@@ -321,15 +384,33 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
     let today = Local::now().date_naive();
     match cmd {
         RegisterCmd::Import { file } => {
-            let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
             let mut conn = ws.db()?;
             let report = register::import_csv(&mut conn, f, &ws.config.gate.channels, today)?;
-            journal::audit(&conn, actor, "register-import", "register", &serde_json::to_value(&report)?, Utc::now())?;
-            println!("Imported {}: {} added, {} updated, {} unchanged", file.display(), report.added.len(), report.updated.len(), report.unchanged);
+            journal::audit(
+                &conn,
+                actor,
+                "register-import",
+                "register",
+                &serde_json::to_value(&report)?,
+                Utc::now(),
+            )?;
+            println!(
+                "Imported {}: {} added, {} updated, {} unchanged",
+                file.display(),
+                report.added.len(),
+                report.updated.len(),
+                report.unchanged
+            );
             for (id, ch) in &report.consent_withdrawn {
                 println!("  consent WITHDRAWN: {id} for {ch}  (takedown list: consentgate register withdraw {id} --channel {ch})");
                 for t in journal::takedown_list(&conn, id, Some(ch))? {
-                    println!("      take down {}  (published {})", t.outbox_path, t.published_at.map(|d| d.to_rfc3339()).unwrap_or_default());
+                    println!(
+                        "      take down {}  (published {})",
+                        t.outbox_path,
+                        t.published_at.map(|d| d.to_rfc3339()).unwrap_or_default()
+                    );
                 }
             }
             for (id, ch) in &report.consent_granted {
@@ -346,23 +427,47 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
                 println!("{}", serde_json::to_string_pretty(&students)?);
                 return Ok(0);
             }
-            println!("{:<10} {:<28} {:<6} {:<8} {:<10} consent", "id", "name", "year", "status", "no-publish");
+            println!(
+                "{:<10} {:<28} {:<6} {:<8} {:<10} consent",
+                "id", "name", "year", "status", "no-publish"
+            );
             for s in &students {
-                let consents: Vec<String> = s.consents.iter().filter(|c| c.is_valid_on(today)).map(|c| c.channel.clone()).collect();
-                let status = if s.status == register::Status::Left { "left" } else { "on roll" };
-                println!("{:<10} {:<28} {:<6} {:<8} {:<10} {}", s.id, s.display_name(), s.year, status, if s.no_publish { "YES" } else { "" }, consents.join(","));
+                let consents: Vec<String> = s
+                    .consents
+                    .iter()
+                    .filter(|c| c.is_valid_on(today))
+                    .map(|c| c.channel.clone())
+                    .collect();
+                let status = if s.status == register::Status::Left {
+                    "left"
+                } else {
+                    "on roll"
+                };
+                println!(
+                    "{:<10} {:<28} {:<6} {:<8} {:<10} {}",
+                    s.id,
+                    s.display_name(),
+                    s.year,
+                    status,
+                    if s.no_publish { "YES" } else { "" },
+                    consents.join(",")
+                );
             }
             println!("{} students", students.len());
             Ok(0)
         }
         RegisterCmd::Show { id, json } => {
             let conn = ws.db()?;
-            let s = register::get_student(&conn, &id)?.ok_or_else(|| register::RegisterError::UnknownStudent(id.clone()))?;
+            let s = register::get_student(&conn, &id)?
+                .ok_or_else(|| register::RegisterError::UnknownStudent(id.clone()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
                 return Ok(0);
             }
-            println!("{} — {} {} {}", s.id, s.first_name, s.middle_names, s.last_name);
+            println!(
+                "{} — {} {} {}",
+                s.id, s.first_name, s.middle_names, s.last_name
+            );
             if let Some(p) = &s.preferred_name {
                 println!("  known as     {p}");
             }
@@ -370,15 +475,34 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
                 println!("  nicknames    {}", s.nicknames.join(", "));
             }
             println!("  year         {}", s.year);
-            println!("  status       {}", if s.status == register::Status::Left { "left" } else { "on roll" });
-            println!("  no-publish   {}", if s.no_publish { "YES — never publish" } else { "no" });
+            println!(
+                "  status       {}",
+                if s.status == register::Status::Left {
+                    "left"
+                } else {
+                    "on roll"
+                }
+            );
+            println!(
+                "  no-publish   {}",
+                if s.no_publish {
+                    "YES — never publish"
+                } else {
+                    "no"
+                }
+            );
             for c in &s.consents {
                 let state = if c.is_valid_on(today) {
-                    c.expires_on.map(|e| format!("yes, until {e}")).unwrap_or_else(|| "yes".into())
+                    c.expires_on
+                        .map(|e| format!("yes, until {e}"))
+                        .unwrap_or_else(|| "yes".into())
                 } else if let Some(w) = c.withdrawn_on {
                     format!("withdrawn on {w}")
                 } else if c.expires_on.is_some_and(|e| e < today) {
-                    format!("expired on {}", c.expires_on.map(|e| e.to_string()).unwrap_or_default())
+                    format!(
+                        "expired on {}",
+                        c.expires_on.map(|e| e.to_string()).unwrap_or_default()
+                    )
                 } else {
                     "no".into()
                 };
@@ -388,14 +512,27 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
         }
         RegisterCmd::Withdraw { id, channel, json } => {
             if !ws.config.gate.channels.contains(&channel) {
-                bail!(register::RegisterError::UnknownChannel(channel, ws.config.gate.channels.join(", ")));
+                bail!(register::RegisterError::UnknownChannel(
+                    channel,
+                    ws.config.gate.channels.join(", ")
+                ));
             }
             let conn = ws.db()?;
             register::withdraw(&conn, &id, &channel, today)?;
-            journal::audit(&conn, actor, "consent-withdrawn", &id, &serde_json::json!({"channel": channel}), Utc::now())?;
+            journal::audit(
+                &conn,
+                actor,
+                "consent-withdrawn",
+                &id,
+                &serde_json::json!({"channel": channel}),
+                Utc::now(),
+            )?;
             let list = journal::takedown_list(&conn, &id, Some(&channel))?;
             if json {
-                println!("{}", serde_json::json!({"student": id, "channel": channel, "take_down": list}));
+                println!(
+                    "{}",
+                    serde_json::json!({"student": id, "channel": channel, "take_down": list})
+                );
                 return Ok(0);
             }
             println!("Consent for {channel} withdrawn for {id}.");
@@ -404,7 +541,14 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
             } else {
                 println!("Take these down from {channel}:");
                 for t in &list {
-                    println!("  {}  published {}  ({})", t.outbox_path, t.published_at.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(), t.via);
+                    println!(
+                        "  {}  published {}  ({})",
+                        t.outbox_path,
+                        t.published_at
+                            .map(|d| d.format("%Y-%m-%d").to_string())
+                            .unwrap_or_default(),
+                        t.via
+                    );
                 }
             }
             Ok(0)
@@ -415,10 +559,27 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
 fn devices_cmd(ws: &Workspace, cmd: DevicesCmd, actor: &str) -> Result<u8> {
     let conn = ws.db()?;
     match cmd {
-        DevicesCmd::Add { make, model, serial, note } => {
-            let d = SchoolDevice { make, model, serial, note };
+        DevicesCmd::Add {
+            make,
+            model,
+            serial,
+            note,
+        } => {
+            let d = SchoolDevice {
+                make,
+                model,
+                serial,
+                note,
+            };
             register::add_device(&conn, &d)?;
-            journal::audit(&conn, actor, "device-added", "devices", &serde_json::to_value(&d)?, Utc::now())?;
+            journal::audit(
+                &conn,
+                actor,
+                "device-added",
+                "devices",
+                &serde_json::to_value(&d)?,
+                Utc::now(),
+            )?;
             println!("Registered {} {} {}", d.make, d.model, d.serial);
         }
         DevicesCmd::List => {
@@ -442,8 +603,13 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
                 println!("Nothing is waiting for review.");
             }
             for i in &items {
-                let overdue = if i.waiting_hours >= 24.0 { "  OVERDUE" } else { "" };
-                let kinds: std::collections::BTreeSet<_> = i.record.reasons.iter().map(|r| r.kind.label()).collect();
+                let overdue = if i.waiting_hours >= 24.0 {
+                    "  OVERDUE"
+                } else {
+                    ""
+                };
+                let kinds: std::collections::BTreeSet<_> =
+                    i.record.reasons.iter().map(|r| r.kind.label()).collect();
                 println!(
                     "#{:<5} {:<9} {:>6.1} h{overdue}  {}  — {}",
                     i.record.id,
@@ -463,7 +629,10 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
             }
             println!("Photo #{} — {} ({})", r.id, r.source_name, r.state.as_str());
             println!("  channel   {}", r.channel);
-            println!("  arrived   {}", r.created_at.with_timezone(&Local).format("%Y-%m-%d %H:%M"));
+            println!(
+                "  arrived   {}",
+                r.created_at.with_timezone(&Local).format("%Y-%m-%d %H:%M")
+            );
             if let Some(d) = &r.held_dir {
                 println!("  files     {}", ws.root.join(d).display());
             }
@@ -477,7 +646,13 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
                 println!("  metadata removed: {}", r.removed.join(", "));
             }
             for e in journal::audit_trail(&ws.db()?, Some(&format!("photo #{id}")))? {
-                println!("  {}  {:<10} by {}  {}", e.at, e.action, e.actor, e.detail.get("note").and_then(|n| n.as_str()).unwrap_or(""));
+                println!(
+                    "  {}  {:<10} by {}  {}",
+                    e.at,
+                    e.action,
+                    e.actor,
+                    e.detail.get("note").and_then(|n| n.as_str()).unwrap_or("")
+                );
             }
             Ok(0)
         }
@@ -528,12 +703,10 @@ fn audit_cmd(ws: &Workspace, args: AuditArgs) -> Result<u8> {
         if detail.len() > 100 {
             detail = format!("{}…", detail.chars().take(100).collect::<String>());
         }
-        println!("{:>5}  {}  {:<12} {:<18} {:<12} {}", e.seq, e.at, e.actor, e.action, e.subject, detail);
+        println!(
+            "{:>5}  {}  {:<12} {:<18} {:<12} {}",
+            e.seq, e.at, e.actor, e.action, e.subject, detail
+        );
     }
     Ok(0)
-}
-
-/// Resolve a path given on the command line (used by the demo for friendlier output).
-pub fn display_path(p: &Path) -> String {
-    p.display().to_string()
 }

@@ -7,13 +7,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid: {message}; fix that line or restore the default with `consentgate init` in a new folder")]
     Parse { path: String, message: String },
 }
 
 /// Settings for the gate. Missing keys take the defaults below.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub gate: Gate,
@@ -44,16 +47,12 @@ pub struct Limits {
     pub max_file_megabytes: u64,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config { gate: Gate::default(), limits: Limits::default() }
-    }
-}
-
 impl Default for Gate {
     fn default() -> Self {
         Gate {
-            channels: ["website", "social", "newsletter", "prospectus", "press"].map(String::from).to_vec(),
+            channels: ["website", "social", "newsletter", "prospectus", "press"]
+                .map(String::from)
+                .to_vec(),
             settle_seconds: 5,
             require_school_devices: false,
             check_file_names: true,
@@ -63,7 +62,11 @@ impl Default for Gate {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_megapixels: 100, max_dimension: 30_000, max_file_megabytes: 200 }
+        Limits {
+            max_megapixels: 100,
+            max_dimension: 30_000,
+            max_file_megabytes: 200,
+        }
     }
 }
 
@@ -81,9 +84,14 @@ impl Limits {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        Config::parse(&text).map_err(|message| ConfigError::Parse { path: path.display().to_string(), message })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
@@ -93,7 +101,13 @@ impl Config {
     /// The file `init` writes: every key present, with its default and a comment saying what it does.
     pub fn documented_default() -> String {
         let d = Config::default();
-        let channels = d.gate.channels.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+        let channels = d
+            .gate
+            .channels
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         format!(
             r#"# consentgate configuration. Every key is shown with its default value.
 # Edit and save; the next `consentgate run` uses it.
@@ -138,7 +152,10 @@ mod tests {
 
     #[test]
     fn documented_default_parses_to_the_defaults() {
-        assert_eq!(Config::parse(&Config::documented_default()).unwrap(), Config::default());
+        assert_eq!(
+            Config::parse(&Config::documented_default()).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@ use rusqlite_migration::{Migrations, M};
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot open the workspace database {path}: {source}; is this a consentgate workspace (run `consentgate init`)?")]
-    Open { path: String, source: rusqlite::Error },
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("cannot upgrade the workspace database: {0}; restore it from backup or use the consentgate version that created it")]
     Migrate(#[from] rusqlite_migration::Error),
     #[error("database error: {0}")]
@@ -105,7 +108,10 @@ pub fn schema_version() -> usize {
 
 /// Open (creating if needed) and upgrade the database.
 pub fn open(path: &Path) -> Result<Connection, DbError> {
-    let mut conn = Connection::open(path).map_err(|source| DbError::Open { path: path.display().to_string(), source })?;
+    let mut conn = Connection::open(path).map_err(|source| DbError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
     configure(&conn)?;
     migrations().to_latest(&mut conn)?;
     Ok(conn)
@@ -114,8 +120,14 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
 /// Open an existing database without creating or changing anything (for `check`).
 pub fn open_read_only(path: &Path) -> Result<Connection, DbError> {
     use rusqlite::OpenFlags;
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|source| DbError::Open { path: path.display().to_string(), source })?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| DbError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(conn)
 }
@@ -143,12 +155,20 @@ mod tests {
         let path = dir.path().join("cg.db");
         {
             let conn = open(&path).unwrap();
-            conn.execute("INSERT INTO devices (make, model, serial) VALUES ('Canon', 'EOS', '1')", []).unwrap();
+            conn.execute(
+                "INSERT INTO devices (make, model, serial) VALUES ('Canon', 'EOS', '1')",
+                [],
+            )
+            .unwrap();
         }
         let conn = open(&path).unwrap();
-        let n: i64 = conn.query_row("SELECT COUNT(*) FROM devices", [], |r| r.get(0)).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM devices", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 1);
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v as usize, schema_version());
     }
 }

@@ -52,14 +52,20 @@ impl ReasonKind {
 
 /// How a caption hit is described: who, which form, which words, where.
 pub fn caption_reason(hit: &CaptionHit, student_name: Option<&str>) -> Reason {
-    let who = student_name.map_or_else(|| hit.student_id.clone(), |n| format!("{n} ({})", hit.student_id));
+    let who = student_name.map_or_else(
+        || hit.student_id.clone(),
+        |n| format!("{n} ({})", hit.student_id),
+    );
     let (kind, verb) = match hit.severity {
         Severity::Block => (ReasonKind::CaptionNamesStudent, "names"),
         Severity::Review => (ReasonKind::CaptionMayNameStudent, "may name"),
     };
     Reason {
         kind,
-        detail: format!("{} {verb} {who}: \"{}\" ({})", hit.source, hit.matched, hit.form),
+        detail: format!(
+            "{} {verb} {who}: \"{}\" ({})",
+            hit.source, hit.matched, hit.form
+        ),
         student: Some(hit.student_id.clone()),
     }
 }
@@ -70,19 +76,35 @@ pub fn format_reason(err: &FormatError) -> Reason {
         FormatError::Corrupt(_) => ReasonKind::DamagedFile,
         FormatError::TooLarge { .. } => ReasonKind::TooLarge,
     };
-    Reason { kind, detail: err.to_string(), student: None }
+    Reason {
+        kind,
+        detail: err.to_string(),
+        student: None,
+    }
 }
 
 /// The device check's verdict, when the school requires its own devices.
 pub fn device_reason(device: &Device) -> Reason {
-    let named = [device.make.as_deref(), device.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let named = [device.make.as_deref(), device.model.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
     let detail = if named.is_empty() {
         "the photo does not say which camera took it; school policy requires school devices — a moderator must confirm".to_string()
     } else {
-        let serial = device.serial.as_deref().map(|s| format!(", serial {s}")).unwrap_or_default();
+        let serial = device
+            .serial
+            .as_deref()
+            .map(|s| format!(", serial {s}"))
+            .unwrap_or_default();
         format!("taken on {named}{serial}, which is not a registered school device; register it with `consentgate devices add` if it is one")
     };
-    Reason { kind: ReasonKind::UnregisteredDevice, detail, student: None }
+    Reason {
+        kind: ReasonKind::UnregisteredDevice,
+        detail,
+        student: None,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -96,7 +118,11 @@ pub enum Decision {
 pub fn decide(mut reasons: Vec<Reason>) -> (Decision, Vec<Reason>) {
     reasons.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.student.cmp(&b.student)));
     reasons.dedup();
-    let decision = if reasons.is_empty() { Decision::Released } else { Decision::Held };
+    let decision = if reasons.is_empty() {
+        Decision::Released
+    } else {
+        Decision::Held
+    };
     (decision, reasons)
 }
 
@@ -107,17 +133,33 @@ mod tests {
     #[test]
     fn no_reasons_releases_any_reason_holds() {
         assert_eq!(decide(vec![]).0, Decision::Released);
-        let r = device_reason(&Device { make: Some("Apple".into()), model: Some("iPhone 15".into()), serial: None });
+        let r = device_reason(&Device {
+            make: Some("Apple".into()),
+            model: Some("iPhone 15".into()),
+            serial: None,
+        });
         assert!(r.detail.contains("Apple iPhone 15"));
         assert_eq!(decide(vec![r]).0, Decision::Held);
     }
 
     #[test]
     fn caption_reason_names_student_form_and_source() {
-        let hit = CaptionHit { student_id: "A1".into(), severity: Severity::Block, form: "full name".into(), matched: "Olivia Smith".into(), source: "sidecar".into() };
+        let hit = CaptionHit {
+            student_id: "A1".into(),
+            severity: Severity::Block,
+            form: "full name".into(),
+            matched: "Olivia Smith".into(),
+            source: "sidecar".into(),
+        };
         let r = caption_reason(&hit, Some("Olivia Smith"));
         assert_eq!(r.kind, ReasonKind::CaptionNamesStudent);
         assert_eq!(r.student.as_deref(), Some("A1"));
-        assert!(r.detail.contains("sidecar") && r.detail.contains("full name") && r.detail.contains("(A1)"), "{}", r.detail);
+        assert!(
+            r.detail.contains("sidecar")
+                && r.detail.contains("full name")
+                && r.detail.contains("(A1)"),
+            "{}",
+            r.detail
+        );
     }
 }

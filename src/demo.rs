@@ -16,22 +16,33 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
     let root = match dir {
         Some(d) => d.to_path_buf(),
         None => {
-            temp = tempfile::Builder::new().prefix("consentgate-demo-").tempdir()?;
+            temp = tempfile::Builder::new()
+                .prefix("consentgate-demo-")
+                .tempdir()?;
             temp.keep()
         }
     };
     let ws = Workspace::init(&root)?;
     let mut conn = ws.db()?;
     let today = chrono::Local::now().date_naive();
-    let report = crate::register::import_csv(&mut conn, std::fs::File::open(&register_csv)?, &ws.config.gate.channels, today)?;
+    let report = crate::register::import_csv(
+        &mut conn,
+        std::fs::File::open(&register_csv)?,
+        &ws.config.gate.channels,
+        today,
+    )?;
     drop(conn);
     println!("consentgate demo — workspace {}", root.display());
-    println!("Imported the sample register: {} students.", report.added.len());
+    println!(
+        "Imported the sample register: {} students.",
+        report.added.len()
+    );
     let mut n = 0;
     for entry in std::fs::read_dir(&photos)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), ws.staging().join(entry.file_name())).with_context(|| format!("copying {}", entry.path().display()))?;
+            std::fs::copy(entry.path(), ws.staging().join(entry.file_name()))
+                .with_context(|| format!("copying {}", entry.path().display()))?;
             n += 1;
         }
     }
@@ -42,9 +53,18 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
     let (_, summary) = crate::cli::run_and_print(&ws, "website", actor, false)?;
     println!();
     println!("Look around:");
-    println!("  ls {}/outbox/website           the clean photos, neutral names", root.display());
-    println!("  consentgate -w {} review list  what a moderator must look at", root.display());
-    println!("  consentgate -w {} audit        the tamper-evident trail", root.display());
+    println!(
+        "  ls {}/outbox/website           the clean photos, neutral names",
+        root.display()
+    );
+    println!(
+        "  consentgate -w {} review list  what a moderator must look at",
+        root.display()
+    );
+    println!(
+        "  consentgate -w {} audit        the tamper-evident trail",
+        root.display()
+    );
     let _ = summary;
     Ok(0)
 }

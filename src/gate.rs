@@ -37,7 +37,10 @@ pub enum GateError {
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Everything a photo is judged against, built once per run and shared by all threads.
@@ -53,16 +56,27 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(config: &Config, channel: &str, students: &[Student], devices: Vec<SchoolDevice>) -> Result<Context, GateError> {
+    pub fn new(
+        config: &Config,
+        channel: &str,
+        students: &[Student],
+        devices: Vec<SchoolDevice>,
+    ) -> Result<Context, GateError> {
         if !config.gate.channels.iter().any(|c| c == channel) {
-            return Err(GateError::UnknownChannel(channel.to_string(), config.gate.channels.join(", ")));
+            return Err(GateError::UnknownChannel(
+                channel.to_string(),
+                config.gate.channels.join(", "),
+            ));
         }
         let people: Vec<_> = students.iter().map(Student::person_name).collect();
         Ok(Context {
             channel: channel.to_string(),
             config: config.clone(),
             matcher: NameMatcher::new(&people),
-            names: students.iter().map(|s| (s.id.clone(), s.display_name())).collect(),
+            names: students
+                .iter()
+                .map(|s| (s.id.clone(), s.display_name()))
+                .collect(),
             devices,
             limits: config.limits.to_format_limits(),
             today: Local::now().date_naive(),
@@ -70,7 +84,11 @@ impl Context {
     }
 
     /// Build from a workspace's register (read-only use of `conn`).
-    pub fn from_workspace(ws: &Workspace, conn: &Connection, channel: &str) -> Result<Context, GateError> {
+    pub fn from_workspace(
+        ws: &Workspace,
+        conn: &Connection,
+        channel: &str,
+    ) -> Result<Context, GateError> {
         let students = crate::register::all_students(conn)?;
         let devices = crate::register::devices(conn)?;
         Context::new(&ws.config, channel, &students, devices)
@@ -90,7 +108,12 @@ pub struct Assessment {
 }
 
 /// Judge one photo. `name` is its path relative to staging (folder names are captions too).
-pub fn assess(ctx: &Context, name: &str, bytes: &[u8], sidecar: Option<Result<String, String>>) -> Assessment {
+pub fn assess(
+    ctx: &Context,
+    name: &str,
+    bytes: &[u8],
+    sidecar: Option<Result<String, String>>,
+) -> Assessment {
     let mut reasons = Vec::new();
     let cleaned = match formats::clean(bytes, &ctx.limits) {
         Ok(c) => Some(c),
@@ -115,13 +138,28 @@ pub fn assess(ctx: &Context, name: &str, bytes: &[u8], sidecar: Option<Result<St
         None => {}
     }
     if let Some(c) = &cleaned {
-        texts.extend(c.embedded_text.iter().map(|t| (TextSource::Embedded(t.field.clone()), t.text.clone())));
+        texts.extend(
+            c.embedded_text
+                .iter()
+                .map(|t| (TextSource::Embedded(t.field.clone()), t.text.clone())),
+        );
     }
     if ctx.config.gate.check_file_names {
         let path = Path::new(name);
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let folders = path.parent().into_iter().flat_map(|p| p.components()).map(|c| c.as_os_str().to_string_lossy().into_owned());
-        texts.extend(folders.chain(std::iter::once(stem)).map(|t| (TextSource::FileName, t)));
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let folders = path
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.components())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        texts.extend(
+            folders
+                .chain(std::iter::once(stem))
+                .map(|t| (TextSource::FileName, t)),
+        );
     }
 
     let mut students = Vec::new();
@@ -130,14 +168,21 @@ pub fn assess(ctx: &Context, name: &str, bytes: &[u8], sidecar: Option<Result<St
         for hit in ctx.matcher.scan(text, source) {
             sidecar_named_someone |= *source == TextSource::Sidecar;
             students.push((hit.student_id.clone(), format!("caption ({})", hit.source)));
-            reasons.push(decide::caption_reason(&hit, ctx.names.get(&hit.student_id).map(String::as_str)));
+            reasons.push(decide::caption_reason(
+                &hit,
+                ctx.names.get(&hit.student_id).map(String::as_str),
+            ));
         }
     }
 
     if ctx.config.gate.require_school_devices {
         if let Some(c) = &cleaned {
             let d = &c.device;
-            if !ctx.devices.iter().any(|reg| reg.matches(d.make.as_deref(), d.model.as_deref(), d.serial.as_deref())) {
+            if !ctx
+                .devices
+                .iter()
+                .any(|reg| reg.matches(d.make.as_deref(), d.model.as_deref(), d.serial.as_deref()))
+            {
                 reasons.push(decide::device_reason(d));
             }
         }
@@ -182,7 +227,15 @@ pub enum Outcome {
 
 impl PhotoOutcome {
     fn left(file: &str, note: String) -> PhotoOutcome {
-        PhotoOutcome { file: file.to_string(), decision: Outcome::LeftInStaging, outbox: None, id: None, reasons: vec![], removed: vec![], note: Some(note) }
+        PhotoOutcome {
+            file: file.to_string(),
+            decision: Outcome::LeftInStaging,
+            outbox: None,
+            id: None,
+            reasons: vec![],
+            removed: vec![],
+            note: Some(note),
+        }
     }
 }
 
@@ -244,11 +297,21 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Gate every settled file in staging.
-pub fn run(ws: &Workspace, opts: &RunOptions<'_>, progress: &dyn Progress) -> Result<(Vec<PhotoOutcome>, Summary), GateError> {
+pub fn run(
+    ws: &Workspace,
+    opts: &RunOptions<'_>,
+    progress: &dyn Progress,
+) -> Result<(Vec<PhotoOutcome>, Summary), GateError> {
     let started = Instant::now();
     let conn = ws.db()?;
     let ctx = Context::from_workspace(ws, &conn, opts.channel)?;
-    let run = Run { ws, ctx: &ctx, db: Mutex::new(conn), actor: opts.actor, claimed: Mutex::new(HashSet::new()) };
+    let run = Run {
+        ws,
+        ctx: &ctx,
+        db: Mutex::new(conn),
+        actor: opts.actor,
+        claimed: Mutex::new(HashSet::new()),
+    };
     outbox::clean_temporaries(&ws.root);
     let recovered = run.recover()?;
 
@@ -272,7 +335,9 @@ pub fn run(ws: &Workspace, opts: &RunOptions<'_>, progress: &dyn Progress) -> Re
         let o = match out {
             Some(o) => o,
             None => {
-                let o = run.process(&c).unwrap_or_else(|| PhotoOutcome::left(&c.name, "duplicate of another photo in this run".into()));
+                let o = run.process(&c).unwrap_or_else(|| {
+                    PhotoOutcome::left(&c.name, "duplicate of another photo in this run".into())
+                });
                 progress.photo_done(&o);
                 o
             }
@@ -280,18 +345,28 @@ pub fn run(ws: &Workspace, opts: &RunOptions<'_>, progress: &dyn Progress) -> Re
         outcomes.push(o);
     }
 
-    let mut s = Summary { recovered, ..Summary::default() };
+    let mut s = Summary {
+        recovered,
+        ..Summary::default()
+    };
     for o in &outcomes {
         match o.decision {
             Outcome::Released => s.released += 1,
             Outcome::Held => {
                 s.held += 1;
-                let kinds: std::collections::BTreeSet<_> = o.reasons.iter().map(|r| r.kind.label()).collect();
+                let kinds: std::collections::BTreeSet<_> =
+                    o.reasons.iter().map(|r| r.kind.label()).collect();
                 for k in kinds {
                     *s.held_by_reason.entry(k.to_string()).or_default() += 1;
                 }
             }
-            Outcome::LeftInStaging if o.note.as_deref().is_some_and(|n| n.starts_with("still being written")) => s.waiting += 1,
+            Outcome::LeftInStaging
+                if o.note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("still being written")) =>
+            {
+                s.waiting += 1
+            }
             Outcome::LeftInStaging => s.errors += 1,
         }
         if o.note.as_deref().is_some_and(|n| n.starts_with("already")) {
@@ -299,7 +374,11 @@ pub fn run(ws: &Workspace, opts: &RunOptions<'_>, progress: &dyn Progress) -> Re
         }
     }
     s.seconds = started.elapsed().as_secs_f64();
-    s.images_per_second = if s.seconds > 0.0 { (s.released + s.held) as f64 / s.seconds } else { 0.0 };
+    s.images_per_second = if s.seconds > 0.0 {
+        (s.released + s.held) as f64 / s.seconds
+    } else {
+        0.0
+    };
     Ok((outcomes, s))
 }
 
@@ -315,16 +394,28 @@ impl Run<'_> {
 
     /// Finish what a killed run left pending.
     fn recover(&self) -> Result<usize, GateError> {
-        let pending = journal::in_state(&self.db(), &[PhotoState::PendingRelease, PhotoState::PendingHold])?;
+        let pending = journal::in_state(
+            &self.db(),
+            &[PhotoState::PendingRelease, PhotoState::PendingHold],
+        )?;
         let mut n = 0;
         for rec in pending {
             let staged = self.ws.staging().join(&rec.source_name);
             let done = match rec.state {
-                PhotoState::PendingRelease => rec.outbox_path.as_ref().is_some_and(|p| self.ws.root.join(p).is_file()),
-                _ => rec.held_dir.as_ref().is_some_and(|d| held_original(&self.ws.root.join(d), &rec.source_name).exists()),
+                PhotoState::PendingRelease => rec
+                    .outbox_path
+                    .as_ref()
+                    .is_some_and(|p| self.ws.root.join(p).is_file()),
+                _ => rec.held_dir.as_ref().is_some_and(|d| {
+                    held_original(&self.ws.root.join(d), &rec.source_name).exists()
+                }),
             };
             if done {
-                let state = if rec.state == PhotoState::PendingRelease { PhotoState::Released } else { PhotoState::Held };
+                let state = if rec.state == PhotoState::PendingRelease {
+                    PhotoState::Released
+                } else {
+                    PhotoState::Held
+                };
                 self.finalise(&rec, state, true)?;
                 let _ = outbox::remove_original(&staged, &rec.content_hash);
                 n += 1;
@@ -339,7 +430,12 @@ impl Run<'_> {
         Ok(n)
     }
 
-    fn finalise(&self, rec: &PhotoRecord, state: PhotoState, recovered: bool) -> Result<(), GateError> {
+    fn finalise(
+        &self,
+        rec: &PhotoRecord,
+        state: PhotoState,
+        recovered: bool,
+    ) -> Result<(), GateError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let now = Self::now();
@@ -348,7 +444,14 @@ impl Run<'_> {
             "file": rec.source_name, "channel": rec.channel, "content_hash": rec.content_hash,
             "outbox": rec.outbox_path, "held": rec.held_dir, "reasons": rec.reasons, "recovered": recovered,
         });
-        journal::audit(&tx, self.actor, state.as_str(), &format!("photo #{}", rec.id), &detail, now)?;
+        journal::audit(
+            &tx,
+            self.actor,
+            state.as_str(),
+            &format!("photo #{}", rec.id),
+            &detail,
+            now,
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -357,7 +460,12 @@ impl Run<'_> {
     fn process(&self, c: &Candidate) -> Option<PhotoOutcome> {
         let settle = self.ws.config.gate.settle_seconds;
         let (size, modified) = match &c.found {
-            Found::Settling => return Some(PhotoOutcome::left(&c.name, format!("still being written; it is taken once unchanged for {settle} s"))),
+            Found::Settling => {
+                return Some(PhotoOutcome::left(
+                    &c.name,
+                    format!("still being written; it is taken once unchanged for {settle} s"),
+                ))
+            }
             Found::SymbolicLink { target } => {
                 let r = Reason {
                     kind: ReasonKind::SymbolicLink,
@@ -368,38 +476,80 @@ impl Run<'_> {
             }
             Found::Ready { size, modified } => (*size, *modified),
         };
-        let max = self.ws.config.limits.max_file_megabytes.saturating_mul(1_000_000);
+        let max = self
+            .ws
+            .config
+            .limits
+            .max_file_megabytes
+            .saturating_mul(1_000_000);
         if size > max {
             let r = Reason {
                 kind: ReasonKind::TooLarge,
-                detail: format!("the file is {} MB, over the {} MB limit; export a smaller copy", size / 1_000_000, max / 1_000_000),
+                detail: format!(
+                    "the file is {} MB, over the {} MB limit; export a smaller copy",
+                    size / 1_000_000,
+                    max / 1_000_000
+                ),
                 student: None,
             };
-            return Some(self.hold_unread(c, &format!("large\0{}\0{size}\0{modified:?}", c.name), r));
+            return Some(self.hold_unread(
+                c,
+                &format!("large\0{}\0{size}\0{modified:?}", c.name),
+                r,
+            ));
         }
         let bytes = match std::fs::read(&c.path) {
             Ok(b) => b,
             Err(e) => {
-                let r = Reason { kind: ReasonKind::Unreadable, detail: format!("the file cannot be read ({e}); check its permissions and copy it again"), student: None };
-                return Some(self.hold_unread(c, &format!("unreadable\0{}\0{size}\0{modified:?}", c.name), r));
+                let r = Reason {
+                    kind: ReasonKind::Unreadable,
+                    detail: format!(
+                        "the file cannot be read ({e}); check its permissions and copy it again"
+                    ),
+                    student: None,
+                };
+                return Some(self.hold_unread(
+                    c,
+                    &format!("unreadable\0{}\0{size}\0{modified:?}", c.name),
+                    r,
+                ));
             }
         };
         // A file that changed while we read it is not the file we judged.
-        let unchanged = std::fs::symlink_metadata(&c.path).is_ok_and(|m| m.len() == size && m.len() == bytes.len() as u64 && m.modified().ok() == Some(modified));
+        let unchanged = std::fs::symlink_metadata(&c.path).is_ok_and(|m| {
+            m.len() == size && m.len() == bytes.len() as u64 && m.modified().ok() == Some(modified)
+        });
         if !unchanged {
-            return Some(PhotoOutcome::left(&c.name, "changed while it was being read; it is taken on a later run, once settled".into()));
+            return Some(PhotoOutcome::left(
+                &c.name,
+                "changed while it was being read; it is taken on a later run, once settled".into(),
+            ));
         }
         let hash = sha256_hex(&bytes);
         match journal::find(&self.db(), &hash, &self.ctx.channel) {
             Ok(Some(rec)) => return Some(self.already(c, rec)),
             Ok(None) => {}
-            Err(e) => return Some(PhotoOutcome::left(&c.name, format!("the journal could not be read: {e}"))),
+            Err(e) => {
+                return Some(PhotoOutcome::left(
+                    &c.name,
+                    format!("the journal could not be read: {e}"),
+                ))
+            }
         }
-        if !self.claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(hash.clone()) {
+        if !self
+            .claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(hash.clone())
+        {
             return None;
         }
         let sidecar_path = intake::sidecar_for(&c.path);
-        let sidecar = sidecar_path.as_ref().map(|p| std::fs::read(p).map_err(|e| e.to_string()).and_then(|b| intake::decode_caption(&b)));
+        let sidecar = sidecar_path.as_ref().map(|p| {
+            std::fs::read(p)
+                .map_err(|e| e.to_string())
+                .and_then(|b| intake::decode_caption(&b))
+        });
         let a = assess(self.ctx, &c.name, &bytes, sidecar);
         Some(match a.decision {
             Decision::Released => self.release(c, &hash, a, sidecar_path.as_deref()),
@@ -411,19 +561,46 @@ impl Run<'_> {
     fn already(&self, c: &Candidate, rec: PhotoRecord) -> PhotoOutcome {
         let removed = outbox::remove_original(&c.path, &rec.content_hash);
         let decision = match rec.state {
-            PhotoState::Released | PhotoState::Approved | PhotoState::PendingRelease => Outcome::Released,
+            PhotoState::Released | PhotoState::Approved | PhotoState::PendingRelease => {
+                Outcome::Released
+            }
             _ => Outcome::Held,
         };
         let note = match removed {
-            Ok(_) => format!("already processed as photo #{} ({}); the duplicate was removed from staging", rec.id, rec.state.as_str()),
-            Err(e) => format!("already processed as photo #{} ({}); could not remove the duplicate: {e}", rec.id, rec.state.as_str()),
+            Ok(_) => format!(
+                "already processed as photo #{} ({}); the duplicate was removed from staging",
+                rec.id,
+                rec.state.as_str()
+            ),
+            Err(e) => format!(
+                "already processed as photo #{} ({}); could not remove the duplicate: {e}",
+                rec.id,
+                rec.state.as_str()
+            ),
         };
-        PhotoOutcome { file: c.name.clone(), decision, outbox: rec.outbox_path, id: Some(rec.id), reasons: rec.reasons, removed: rec.removed, note: Some(note) }
+        PhotoOutcome {
+            file: c.name.clone(),
+            decision,
+            outbox: rec.outbox_path,
+            id: Some(rec.id),
+            reasons: rec.reasons,
+            removed: rec.removed,
+            note: Some(note),
+        }
     }
 
-    fn release(&self, c: &Candidate, hash: &str, a: Assessment, sidecar: Option<&Path>) -> PhotoOutcome {
+    fn release(
+        &self,
+        c: &Candidate,
+        hash: &str,
+        a: Assessment,
+        sidecar: Option<&Path>,
+    ) -> PhotoOutcome {
         let Some(clean) = a.cleaned else {
-            return PhotoOutcome::left(&c.name, "internal error: released without a clean copy".into());
+            return PhotoOutcome::left(
+                &c.name,
+                "internal error: released without a clean copy".into(),
+            );
         };
         let file_name = outbox::neutral_name(self.ctx.today, &clean.bytes, clean.extension);
         let rel = Path::new("outbox").join(&self.ctx.channel).join(&file_name);
@@ -441,11 +618,20 @@ impl Run<'_> {
         };
         let id = match self.begin(&rec, Some(&rel_s), None, &a.students) {
             Ok(id) => id,
-            Err(e) => return PhotoOutcome::left(&c.name, format!("the journal could not be written: {e}")),
+            Err(e) => {
+                return PhotoOutcome::left(
+                    &c.name,
+                    format!("the journal could not be written: {e}"),
+                )
+            }
         };
         let written = (|| -> Result<(), OutboxError> {
             if let Some(caption) = &a.clean_caption {
-                outbox::write_durably(&self.ws.root, &dest.with_extension("txt"), caption.as_bytes())?;
+                outbox::write_durably(
+                    &self.ws.root,
+                    &dest.with_extension("txt"),
+                    caption.as_bytes(),
+                )?;
             }
             outbox::write_durably(&self.ws.root, &dest, &clean.bytes)
         })();
@@ -454,12 +640,30 @@ impl Run<'_> {
             let _ = journal::delete_pending(&self.db(), id);
             return PhotoOutcome::left(&c.name, format!("not released: {e}"));
         }
-        let outcome = PhotoOutcome { file: c.name.clone(), decision: Outcome::Released, outbox: Some(rel_s), id: Some(id), reasons: vec![], removed: clean.removed, note: None };
+        let outcome = PhotoOutcome {
+            file: c.name.clone(),
+            decision: Outcome::Released,
+            outbox: Some(rel_s),
+            id: Some(id),
+            reasons: vec![],
+            removed: clean.removed,
+            note: None,
+        };
         self.finish(c, hash, id, sidecar, outcome)
     }
 
-    fn hold(&self, c: &Candidate, hash: &str, a: Assessment, sidecar: Option<&Path>) -> PhotoOutcome {
-        let removed = a.cleaned.as_ref().map(|x| x.removed.clone()).unwrap_or_default();
+    fn hold(
+        &self,
+        c: &Candidate,
+        hash: &str,
+        a: Assessment,
+        sidecar: Option<&Path>,
+    ) -> PhotoOutcome {
+        let removed = a
+            .cleaned
+            .as_ref()
+            .map(|x| x.removed.clone())
+            .unwrap_or_default();
         let rec = NewPhoto {
             content_hash: hash,
             channel: &self.ctx.channel,
@@ -472,12 +676,21 @@ impl Run<'_> {
         };
         let id = match self.begin(&rec, None, None, &a.students) {
             Ok(id) => id,
-            Err(e) => return PhotoOutcome::left(&c.name, format!("the journal could not be written: {e}")),
+            Err(e) => {
+                return PhotoOutcome::left(
+                    &c.name,
+                    format!("the journal could not be written: {e}"),
+                )
+            }
         };
         let dir = outbox::held_dir(&self.ws.held(), id);
         let stored = (|| -> Result<(), OutboxError> {
             if let Some(clean) = &a.cleaned {
-                outbox::write_durably(&self.ws.root, &outbox::held_clean_path(&dir, clean.extension), &clean.bytes)?;
+                outbox::write_durably(
+                    &self.ws.root,
+                    &outbox::held_clean_path(&dir, clean.extension),
+                    &clean.bytes,
+                )?;
             }
             let reasons = serde_json::to_vec_pretty(&serde_json::json!({"file": c.name, "channel": self.ctx.channel, "reasons": a.reasons})).unwrap_or_default();
             outbox::write_durably(&self.ws.root, &dir.join("reasons.json"), &reasons)?;
@@ -493,17 +706,36 @@ impl Run<'_> {
             return self.already(c, rec);
         }
         let reasons = vec![reason];
-        let rec = NewPhoto { content_hash: &hash, channel: &self.ctx.channel, source_name: &c.name, state: PhotoState::PendingHold, reasons: &reasons, removed: &[], caption: None, clean_ext: None };
+        let rec = NewPhoto {
+            content_hash: &hash,
+            channel: &self.ctx.channel,
+            source_name: &c.name,
+            state: PhotoState::PendingHold,
+            reasons: &reasons,
+            removed: &[],
+            caption: None,
+            clean_ext: None,
+        };
         let id = match self.begin(&rec, None, None, &[]) {
             Ok(id) => id,
-            Err(e) => return PhotoOutcome::left(&c.name, format!("the journal could not be written: {e}")),
+            Err(e) => {
+                return PhotoOutcome::left(
+                    &c.name,
+                    format!("the journal could not be written: {e}"),
+                )
+            }
         };
         let dir = outbox::held_dir(&self.ws.held(), id);
         let stored = self.move_original(c, &dir, None);
         self.after_hold(c, &hash, id, &dir, stored, reasons, vec![], None)
     }
 
-    fn move_original(&self, c: &Candidate, dir: &Path, sidecar: Option<&Path>) -> Result<(), OutboxError> {
+    fn move_original(
+        &self,
+        c: &Candidate,
+        dir: &Path,
+        sidecar: Option<&Path>,
+    ) -> Result<(), OutboxError> {
         let originals = outbox::held_original_dir(dir);
         if let Some(s) = sidecar {
             if let Some(n) = s.file_name() {
@@ -515,7 +747,17 @@ impl Run<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn after_hold(&self, c: &Candidate, hash: &str, id: i64, dir: &Path, stored: Result<(), OutboxError>, reasons: Vec<Reason>, removed: Vec<String>, sidecar: Option<&Path>) -> PhotoOutcome {
+    fn after_hold(
+        &self,
+        c: &Candidate,
+        hash: &str,
+        id: i64,
+        dir: &Path,
+        stored: Result<(), OutboxError>,
+        reasons: Vec<Reason>,
+        removed: Vec<String>,
+        sidecar: Option<&Path>,
+    ) -> PhotoOutcome {
         if let Err(e) = stored {
             // Put back what moved, so nothing is lost and the next run starts clean.
             let originals = outbox::held_original_dir(dir);
@@ -524,20 +766,44 @@ impl Run<'_> {
             }
             let _ = std::fs::remove_dir_all(dir);
             let _ = journal::delete_pending(&self.db(), id);
-            return PhotoOutcome::left(&c.name, format!("should be held but could not be moved: {e}"));
+            return PhotoOutcome::left(
+                &c.name,
+                format!("should be held but could not be moved: {e}"),
+            );
         }
-        let rel = dir.strip_prefix(&self.ws.root).unwrap_or(dir).to_string_lossy().into_owned();
-        let outcome = PhotoOutcome { file: c.name.clone(), decision: Outcome::Held, outbox: None, id: Some(id), reasons, removed, note: Some(format!("held as #{id} in {rel}")) };
+        let rel = dir
+            .strip_prefix(&self.ws.root)
+            .unwrap_or(dir)
+            .to_string_lossy()
+            .into_owned();
+        let outcome = PhotoOutcome {
+            file: c.name.clone(),
+            decision: Outcome::Held,
+            outbox: None,
+            id: Some(id),
+            reasons,
+            removed,
+            note: Some(format!("held as #{id} in {rel}")),
+        };
         self.finish(c, hash, id, None, outcome)
     }
 
     /// Write-ahead record: the intended fate and where its files will go.
-    fn begin(&self, rec: &NewPhoto<'_>, outbox_path: Option<&str>, held: Option<&str>, students: &[(String, String)]) -> Result<i64, GateError> {
+    fn begin(
+        &self,
+        rec: &NewPhoto<'_>,
+        outbox_path: Option<&str>,
+        held: Option<&str>,
+        students: &[(String, String)],
+    ) -> Result<i64, GateError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let id = journal::insert_pending(&tx, rec, Self::now())?;
         let held_dir = match rec.state {
-            PhotoState::PendingHold => Some(held.map(String::from).unwrap_or_else(|| format!("held/{id}"))),
+            PhotoState::PendingHold => Some(
+                held.map(String::from)
+                    .unwrap_or_else(|| format!("held/{id}")),
+            ),
             _ => None,
         };
         journal::set_paths(&tx, id, outbox_path, held_dir.as_deref())?;
@@ -549,18 +815,36 @@ impl Run<'_> {
     }
 
     /// Record the fate, then remove the original from staging if it is still there.
-    fn finish(&self, c: &Candidate, hash: &str, id: i64, sidecar: Option<&Path>, mut outcome: PhotoOutcome) -> PhotoOutcome {
-        let state = if outcome.decision == Outcome::Released { PhotoState::Released } else { PhotoState::Held };
+    fn finish(
+        &self,
+        c: &Candidate,
+        hash: &str,
+        id: i64,
+        sidecar: Option<&Path>,
+        mut outcome: PhotoOutcome,
+    ) -> PhotoOutcome {
+        let state = if outcome.decision == Outcome::Released {
+            PhotoState::Released
+        } else {
+            PhotoState::Held
+        };
         let rec = journal::get(&self.db(), id);
-        let recorded = rec.map_err(GateError::from).and_then(|rec| self.finalise(&rec, state, false));
+        let recorded = rec
+            .map_err(GateError::from)
+            .and_then(|rec| self.finalise(&rec, state, false));
         if let Err(e) = recorded {
             // The file is durable where it went; the next run's recovery records it.
-            outcome.note = Some(format!("{}; the journal could not be updated ({e}); run again to record it", outcome.note.unwrap_or_default()));
+            outcome.note = Some(format!(
+                "{}; the journal could not be updated ({e}); run again to record it",
+                outcome.note.unwrap_or_default()
+            ));
             return outcome;
         }
         if state == PhotoState::Released {
             if let Err(e) = outbox::remove_original(&c.path, hash) {
-                outcome.note = Some(format!("released, but the original could not be removed from staging: {e}"));
+                outcome.note = Some(format!(
+                    "released, but the original could not be removed from staging: {e}"
+                ));
             }
             if let Some(s) = sidecar {
                 let _ = std::fs::remove_file(s);
@@ -572,17 +856,34 @@ impl Run<'_> {
 
 /// Where a held original lives: `held/<id>/original/<its file name>`.
 pub fn held_original(dir: &Path, source_name: &str) -> PathBuf {
-    let name = Path::new(source_name).file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "original".into());
+    let name = Path::new(source_name)
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "original".into());
     outbox::held_original_dir(dir).join(name)
 }
 
 /// Read a file to `check` it, with its sidecar unless a caption is given.
-pub fn check_file(ctx: &Context, path: &Path, caption: Option<&str>) -> Result<(Assessment, String), GateError> {
-    let bytes = std::fs::read(path).map_err(|source| GateError::Read { path: path.display().to_string(), source })?;
+pub fn check_file(
+    ctx: &Context,
+    path: &Path,
+    caption: Option<&str>,
+) -> Result<(Assessment, String), GateError> {
+    let bytes = std::fs::read(path).map_err(|source| GateError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
     let sidecar = match caption {
         Some(t) => Some(Ok(t.to_string())),
-        None => intake::sidecar_for(path).map(|p| std::fs::read(&p).map_err(|e| e.to_string()).and_then(|b| intake::decode_caption(&b))),
+        None => intake::sidecar_for(path).map(|p| {
+            std::fs::read(&p)
+                .map_err(|e| e.to_string())
+                .and_then(|b| intake::decode_caption(&b))
+        }),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     Ok((assess(ctx, &name, &bytes, sidecar), name))
 }

@@ -31,28 +31,50 @@ pub struct Candidate {
 
 /// Is this file a caption sidecar rather than a photo?
 pub fn is_sidecar(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("txt"))
 }
 
 /// Files the gate should not touch: hidden files, and partial downloads/copies by common tools.
 fn is_ignored(name: &str) -> bool {
     let lower = name.to_lowercase();
-    name.starts_with('.') || name.starts_with("~$") || [".part", ".crdownload", ".tmp", ".partial", ".download"].iter().any(|s| lower.ends_with(s))
+    name.starts_with('.')
+        || name.starts_with("~$")
+        || [".part", ".crdownload", ".tmp", ".partial", ".download"]
+            .iter()
+            .any(|s| lower.ends_with(s))
 }
 
 /// Walk staging (without following links) and classify every candidate photo.
 pub fn scan(staging: &Path, settle: Duration, now: SystemTime) -> Vec<Candidate> {
     let mut out = Vec::new();
-    for entry in WalkDir::new(staging).follow_links(false).min_depth(1).sort_by_file_name().into_iter().flatten() {
-        let name = entry.path().strip_prefix(staging).unwrap_or(entry.path()).to_string_lossy().into_owned();
+    for entry in WalkDir::new(staging)
+        .follow_links(false)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+    {
+        let name = entry
+            .path()
+            .strip_prefix(staging)
+            .unwrap_or(entry.path())
+            .to_string_lossy()
+            .into_owned();
         let file_name = entry.file_name().to_string_lossy();
         if is_ignored(&file_name) {
             continue;
         }
         let ft = entry.file_type();
         if ft.is_symlink() {
-            let target = fs::read_link(entry.path()).map(|t| t.display().to_string()).unwrap_or_default();
-            out.push(Candidate { path: entry.into_path(), name, found: Found::SymbolicLink { target } });
+            let target = fs::read_link(entry.path())
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            out.push(Candidate {
+                path: entry.into_path(),
+                name,
+                found: Found::SymbolicLink { target },
+            });
             continue;
         }
         if !ft.is_file() || is_sidecar(entry.path()) {
@@ -61,8 +83,19 @@ pub fn scan(staging: &Path, settle: Duration, now: SystemTime) -> Vec<Candidate>
         let Ok(meta) = entry.metadata() else { continue };
         let modified = meta.modified().unwrap_or(now);
         let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
-        let found = if age < settle { Found::Settling } else { Found::Ready { size: meta.len(), modified } };
-        out.push(Candidate { path: entry.into_path(), name, found });
+        let found = if age < settle {
+            Found::Settling
+        } else {
+            Found::Ready {
+                size: meta.len(),
+                modified,
+            }
+        };
+        out.push(Candidate {
+            path: entry.into_path(),
+            name,
+            found,
+        });
     }
     out
 }
@@ -73,10 +106,15 @@ pub fn sidecar_for(photo: &Path) -> Option<PathBuf> {
     let dir = photo.parent()?;
     let name = photo.file_name()?.to_string_lossy().into_owned();
     let stem = photo.file_stem()?.to_string_lossy().into_owned();
-    [format!("{stem}.txt"), format!("{stem}.caption.txt"), format!("{name}.txt"), format!("{name}.caption.txt")]
-        .into_iter()
-        .map(|n| dir.join(n))
-        .find(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+    [
+        format!("{stem}.txt"),
+        format!("{stem}.caption.txt"),
+        format!("{name}.txt"),
+        format!("{name}.caption.txt"),
+    ]
+    .into_iter()
+    .map(|n| dir.join(n))
+    .find(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
 }
 
 /// Read a sidecar as text: UTF-8 (with or without BOM) or UTF-16 with a BOM. Anything else is
@@ -86,7 +124,16 @@ pub fn decode_caption(bytes: &[u8]) -> Result<String, String> {
         return String::from_utf8(rest.to_vec()).map_err(|e| format!("not valid UTF-8 text: {e}"));
     }
     let utf16 = |rest: &[u8], le: bool| {
-        let units: Vec<u16> = rest.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) }).collect();
+        let units: Vec<u16> = rest
+            .chunks_exact(2)
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
         String::from_utf16(&units).map_err(|e| format!("not valid UTF-16 text: {e}"))
     };
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
@@ -119,7 +166,9 @@ mod tests {
         let found = scan(s, Duration::from_secs(5), later);
         let names: Vec<_> = found.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["a.jpg", "link.jpg"]);
-        assert!(matches!(found[1].found, Found::SymbolicLink { ref target } if target == "/etc/passwd"));
+        assert!(
+            matches!(found[1].found, Found::SymbolicLink { ref target } if target == "/etc/passwd")
+        );
         let now = scan(s, Duration::from_secs(5), SystemTime::now());
         assert_eq!(now[0].found, Found::Settling);
     }
@@ -136,8 +185,14 @@ mod tests {
 
     #[test]
     fn captions_decode_utf8_and_utf16_but_not_binary() {
-        assert_eq!(decode_caption("Sports day ☀".as_bytes()).unwrap(), "Sports day ☀");
-        assert_eq!(decode_caption(&[0xFF, 0xFE, b'h', 0, b'i', 0]).unwrap(), "hi");
+        assert_eq!(
+            decode_caption("Sports day ☀".as_bytes()).unwrap(),
+            "Sports day ☀"
+        );
+        assert_eq!(
+            decode_caption(&[0xFF, 0xFE, b'h', 0, b'i', 0]).unwrap(),
+            "hi"
+        );
         assert!(decode_caption(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00]).is_err());
     }
 }

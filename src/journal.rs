@@ -79,7 +79,9 @@ const PHOTO_COLUMNS: &str =
     "id, content_hash, channel, source_name, state, reasons, removed, caption, outbox_path, held_dir, clean_ext, created_at, decided_at";
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, JournalError> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| JournalError::Corrupt(format!("time {s:?}: {e}")))
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| JournalError::Corrupt(format!("time {s:?}: {e}")))
 }
 
 fn record_from_row(r: &rusqlite::Row<'_>) -> Result<PhotoRecord, JournalError> {
@@ -93,8 +95,10 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> Result<PhotoRecord, JournalError> {
         channel: r.get(2)?,
         source_name: r.get(3)?,
         state: PhotoState::parse(&r.get::<_, String>(4)?)?,
-        reasons: serde_json::from_str(&reasons).map_err(|e| JournalError::Corrupt(e.to_string()))?,
-        removed: serde_json::from_str(&removed).map_err(|e| JournalError::Corrupt(e.to_string()))?,
+        reasons: serde_json::from_str(&reasons)
+            .map_err(|e| JournalError::Corrupt(e.to_string()))?,
+        removed: serde_json::from_str(&removed)
+            .map_err(|e| JournalError::Corrupt(e.to_string()))?,
         caption: r.get(7)?,
         outbox_path: r.get(8)?,
         held_dir: r.get(9)?,
@@ -104,7 +108,11 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> Result<PhotoRecord, JournalError> {
     })
 }
 
-fn query_records(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> Result<Vec<PhotoRecord>, JournalError> {
+fn query_records(
+    conn: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<PhotoRecord>, JournalError> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {PHOTO_COLUMNS} FROM photos {filter}"))?;
     let mut rows = stmt.query(params)?;
     let mut out = Vec::new();
@@ -114,16 +122,34 @@ fn query_records(conn: &Connection, filter: &str, params: impl rusqlite::Params)
     Ok(out)
 }
 
-pub fn find(conn: &Connection, content_hash: &str, channel: &str) -> Result<Option<PhotoRecord>, JournalError> {
-    Ok(query_records(conn, "WHERE content_hash = ?1 AND channel = ?2", params![content_hash, channel])?.pop())
+pub fn find(
+    conn: &Connection,
+    content_hash: &str,
+    channel: &str,
+) -> Result<Option<PhotoRecord>, JournalError> {
+    Ok(query_records(
+        conn,
+        "WHERE content_hash = ?1 AND channel = ?2",
+        params![content_hash, channel],
+    )?
+    .pop())
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<PhotoRecord, JournalError> {
-    query_records(conn, "WHERE id = ?1", [id])?.pop().ok_or(JournalError::NoSuchPhoto(id))
+    query_records(conn, "WHERE id = ?1", [id])?
+        .pop()
+        .ok_or(JournalError::NoSuchPhoto(id))
 }
 
-pub fn in_state(conn: &Connection, states: &[PhotoState]) -> Result<Vec<PhotoRecord>, JournalError> {
-    let list = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+pub fn in_state(
+    conn: &Connection,
+    states: &[PhotoState],
+) -> Result<Vec<PhotoRecord>, JournalError> {
+    let list = states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(",");
     query_records(conn, &format!("WHERE state IN ({list}) ORDER BY id"), [])
 }
 
@@ -140,7 +166,11 @@ pub struct NewPhoto<'a> {
 }
 
 /// Write-ahead: record the intended fate before touching any file, so a killed run can finish it.
-pub fn insert_pending(conn: &Connection, p: &NewPhoto<'_>, now: DateTime<Utc>) -> Result<i64, JournalError> {
+pub fn insert_pending(
+    conn: &Connection,
+    p: &NewPhoto<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64, JournalError> {
     conn.execute(
         "INSERT INTO photos (content_hash, channel, source_name, state, reasons, removed, caption, clean_ext, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -163,24 +193,48 @@ fn json<T: Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-pub fn set_paths(conn: &Connection, id: i64, outbox_path: Option<&str>, held_dir: Option<&str>) -> Result<(), JournalError> {
+pub fn set_paths(
+    conn: &Connection,
+    id: i64,
+    outbox_path: Option<&str>,
+    held_dir: Option<&str>,
+) -> Result<(), JournalError> {
     conn.execute("UPDATE photos SET outbox_path = COALESCE(?2, outbox_path), held_dir = COALESCE(?3, held_dir) WHERE id = ?1", params![id, outbox_path, held_dir])?;
     Ok(())
 }
 
-pub fn set_state(conn: &Connection, id: i64, state: PhotoState, now: DateTime<Utc>) -> Result<(), JournalError> {
-    conn.execute("UPDATE photos SET state = ?2, decided_at = ?3 WHERE id = ?1", params![id, state.as_str(), now.to_rfc3339()])?;
+pub fn set_state(
+    conn: &Connection,
+    id: i64,
+    state: PhotoState,
+    now: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    conn.execute(
+        "UPDATE photos SET state = ?2, decided_at = ?3 WHERE id = ?1",
+        params![id, state.as_str(), now.to_rfc3339()],
+    )?;
     Ok(())
 }
 
 /// Forget an unfinished record whose files never moved (the photo is still in staging).
 pub fn delete_pending(conn: &Connection, id: i64) -> Result<(), JournalError> {
-    conn.execute("DELETE FROM photos WHERE id = ?1 AND state IN ('pending_release', 'pending_hold')", [id])?;
+    conn.execute(
+        "DELETE FROM photos WHERE id = ?1 AND state IN ('pending_release', 'pending_hold')",
+        [id],
+    )?;
     Ok(())
 }
 
-pub fn record_appearance(conn: &Connection, photo_id: i64, student_id: &str, via: &str) -> Result<(), JournalError> {
-    conn.execute("INSERT INTO appearances (photo_id, student_id, via) VALUES (?1, ?2, ?3)", params![photo_id, student_id, via])?;
+pub fn record_appearance(
+    conn: &Connection,
+    photo_id: i64,
+    student_id: &str,
+    via: &str,
+) -> Result<(), JournalError> {
+    conn.execute(
+        "INSERT INTO appearances (photo_id, student_id, via) VALUES (?1, ?2, ?3)",
+        params![photo_id, student_id, via],
+    )?;
     Ok(())
 }
 
@@ -194,7 +248,11 @@ pub struct Takedown {
     pub via: String,
 }
 
-pub fn takedown_list(conn: &Connection, student_id: &str, channel: Option<&str>) -> Result<Vec<Takedown>, JournalError> {
+pub fn takedown_list(
+    conn: &Connection,
+    student_id: &str,
+    channel: Option<&str>,
+) -> Result<Vec<Takedown>, JournalError> {
     let mut stmt = conn.prepare(
         "SELECT p.id, p.channel, p.outbox_path, p.decided_at, group_concat(DISTINCT a.via) FROM appearances a JOIN photos p ON p.id = a.photo_id
          WHERE a.student_id = ?1 AND p.state IN ('released', 'approved') AND p.outbox_path IS NOT NULL AND (?2 IS NULL OR p.channel = ?2)
@@ -204,7 +262,13 @@ pub fn takedown_list(conn: &Connection, student_id: &str, channel: Option<&str>)
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let at: Option<String> = r.get(3)?;
-        out.push(Takedown { photo_id: r.get(0)?, channel: r.get(1)?, outbox_path: r.get(2)?, published_at: at.as_deref().map(parse_time).transpose()?, via: r.get(4)? });
+        out.push(Takedown {
+            photo_id: r.get(0)?,
+            channel: r.get(1)?,
+            outbox_path: r.get(2)?,
+            published_at: at.as_deref().map(parse_time).transpose()?,
+            via: r.get(4)?,
+        });
     }
     Ok(out)
 }
@@ -224,7 +288,15 @@ pub struct AuditEntry {
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn chain_hash(prev: &str, seq: i64, at: &str, actor: &str, action: &str, subject: &str, detail: &str) -> String {
+fn chain_hash(
+    prev: &str,
+    seq: i64,
+    at: &str,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> String {
     let mut h = Sha256::new();
     for part in [prev, &seq.to_string(), at, actor, action, subject, detail] {
         h.update((part.len() as u64).to_le_bytes());
@@ -234,8 +306,21 @@ fn chain_hash(prev: &str, seq: i64, at: &str, actor: &str, action: &str, subject
 }
 
 /// Append one audit row. Call inside the transaction that makes the change it records.
-pub fn audit(conn: &Connection, actor: &str, action: &str, subject: &str, detail: &serde_json::Value, now: DateTime<Utc>) -> Result<(), JournalError> {
-    let last: Option<(i64, String)> = conn.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+pub fn audit(
+    conn: &Connection,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    let last: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
     let (seq, prev) = last.map_or((1, GENESIS.to_string()), |(s, h)| (s + 1, h));
     let at = now.to_rfc3339();
     let detail = detail.to_string();
@@ -247,7 +332,10 @@ pub fn audit(conn: &Connection, actor: &str, action: &str, subject: &str, detail
     Ok(())
 }
 
-pub fn audit_trail(conn: &Connection, subject: Option<&str>) -> Result<Vec<AuditEntry>, JournalError> {
+pub fn audit_trail(
+    conn: &Connection,
+    subject: Option<&str>,
+) -> Result<Vec<AuditEntry>, JournalError> {
     let mut stmt = conn.prepare("SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit WHERE (?1 IS NULL OR subject = ?1) ORDER BY seq")?;
     let mut rows = stmt.query([subject])?;
     let mut out = Vec::new();
@@ -278,14 +366,33 @@ pub struct Verification {
 }
 
 pub fn verify(conn: &Connection) -> Result<Verification, JournalError> {
-    let mut stmt = conn.prepare("SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq")?;
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq",
+    )?;
     let mut rows = stmt.query([])?;
     let mut prev = GENESIS.to_string();
     let mut expected_seq = 1;
     let mut count = 0;
     while let Some(r) = rows.next()? {
-        let (seq, at, actor, action, subject, detail, prev_hash, hash): (i64, String, String, String, String, String, String, String) =
-            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
+        let (seq, at, actor, action, subject, detail, prev_hash, hash): (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        ) = (
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+        );
         count += 1;
         let problem = if seq != expected_seq {
             Some(format!("row {expected_seq} is missing"))
@@ -297,12 +404,20 @@ pub fn verify(conn: &Connection) -> Result<Verification, JournalError> {
             None
         };
         if let Some(p) = problem {
-            return Ok(Verification { rows: count, head: hash, broken_at: Some((seq, p)) });
+            return Ok(Verification {
+                rows: count,
+                head: hash,
+                broken_at: Some((seq, p)),
+            });
         }
         prev = hash;
         expected_seq += 1;
     }
-    Ok(Verification { rows: count, head: prev, broken_at: None })
+    Ok(Verification {
+        rows: count,
+        head: prev,
+        broken_at: None,
+    })
 }
 
 #[cfg(test)]
@@ -315,19 +430,32 @@ mod tests {
         let conn = crate::db::open(&dir.path().join("a.db")).unwrap();
         let now = Utc::now();
         for i in 0..5 {
-            audit(&conn, "alice", "released", &format!("photo {i}"), &serde_json::json!({"i": i}), now).unwrap();
+            audit(
+                &conn,
+                "alice",
+                "released",
+                &format!("photo {i}"),
+                &serde_json::json!({"i": i}),
+                now,
+            )
+            .unwrap();
         }
         let ok = verify(&conn).unwrap();
         assert_eq!((ok.rows, ok.broken_at.clone()), (5, None));
 
         // The triggers refuse edits through SQL...
-        assert!(conn.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3", []).is_err());
+        assert!(conn
+            .execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3", [])
+            .is_err());
         assert!(conn.execute("DELETE FROM audit WHERE seq = 3", []).is_err());
         // ...and someone who drops them is still caught by the chain.
-        conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").unwrap();
-        conn.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3", []).unwrap();
+        conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
+            .unwrap();
+        conn.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3", [])
+            .unwrap();
         assert_eq!(verify(&conn).unwrap().broken_at.map(|b| b.0), Some(3));
-        conn.execute("UPDATE audit SET actor = 'alice' WHERE seq = 3", []).unwrap();
+        conn.execute("UPDATE audit SET actor = 'alice' WHERE seq = 3", [])
+            .unwrap();
         assert_eq!(verify(&conn).unwrap().broken_at, None);
         conn.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
         assert!(verify(&conn).unwrap().broken_at.is_some());

@@ -18,11 +18,18 @@ pub enum OutboxError {
     #[error("cannot write {path}: {source}; check that the disk is not full and the folder is writable, then run again")]
     Write { path: String, source: io::Error },
     #[error("cannot move {from} to {to}: {source}; check the folders' permissions and free space, then run again")]
-    Move { from: String, to: String, source: io::Error },
+    Move {
+        from: String,
+        to: String,
+        source: io::Error,
+    },
 }
 
 fn write_err(path: &Path) -> impl FnOnce(io::Error) -> OutboxError + '_ {
-    move |source| OutboxError::Write { path: path.display().to_string(), source }
+    move |source| OutboxError::Write {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// fsync a directory so a rename into it survives power loss.
@@ -36,26 +43,44 @@ pub fn write_durably(tmp_root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), O
     fs::create_dir_all(dir).map_err(write_err(dir))?;
     let tmp_dir = tmp_root.join(TMP_DIR);
     fs::create_dir_all(&tmp_dir).map_err(write_err(&tmp_dir))?;
-    let mut tmp = tempfile::Builder::new().prefix("write-").tempfile_in(&tmp_dir).map_err(write_err(&tmp_dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix("write-")
+        .tempfile_in(&tmp_dir)
+        .map_err(write_err(&tmp_dir))?;
     tmp.write_all(bytes).map_err(write_err(dest))?;
     tmp.as_file().sync_all().map_err(write_err(dest))?;
     match tmp.persist(dest) {
         Ok(_) => {}
         Err(e) if e.error.raw_os_error() == Some(18) => {
             // EXDEV: the outbox is on another file system; stage the temp file beside the destination.
-            let mut near = tempfile::Builder::new().prefix(".cg-tmp-").tempfile_in(dir).map_err(write_err(dir))?;
+            let mut near = tempfile::Builder::new()
+                .prefix(".cg-tmp-")
+                .tempfile_in(dir)
+                .map_err(write_err(dir))?;
             near.write_all(bytes).map_err(write_err(dest))?;
             near.as_file().sync_all().map_err(write_err(dest))?;
-            near.persist(dest).map_err(|e| OutboxError::Write { path: dest.display().to_string(), source: e.error })?;
+            near.persist(dest).map_err(|e| OutboxError::Write {
+                path: dest.display().to_string(),
+                source: e.error,
+            })?;
         }
-        Err(e) => return Err(OutboxError::Write { path: dest.display().to_string(), source: e.error }),
+        Err(e) => {
+            return Err(OutboxError::Write {
+                path: dest.display().to_string(),
+                source: e.error,
+            })
+        }
     }
     sync_dir(dir).map_err(write_err(dir))
 }
 
 /// Move a file (or a symbolic link itself, never its target) into `dest`, durably.
 pub fn move_durably(tmp_root: &Path, from: &Path, dest: &Path) -> Result<(), OutboxError> {
-    let move_err = |source| OutboxError::Move { from: from.display().to_string(), to: dest.display().to_string(), source };
+    let move_err = |source| OutboxError::Move {
+        from: from.display().to_string(),
+        to: dest.display().to_string(),
+        source,
+    };
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(move_err)?;
     match fs::rename(from, dest) {
@@ -66,7 +91,9 @@ pub fn move_durably(tmp_root: &Path, from: &Path, dest: &Path) -> Result<(), Out
             write_durably(tmp_root, dest, &bytes)?;
             let copied = fs::read(dest).map_err(move_err)?;
             if Sha256::digest(&copied) != Sha256::digest(&bytes) {
-                return Err(move_err(io::Error::other("the copy does not match the original")));
+                return Err(move_err(io::Error::other(
+                    "the copy does not match the original",
+                )));
             }
             fs::remove_file(from).map_err(move_err)?;
         }
@@ -137,7 +164,12 @@ mod tests {
         write_durably(ws.path(), &dest, b"one").unwrap();
         write_durably(ws.path(), &dest, b"two").unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"two");
-        assert_eq!(fs::read_dir(ws.path().join("outbox/website")).unwrap().count(), 1);
+        assert_eq!(
+            fs::read_dir(ws.path().join("outbox/website"))
+                .unwrap()
+                .count(),
+            1
+        );
         assert_eq!(fs::read_dir(ws.path().join(TMP_DIR)).unwrap().count(), 0);
     }
 
@@ -158,6 +190,11 @@ mod tests {
     fn neutral_names_carry_no_source_name() {
         let d = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
         let n = neutral_name(d, b"pixels", "jpg");
-        assert!(n.starts_with("2026-07-01-") && n.ends_with(".jpg") && n.len() == "2026-07-01-".len() + 12 + 4, "{n}");
+        assert!(
+            n.starts_with("2026-07-01-")
+                && n.ends_with(".jpg")
+                && n.len() == "2026-07-01-".len() + 12 + 4,
+            "{n}"
+        );
     }
 }

@@ -20,7 +20,9 @@ pub enum RegisterError {
     MissingColumn(&'static str),
     #[error("nothing was imported; fix these rows and import again:\n{}", .0.join("\n"))]
     BadRows(Vec<String>),
-    #[error("no student with id {0} in the register; `consentgate register list` shows who is there")]
+    #[error(
+        "no student with id {0} in the register; `consentgate register list` shows who is there"
+    )]
     UnknownStudent(String),
     #[error("unknown channel {0:?}; the channels in consentgate.toml are: {1}")]
     UnknownChannel(String, String),
@@ -140,26 +142,57 @@ struct Columns {
 }
 
 fn squash(header: &str) -> String {
-    header.chars().filter(|c| c.is_alphanumeric()).flat_map(|c| c.to_lowercase()).collect()
+    header
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(|c| c.to_lowercase())
+        .collect()
 }
 
 impl Columns {
     fn from_headers(headers: &csv::StringRecord) -> Result<Columns, RegisterError> {
         let squashed: Vec<String> = headers.iter().map(squash).collect();
         let find = |aliases: &[&str]| squashed.iter().position(|h| aliases.contains(&h.as_str()));
-        let id = find(&["id", "upn", "adno", "admissionnumber", "admissionno", "studentid", "pupilid", "misid", "uln"])
-            .ok_or(RegisterError::MissingColumn("the student id"))?;
-        let first = find(&["firstname", "forename", "legalforename", "givenname", "legalfirstname", "firstnames"])
-            .ok_or(RegisterError::MissingColumn("the first name"))?;
-        let last = find(&["lastname", "surname", "legalsurname", "familyname", "legallastname"])
-            .ok_or(RegisterError::MissingColumn("the last name"))?;
+        let id = find(&[
+            "id",
+            "upn",
+            "adno",
+            "admissionnumber",
+            "admissionno",
+            "studentid",
+            "pupilid",
+            "misid",
+            "uln",
+        ])
+        .ok_or(RegisterError::MissingColumn("the student id"))?;
+        let first = find(&[
+            "firstname",
+            "forename",
+            "legalforename",
+            "givenname",
+            "legalfirstname",
+            "firstnames",
+        ])
+        .ok_or(RegisterError::MissingColumn("the first name"))?;
+        let last = find(&[
+            "lastname",
+            "surname",
+            "legalsurname",
+            "familyname",
+            "legallastname",
+        ])
+        .ok_or(RegisterError::MissingColumn("the last name"))?;
         let consents = headers
             .iter()
             .enumerate()
             .filter_map(|(i, h)| {
                 let lower = h.trim().to_lowercase();
                 let rest = lower.strip_prefix("consent")?;
-                let channel: String = rest.trim_start_matches(|c: char| !c.is_alphanumeric()).chars().filter(|c| c.is_alphanumeric() || *c == '_').collect();
+                let channel: String = rest
+                    .trim_start_matches(|c: char| !c.is_alphanumeric())
+                    .chars()
+                    .filter(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
                 (!channel.is_empty()).then_some((channel, i))
             })
             .collect();
@@ -167,10 +200,30 @@ impl Columns {
             id,
             first,
             last,
-            middle: find(&["middlenames", "middlename", "middleforenames", "middleforename"]),
-            preferred: find(&["preferredname", "preferredforename", "knownas", "preferredfirstname", "chosenname"]),
+            middle: find(&[
+                "middlenames",
+                "middlename",
+                "middleforenames",
+                "middleforename",
+            ]),
+            preferred: find(&[
+                "preferredname",
+                "preferredforename",
+                "knownas",
+                "preferredfirstname",
+                "chosenname",
+            ]),
             nicknames: find(&["nicknames", "nickname", "aliases"]),
-            year: find(&["year", "yeargroup", "ncyear", "form", "reggroup", "registrationgroup", "tutorgroup", "class"]),
+            year: find(&[
+                "year",
+                "yeargroup",
+                "ncyear",
+                "form",
+                "reggroup",
+                "registrationgroup",
+                "tutorgroup",
+                "class",
+            ]),
             status: find(&["status", "enrolmentstatus", "onroll"]),
             no_publish: find(&["nopublish", "donotpublish", "photorestriction", "nophotos"]),
             consents,
@@ -192,11 +245,15 @@ fn parse_consent(cell: &str) -> Result<(bool, Option<NaiveDate>), String> {
     if let Ok(b) = parse_yes_no(t) {
         return Ok((b, None));
     }
-    parse_date(t).map(|d| (true, Some(d))).ok_or_else(|| format!("{t:?} is not yes, no, empty or a date YYYY-MM-DD"))
+    parse_date(t)
+        .map(|d| (true, Some(d)))
+        .ok_or_else(|| format!("{t:?} is not yes, no, empty or a date YYYY-MM-DD"))
 }
 
 fn parse_date(t: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(t, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(t, "%d/%m/%Y")).ok()
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(t, "%d/%m/%Y"))
+        .ok()
 }
 
 fn parse_status(cell: &str) -> Result<Status, String> {
@@ -232,7 +289,13 @@ fn parse_row(cols: &Columns, rec: &csv::StringRecord) -> Result<Row, Vec<String>
     let mut consents = Vec::new();
     for (channel, i) in &cols.consents {
         match parse_consent(&get(*i)) {
-            Ok((granted, expires_on)) => consents.push(Consent { channel: channel.clone(), granted, given_on: None, expires_on, withdrawn_on: None }),
+            Ok((granted, expires_on)) => consents.push(Consent {
+                channel: channel.clone(),
+                granted,
+                given_on: None,
+                expires_on,
+                withdrawn_on: None,
+            }),
             Err(e) => errors.push(format!("consent_{channel}: {e}")),
         }
     }
@@ -243,7 +306,12 @@ fn parse_row(cols: &Columns, rec: &csv::StringRecord) -> Result<Row, Vec<String>
         first_name,
         middle_names: opt(cols.middle),
         last_name,
-        nicknames: opt(cols.nicknames).split([';', ',']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        nicknames: opt(cols.nicknames)
+            .split([';', ','])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         year: opt(cols.year),
         status,
         no_publish,
@@ -257,8 +325,16 @@ fn parse_row(cols: &Columns, rec: &csv::StringRecord) -> Result<Row, Vec<String>
 }
 
 /// Import (upsert) students from a CSV export. All or nothing.
-pub fn import_csv(conn: &mut Connection, input: impl Read, known_channels: &[String], today: NaiveDate) -> Result<ImportReport, RegisterError> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(input);
+pub fn import_csv(
+    conn: &mut Connection,
+    input: impl Read,
+    known_channels: &[String],
+    today: NaiveDate,
+) -> Result<ImportReport, RegisterError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(input);
     let headers = reader.headers()?.clone();
     let cols = Columns::from_headers(&headers)?;
     let mut rows = Vec::new();
@@ -268,7 +344,10 @@ pub fn import_csv(conn: &mut Connection, input: impl Read, known_channels: &[Str
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                bad.push(format!("line {}: {e}", e.position().map_or(0, |p| p.line())));
+                bad.push(format!(
+                    "line {}: {e}",
+                    e.position().map_or(0, |p| p.line())
+                ));
                 continue;
             }
         };
@@ -279,7 +358,10 @@ pub fn import_csv(conn: &mut Connection, input: impl Read, known_channels: &[Str
         match parse_row(&cols, &rec) {
             Ok(row) => {
                 if let Some(first) = seen.insert(row.student.id.clone(), line) {
-                    bad.push(format!("line {line}: id {} appears again (first on line {first})", row.student.id));
+                    bad.push(format!(
+                        "line {line}: id {} appears again (first on line {first})",
+                        row.student.id
+                    ));
                 }
                 rows.push(row);
             }
@@ -291,7 +373,12 @@ pub fn import_csv(conn: &mut Connection, input: impl Read, known_channels: &[Str
     }
 
     let mut report = ImportReport::default();
-    let mut unknown: Vec<String> = cols.consents.iter().map(|(c, _)| c.clone()).filter(|c| !known_channels.contains(c)).collect();
+    let mut unknown: Vec<String> = cols
+        .consents
+        .iter()
+        .map(|(c, _)| c.clone())
+        .filter(|c| !known_channels.contains(c))
+        .collect();
     unknown.dedup();
     report.unknown_channels = unknown;
 
@@ -309,12 +396,28 @@ pub fn import_csv(conn: &mut Connection, input: impl Read, known_channels: &[Str
             let was_valid = old.is_some_and(|o| o.is_valid_on(today));
             let now_valid = c.is_valid_on(today);
             if was_valid && !now_valid {
-                report.consent_withdrawn.push((student.id.clone(), c.channel.clone()));
+                report
+                    .consent_withdrawn
+                    .push((student.id.clone(), c.channel.clone()));
             } else if !was_valid && now_valid {
-                report.consent_granted.push((student.id.clone(), c.channel.clone()));
+                report
+                    .consent_granted
+                    .push((student.id.clone(), c.channel.clone()));
             }
-            let given_on = if c.granted { old.filter(|o| o.granted).and_then(|o| o.given_on).or(Some(today)) } else { None };
-            let withdrawn_on = if !c.granted && old.is_some_and(|o| o.granted) { Some(today) } else if c.granted { None } else { old.and_then(|o| o.withdrawn_on) };
+            let given_on = if c.granted {
+                old.filter(|o| o.granted)
+                    .and_then(|o| o.given_on)
+                    .or(Some(today))
+            } else {
+                None
+            };
+            let withdrawn_on = if !c.granted && old.is_some_and(|o| o.granted) {
+                Some(today)
+            } else if c.granted {
+                None
+            } else {
+                old.and_then(|o| o.withdrawn_on)
+            };
             tx.execute(
                 "INSERT INTO consents (student_id, channel, granted, given_on, expires_on, withdrawn_on) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (student_id, channel) DO UPDATE SET granted = excluded.granted, given_on = excluded.given_on,
@@ -366,7 +469,11 @@ fn student_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Student> {
         middle_names: r.get(2)?,
         last_name: r.get(3)?,
         preferred_name: r.get(4)?,
-        nicknames: nick.split(';').filter(|s| !s.is_empty()).map(String::from).collect(),
+        nicknames: nick
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         year: r.get(6)?,
         status: Status::from_db(&status),
         no_publish: r.get(8)?,
@@ -380,14 +487,24 @@ fn consents_of(conn: &Connection, id: &str) -> Result<Vec<Consent>, rusqlite::Er
     let mut stmt = conn.prepare_cached("SELECT channel, granted, given_on, expires_on, withdrawn_on FROM consents WHERE student_id = ?1 ORDER BY channel")?;
     let date = |s: Option<String>| s.and_then(|s| parse_date(&s));
     let rows = stmt.query_map([id], |r| {
-        Ok(Consent { channel: r.get(0)?, granted: r.get(1)?, given_on: date(r.get(2)?), expires_on: date(r.get(3)?), withdrawn_on: date(r.get(4)?) })
+        Ok(Consent {
+            channel: r.get(0)?,
+            granted: r.get(1)?,
+            given_on: date(r.get(2)?),
+            expires_on: date(r.get(3)?),
+            withdrawn_on: date(r.get(4)?),
+        })
     })?;
     rows.collect()
 }
 
 pub fn get_student(conn: &Connection, id: &str) -> Result<Option<Student>, rusqlite::Error> {
     let student = conn
-        .query_row(&format!("SELECT {STUDENT_COLUMNS} FROM students WHERE id = ?1"), [id], student_from_row)
+        .query_row(
+            &format!("SELECT {STUDENT_COLUMNS} FROM students WHERE id = ?1"),
+            [id],
+            student_from_row,
+        )
         .optional()?;
     match student {
         Some(mut s) => {
@@ -400,8 +517,12 @@ pub fn get_student(conn: &Connection, id: &str) -> Result<Option<Student>, rusql
 
 /// Every student, on roll and left, with consents.
 pub fn all_students(conn: &Connection) -> Result<Vec<Student>, rusqlite::Error> {
-    let mut stmt = conn.prepare(&format!("SELECT {STUDENT_COLUMNS} FROM students ORDER BY last_name, first_name, id"))?;
-    let mut students = stmt.query_map([], student_from_row)?.collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {STUDENT_COLUMNS} FROM students ORDER BY last_name, first_name, id"
+    ))?;
+    let mut students = stmt
+        .query_map([], student_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
     for s in &mut students {
         s.consents = consents_of(conn, &s.id)?;
     }
@@ -409,7 +530,12 @@ pub fn all_students(conn: &Connection) -> Result<Vec<Student>, rusqlite::Error> 
 }
 
 /// Withdraw one student's consent for one channel (e.g. a parent's request).
-pub fn withdraw(conn: &Connection, id: &str, channel: &str, today: NaiveDate) -> Result<(), RegisterError> {
+pub fn withdraw(
+    conn: &Connection,
+    id: &str,
+    channel: &str,
+    today: NaiveDate,
+) -> Result<(), RegisterError> {
     if get_student(conn, id)?.is_none() {
         return Err(RegisterError::UnknownStudent(id.to_string()));
     }
@@ -434,8 +560,12 @@ impl SchoolDevice {
     /// Does a photo's EXIF device match this registered one? Make/model compare case-insensitively;
     /// a registered serial must match when the photo carries one.
     pub fn matches(&self, make: Option<&str>, model: Option<&str>, serial: Option<&str>) -> bool {
-        let eq = |a: &str, b: Option<&str>| a.is_empty() || b.is_some_and(|b| a.trim().eq_ignore_ascii_case(b.trim()));
-        eq(&self.make, make) && eq(&self.model, model) && (self.serial.is_empty() || serial.is_some_and(|s| s.trim() == self.serial.trim()))
+        let eq = |a: &str, b: Option<&str>| {
+            a.is_empty() || b.is_some_and(|b| a.trim().eq_ignore_ascii_case(b.trim()))
+        };
+        eq(&self.make, make)
+            && eq(&self.model, model)
+            && (self.serial.is_empty() || serial.is_some_and(|s| s.trim() == self.serial.trim()))
     }
 }
 
@@ -448,8 +578,16 @@ pub fn add_device(conn: &Connection, d: &SchoolDevice) -> Result<(), rusqlite::E
 }
 
 pub fn devices(conn: &Connection) -> Result<Vec<SchoolDevice>, rusqlite::Error> {
-    let mut stmt = conn.prepare("SELECT make, model, serial, note FROM devices ORDER BY make, model, serial")?;
-    let rows = stmt.query_map([], |r| Ok(SchoolDevice { make: r.get(0)?, model: r.get(1)?, serial: r.get(2)?, note: r.get(3)? }))?;
+    let mut stmt =
+        conn.prepare("SELECT make, model, serial, note FROM devices ORDER BY make, model, serial")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(SchoolDevice {
+            make: r.get(0)?,
+            model: r.get(1)?,
+            serial: r.get(2)?,
+            note: r.get(3)?,
+        })
+    })?;
     rows.collect()
 }
 
@@ -478,7 +616,15 @@ mod tests {
         let r = import_csv(&mut conn, csv.as_bytes(), &channels(), today()).unwrap();
         assert_eq!(r.added, vec!["A123"]);
         let s = get_student(&conn, "A123").unwrap().unwrap();
-        assert_eq!((s.first_name.as_str(), s.last_name.as_str(), s.preferred_name.as_deref(), s.year.as_str()), ("Olivia", "Smith", Some("Liv"), "Y6"));
+        assert_eq!(
+            (
+                s.first_name.as_str(),
+                s.last_name.as_str(),
+                s.preferred_name.as_deref(),
+                s.year.as_str()
+            ),
+            ("Olivia", "Smith", Some("Liv"), "Y6")
+        );
         assert!(s.consent("website").unwrap().is_valid_on(today()));
     }
 
@@ -492,45 +638,84 @@ mod tests {
         assert_eq!(r.added, vec!["3"]);
         assert_eq!(r.updated, vec!["1"]);
         assert_eq!(r.unchanged, 1);
-        assert_eq!(r.consent_withdrawn, vec![("1".to_string(), "social".to_string())]);
+        assert_eq!(
+            r.consent_withdrawn,
+            vec![("1".to_string(), "social".to_string())]
+        );
         let ann = get_student(&conn, "1").unwrap().unwrap();
         assert_eq!(ann.consent("social").unwrap().withdrawn_on, Some(today()));
         let cy = get_student(&conn, "3").unwrap().unwrap();
         assert!(cy.consent("website").unwrap().is_valid_on(today()));
-        assert!(!cy.consent("website").unwrap().is_valid_on(NaiveDate::from_ymd_opt(2027, 2, 1).unwrap()));
+        assert!(!cy
+            .consent("website")
+            .unwrap()
+            .is_valid_on(NaiveDate::from_ymd_opt(2027, 2, 1).unwrap()));
     }
 
     #[test]
     fn a_bad_row_imports_nothing_and_names_its_line() {
         let (_d, mut conn) = db();
         let csv = "id,first_name,last_name,no_publish,consent_website\n1,Ann,Lee,no,yes\n2,Bob,Ray,maybe,yes\n3,Cy,Oak,no,soon\n1,Ann,Again,no,no\n";
-        let err = import_csv(&mut conn, csv.as_bytes(), &channels(), today()).unwrap_err().to_string();
+        let err = import_csv(&mut conn, csv.as_bytes(), &channels(), today())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3") && err.contains("maybe"), "{err}");
         assert!(err.contains("line 4") && err.contains("soon"), "{err}");
-        assert!(err.contains("line 5") && err.contains("appears again"), "{err}");
-        assert!(all_students(&conn).unwrap().is_empty(), "nothing may be half-imported");
+        assert!(
+            err.contains("line 5") && err.contains("appears again"),
+            "{err}"
+        );
+        assert!(
+            all_students(&conn).unwrap().is_empty(),
+            "nothing may be half-imported"
+        );
     }
 
     #[test]
     fn missing_name_column_is_a_clear_error() {
         let (_d, mut conn) = db();
-        let err = import_csv(&mut conn, "id,name\n1,Ann Lee\n".as_bytes(), &channels(), today()).unwrap_err();
+        let err = import_csv(
+            &mut conn,
+            "id,name\n1,Ann Lee\n".as_bytes(),
+            &channels(),
+            today(),
+        )
+        .unwrap_err();
         assert!(matches!(err, RegisterError::MissingColumn(_)));
     }
 
     #[test]
     fn withdraw_records_the_date() {
         let (_d, mut conn) = db();
-        import_csv(&mut conn, "id,first_name,last_name,consent_website\n1,Ann,Lee,yes\n".as_bytes(), &channels(), today()).unwrap();
+        import_csv(
+            &mut conn,
+            "id,first_name,last_name,consent_website\n1,Ann,Lee,yes\n".as_bytes(),
+            &channels(),
+            today(),
+        )
+        .unwrap();
         withdraw(&conn, "1", "website", today()).unwrap();
-        let c = get_student(&conn, "1").unwrap().unwrap().consent("website").cloned().unwrap();
+        let c = get_student(&conn, "1")
+            .unwrap()
+            .unwrap()
+            .consent("website")
+            .cloned()
+            .unwrap();
         assert!(!c.is_valid_on(today()));
-        assert!(matches!(withdraw(&conn, "nobody", "website", today()), Err(RegisterError::UnknownStudent(_))));
+        assert!(matches!(
+            withdraw(&conn, "nobody", "website", today()),
+            Err(RegisterError::UnknownStudent(_))
+        ));
     }
 
     #[test]
     fn device_matching() {
-        let d = SchoolDevice { make: "Canon".into(), model: "EOS R50".into(), serial: String::new(), note: String::new() };
+        let d = SchoolDevice {
+            make: "Canon".into(),
+            model: "EOS R50".into(),
+            serial: String::new(),
+            note: String::new(),
+        };
         assert!(d.matches(Some("CANON"), Some("EOS R50"), Some("123")));
         assert!(!d.matches(Some("Apple"), Some("iPhone 15"), None));
         assert!(!d.matches(None, None, None));

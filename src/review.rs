@@ -43,7 +43,10 @@ pub fn held(ws: &Workspace) -> Result<Vec<HeldItem>, ReviewError> {
     let now = Utc::now();
     Ok(journal::in_state(&conn, &[PhotoState::Held])?
         .into_iter()
-        .map(|record| HeldItem { waiting_hours: (now - record.created_at).num_minutes() as f64 / 60.0, record })
+        .map(|record| HeldItem {
+            waiting_hours: (now - record.created_at).num_minutes() as f64 / 60.0,
+            record,
+        })
         .collect())
 }
 
@@ -54,7 +57,10 @@ pub fn show(ws: &Workspace, id: i64) -> Result<PhotoRecord, ReviewError> {
 fn held_record(conn: &rusqlite::Connection, id: i64) -> Result<PhotoRecord, ReviewError> {
     let rec = journal::get(conn, id)?;
     if rec.state != PhotoState::Held {
-        return Err(ReviewError::NotHeld { id, state: rec.state.as_str() });
+        return Err(ReviewError::NotHeld {
+            id,
+            state: rec.state.as_str(),
+        });
     }
     Ok(rec)
 }
@@ -67,11 +73,16 @@ pub fn approve(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<Strin
     let mut conn = ws.db()?;
     let rec = held_record(&conn, id)?;
     let (Some(ext), Some(dir)) = (rec.clean_ext.as_deref(), rec.held_dir.as_deref()) else {
-        let why = rec.reasons.first().map(|r| r.detail.clone()).unwrap_or_default();
+        let why = rec
+            .reasons
+            .first()
+            .map(|r| r.detail.clone())
+            .unwrap_or_default();
         return Err(ReviewError::NoCleanCopy(id, why));
     };
     let clean_path = outbox::held_clean_path(&ws.root.join(dir), ext);
-    let bytes = std::fs::read(&clean_path).map_err(|_| ReviewError::CleanCopyMissing(id, clean_path.display().to_string()))?;
+    let bytes = std::fs::read(&clean_path)
+        .map_err(|_| ReviewError::CleanCopyMissing(id, clean_path.display().to_string()))?;
     let name = outbox::neutral_name(Local::now().date_naive(), &bytes, ext);
     let rel = std::path::Path::new("outbox").join(&rec.channel).join(name);
     let dest = ws.root.join(&rel);
@@ -85,7 +96,14 @@ pub fn approve(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<Strin
     journal::set_paths(&tx, id, Some(&rel_s), None)?;
     journal::set_state(&tx, id, PhotoState::Approved, now)?;
     let detail = serde_json::json!({"note": note, "outbox": rel_s, "file": rec.source_name, "reasons": rec.reasons});
-    journal::audit(&tx, actor, "approved", &format!("photo #{id}"), &detail, now)?;
+    journal::audit(
+        &tx,
+        actor,
+        "approved",
+        &format!("photo #{id}"),
+        &detail,
+        now,
+    )?;
     tx.commit()?;
     Ok(rel_s)
 }
@@ -101,7 +119,14 @@ pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), Re
     let now = Utc::now();
     journal::set_state(&tx, id, PhotoState::Rejected, now)?;
     let detail = serde_json::json!({"note": note, "file": rec.source_name, "reasons": rec.reasons});
-    journal::audit(&tx, actor, "rejected", &format!("photo #{id}"), &detail, now)?;
+    journal::audit(
+        &tx,
+        actor,
+        "rejected",
+        &format!("photo #{id}"),
+        &detail,
+        now,
+    )?;
     tx.commit()?;
     Ok(())
 }

@@ -24,10 +24,15 @@ pub const DB_FILE: &str = "consentgate.db";
 pub enum WorkspaceError {
     #[error("{0} is not a consentgate workspace (no {CONFIG_FILE}); create one with `consentgate init DIR` or pass -w DIR")]
     NotAWorkspace(String),
-    #[error("{0} already holds a consentgate workspace; use it with -w, or choose an empty folder")]
+    #[error(
+        "{0} already holds a consentgate workspace; use it with -w, or choose an empty folder"
+    )]
     AlreadyExists(String),
     #[error("cannot create {path}: {source}")]
-    Create { path: String, source: std::io::Error },
+    Create {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -48,7 +53,12 @@ impl Workspace {
         if config_path.exists() || root.join(DB_FILE).exists() {
             return Err(WorkspaceError::AlreadyExists(root.display().to_string()));
         }
-        let create = |p: &Path| fs::create_dir_all(p).map_err(|source| WorkspaceError::Create { path: p.display().to_string(), source });
+        let create = |p: &Path| {
+            fs::create_dir_all(p).map_err(|source| WorkspaceError::Create {
+                path: p.display().to_string(),
+                source,
+            })
+        };
         create(root)?;
         for sub in ["staging", "outbox", "held"] {
             create(&root.join(sub))?;
@@ -60,18 +70,32 @@ impl Workspace {
             .create_new(true)
             .mode(0o600)
             .open(&db_path)
-            .map_err(|source| WorkspaceError::Create { path: db_path.display().to_string(), source })?;
-        fs::set_permissions(&db_path, fs::Permissions::from_mode(0o600))
-            .map_err(|source| WorkspaceError::Create { path: db_path.display().to_string(), source })?;
+            .map_err(|source| WorkspaceError::Create {
+                path: db_path.display().to_string(),
+                source,
+            })?;
+        fs::set_permissions(&db_path, fs::Permissions::from_mode(0o600)).map_err(|source| {
+            WorkspaceError::Create {
+                path: db_path.display().to_string(),
+                source,
+            }
+        })?;
         db::open(&db_path)?;
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&config_path)
-            .map_err(|source| WorkspaceError::Create { path: config_path.display().to_string(), source })?;
-        std::io::Write::write_all(&mut f, Config::documented_default().as_bytes())
-            .map_err(|source| WorkspaceError::Create { path: config_path.display().to_string(), source })?;
+            .map_err(|source| WorkspaceError::Create {
+                path: config_path.display().to_string(),
+                source,
+            })?;
+        std::io::Write::write_all(&mut f, Config::documented_default().as_bytes()).map_err(
+            |source| WorkspaceError::Create {
+                path: config_path.display().to_string(),
+                source,
+            },
+        )?;
         Workspace::open(root)
     }
 
@@ -82,7 +106,10 @@ impl Workspace {
             return Err(WorkspaceError::NotAWorkspace(root.display().to_string()));
         }
         let config = Config::load(&config_path)?;
-        Ok(Workspace { root: root.to_path_buf(), config })
+        Ok(Workspace {
+            root: root.to_path_buf(),
+            config,
+        })
     }
 
     /// Open the database read-write, upgrading its schema if an older release made it.

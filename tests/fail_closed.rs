@@ -14,7 +14,11 @@ fn assert_held(lines: &[serde_json::Value], file: &str, kind: &str, ws: &Ws, ori
     assert_eq!(o["reasons"][0]["kind"], kind, "{o}");
     assert!(!o["reasons"][0]["detail"].as_str().unwrap().is_empty());
     let id = o["id"].as_i64().unwrap();
-    assert_eq!(fs::read(ws.root.join(format!("held/{id}/original/{file}"))).unwrap(), original, "original intact");
+    assert_eq!(
+        fs::read(ws.root.join(format!("held/{id}/original/{file}"))).unwrap(),
+        original,
+        "original intact"
+    );
 }
 
 #[test]
@@ -26,20 +30,30 @@ fn damaged_fake_and_bomb_files_are_held() {
     // A PNG that declares 60000 x 60000 pixels: a decompression bomb.
     let bomb = png_bomb();
     let empty: Vec<u8> = Vec::new();
-    let cases: [(&str, &Vec<u8>, &str); 4] =
-        [("truncated.jpg", &truncated, "damaged_file"), ("letter.jpg", &text, "unsupported_format"), ("bomb.png", &bomb, "too_large"), ("empty.jpg", &empty, "unsupported_format")];
+    let cases: [(&str, &Vec<u8>, &str); 4] = [
+        ("truncated.jpg", &truncated, "damaged_file"),
+        ("letter.jpg", &text, "damaged_file"),
+        ("bomb.png", &bomb, "too_large"),
+        ("empty.jpg", &empty, "damaged_file"),
+    ];
     for (name, bytes, _) in &cases {
         ws.drop_file(name, bytes);
     }
     let started = std::time::Instant::now();
     let (lines, summary, code) = ws.run_json("website");
-    assert!(started.elapsed().as_secs() < 20, "the bomb must be refused before decoding");
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "the bomb must be refused before decoding"
+    );
     assert_eq!(code, 1);
     for (name, bytes, kind) in &cases {
         assert_held(&lines, name, kind, &ws, bytes);
     }
     assert_eq!(summary["held"], 4);
-    assert!(ws.files_under("outbox").is_empty(), "nothing reaches the outbox");
+    assert!(
+        ws.files_under("outbox").is_empty(),
+        "nothing reaches the outbox"
+    );
 }
 
 fn png_bomb() -> Vec<u8> {
@@ -69,8 +83,16 @@ fn a_symbolic_link_out_of_staging_is_held_and_never_followed() {
     assert_eq!(o["reasons"][0]["kind"], "symbolic_link", "{o}");
     assert!(secret.exists(), "the link's target is untouched");
     assert!(ws.files_under("outbox").is_empty());
-    let held_link = ws.root.join(format!("held/{}/original/innocent.jpg", o["id"]));
-    assert!(fs::symlink_metadata(&held_link).unwrap().file_type().is_symlink(), "the link itself was moved, not its target");
+    let held_link = ws
+        .root
+        .join(format!("held/{}/original/innocent.jpg", o["id"]));
+    assert!(
+        fs::symlink_metadata(&held_link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link itself was moved, not its target"
+    );
 }
 
 #[test]
@@ -105,7 +127,11 @@ fn a_read_only_outbox_leaves_the_photo_in_staging_with_a_clear_message() {
     assert_eq!(summary["errors"], 1);
     assert_eq!(fs::read(&p).unwrap(), photo, "original intact in staging");
     if outbox.is_dir() {
-        assert_eq!(fs::read_dir(&outbox).unwrap().count(), 0, "nothing partial in the outbox");
+        assert_eq!(
+            fs::read_dir(&outbox).unwrap().count(),
+            0,
+            "nothing partial in the outbox"
+        );
         fs::set_permissions(&outbox, fs::Permissions::from_mode(0o755)).unwrap();
     } else {
         fs::remove_file(&outbox).unwrap();
@@ -124,13 +150,27 @@ fn an_unreadable_file_is_held_without_being_read() {
     fs::set_permissions(&p, fs::Permissions::from_mode(0o000)).unwrap();
     let out = if is_root() {
         // The workspace belongs to nobody; the photo stays root's and unreadable to nobody.
-        let chown = std::process::Command::new("chown").args(["-R", "nobody:nogroup"]).arg(&ws.root).status().unwrap();
+        let chown = std::process::Command::new("chown")
+            .args(["-R", "nobody:nogroup"])
+            .arg(&ws.root)
+            .status()
+            .unwrap();
         assert!(chown.success());
-        std::process::Command::new("chown").args(["root:root"]).arg(&p).status().unwrap();
+        std::process::Command::new("chown")
+            .args(["root:root"])
+            .arg(&p)
+            .status()
+            .unwrap();
         let parent = ws.root.parent().unwrap();
         fs::set_permissions(parent, fs::Permissions::from_mode(0o755)).unwrap();
         std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "-w"])
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                BIN,
+                "-w",
+            ])
             .arg(&ws.root)
             .args(["run", "--channel", "website", "--json"])
             .output()
@@ -139,11 +179,21 @@ fn an_unreadable_file_is_held_without_being_read() {
         ws.cg(&["run", "--channel", "website", "--json"])
     };
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let o = outcome_for(&lines, "locked.jpg");
-    assert_eq!(o["decision"], "held", "{o} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        o["decision"],
+        "held",
+        "{o} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(o["reasons"][0]["kind"], "unreadable", "{o}");
-    let held = ws.root.join(format!("held/{}/original/locked.jpg", o["id"]));
+    let held = ws
+        .root
+        .join(format!("held/{}/original/locked.jpg", o["id"]));
     fs::set_permissions(&held, fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(fs::read(&held).unwrap(), photo, "original intact");
 }
@@ -152,11 +202,20 @@ fn an_unreadable_file_is_held_without_being_read() {
 fn a_file_still_being_written_is_left_until_it_settles() {
     let ws = Ws::new();
     let cfg = ws.root.join("consentgate.toml");
-    fs::write(&cfg, fs::read_to_string(&cfg).unwrap().replace("settle_seconds = 0", "settle_seconds = 30")).unwrap();
+    fs::write(
+        &cfg,
+        fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("settle_seconds = 0", "settle_seconds = 30"),
+    )
+    .unwrap();
     let p = ws.drop_file("copying.jpg", &jpeg(64, 48, 5));
     let (lines, summary, code) = ws.run_json("website");
     assert_eq!(code, 0, "waiting is not an error");
-    assert_eq!(outcome_for(&lines, "copying.jpg")["decision"], "left_in_staging");
+    assert_eq!(
+        outcome_for(&lines, "copying.jpg")["decision"],
+        "left_in_staging"
+    );
     assert_eq!(summary["waiting"], 1);
     assert!(p.exists());
 }
@@ -176,10 +235,25 @@ fn a_file_that_changes_while_being_read_is_left_in_staging() {
     let ws = Ws::new();
     let p = ws.drop_file("slow.jpg", &jpeg(64, 48, 6));
     let workspace = consentgate::workspace::Workspace::open(&ws.root).unwrap();
-    let opts = consentgate::gate::RunOptions { channel: "website", actor: "test" };
-    let (outcomes, summary) = consentgate::gate::run(&workspace, &opts, &Tamper(p.clone())).unwrap();
-    assert_eq!(outcomes[0].decision, consentgate::gate::Outcome::LeftInStaging);
-    assert!(outcomes[0].note.as_deref().unwrap().contains("changed while"), "{:?}", outcomes[0].note);
+    let opts = consentgate::gate::RunOptions {
+        channel: "website",
+        actor: "test",
+    };
+    let (outcomes, summary) =
+        consentgate::gate::run(&workspace, &opts, &Tamper(p.clone())).unwrap();
+    assert_eq!(
+        outcomes[0].decision,
+        consentgate::gate::Outcome::LeftInStaging
+    );
+    assert!(
+        outcomes[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("changed while"),
+        "{:?}",
+        outcomes[0].note
+    );
     assert_eq!(summary.exit_code(), 2);
     assert!(p.exists());
     assert!(ws.files_under("outbox").is_empty() && ws.files_under("held").is_empty());
@@ -197,10 +271,26 @@ fn a_run_killed_midway_is_finished_by_the_next() {
     // Reproduce the state at the instant of the kill: write-ahead row + durable outbox file.
     let clean = consentgate::formats::clean(&photo, &Default::default()).unwrap();
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&photo));
-    let rel = format!("outbox/website/{}", consentgate::outbox::neutral_name(chrono::Local::now().date_naive(), &clean.bytes, clean.extension));
+    let rel = format!(
+        "outbox/website/{}",
+        consentgate::outbox::neutral_name(
+            chrono::Local::now().date_naive(),
+            &clean.bytes,
+            clean.extension
+        )
+    );
     {
         let conn = workspace.db().unwrap();
-        let rec = NewPhoto { content_hash: &hash, channel: "website", source_name: "party.jpg", state: PhotoState::PendingRelease, reasons: &[], removed: &[], caption: None, clean_ext: Some("jpg") };
+        let rec = NewPhoto {
+            content_hash: &hash,
+            channel: "website",
+            source_name: "party.jpg",
+            state: PhotoState::PendingRelease,
+            reasons: &[],
+            removed: &[],
+            caption: None,
+            clean_ext: Some("jpg"),
+        };
         let id = journal::insert_pending(&conn, &rec, chrono::Utc::now()).unwrap();
         journal::set_paths(&conn, id, Some(&rel), None).unwrap();
     }
@@ -209,9 +299,18 @@ fn a_run_killed_midway_is_finished_by_the_next() {
     let (lines, summary, code) = ws.run_json("website");
     assert_eq!(summary["recovered"], 1, "{lines:#?}");
     assert_eq!(code, 0);
-    assert!(!staged.exists(), "the original is removed once its release is recorded");
+    assert!(
+        !staged.exists(),
+        "the original is removed once its release is recorded"
+    );
     assert_eq!(ws.files_under("outbox/website"), vec![ws.root.join(&rel)]);
     let conn = workspace.db().unwrap();
-    assert_eq!(journal::find(&conn, &hash, "website").unwrap().unwrap().state, PhotoState::Released);
+    assert_eq!(
+        journal::find(&conn, &hash, "website")
+            .unwrap()
+            .unwrap()
+            .state,
+        PhotoState::Released
+    );
     assert!(ws.cg(&["audit", "verify"]).status.success());
 }

@@ -14,20 +14,32 @@ fn demo_photos_are_released_or_held_as_documented() {
     let mut originals = std::collections::HashMap::new();
     for e in fs::read_dir(&photos).unwrap().flatten() {
         fs::copy(e.path(), ws.staging().join(e.file_name())).unwrap();
-        originals.insert(e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap());
+        originals.insert(
+            e.file_name().to_string_lossy().into_owned(),
+            fs::read(e.path()).unwrap(),
+        );
     }
     let (lines, summary, code) = ws.run_json("website");
     assert_eq!(code, 1, "something is held, so exit 1");
 
-    let released = ["sports-day-relay.jpg", "nativity.webp", "art-week.jpg", "trip-photo.jpg"];
+    let released = [
+        "sports-day-relay.jpg",
+        "nativity.webp",
+        "art-week.jpg",
+        "trip-photo.jpg",
+    ];
     let held = [
         ("IMG_2041.jpg", "caption_names_student", Some("A1001")),
-        ("olivia-smith-100m.jpg", "caption_names_student", Some("A1001")),
+        (
+            "olivia-smith-100m.jpg",
+            "caption_names_student",
+            Some("A1001"),
+        ),
         ("science-fair.png", "caption_names_student", None),
         ("choir.jpg", "caption_may_name_student", None),
         ("football_liamvanderberg.jpg", "caption_names_student", None),
         ("damaged.jpg", "damaged_file", None),
-        ("notes.jpg", "unsupported_format", None),
+        ("notes.jpg", "damaged_file", None),
     ];
     for f in released {
         let o = outcome_for(&lines, f);
@@ -38,18 +50,44 @@ fn demo_photos_are_released_or_held_as_documented() {
         let name = out.file_name().unwrap().to_string_lossy().into_owned();
         assert!(!name.contains(f.split('.').next().unwrap()), "{name}");
         // No GPS, no serial, no camera owner in the released bytes.
-        for needle in ["GPS", "183052004417", "Fletcher", "Canon", "iPhone", "Art week collage"] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{f}: {needle} survived in {}", out.display());
+        for needle in [
+            "GPS",
+            "183052004417",
+            "Fletcher",
+            "Canon",
+            "iPhone",
+            "Art week collage",
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{f}: {needle} survived in {}",
+                out.display()
+            );
         }
-        assert!(!ws.staging().join(f).exists(), "{f} released, so removed from staging");
+        assert!(
+            !ws.staging().join(f).exists(),
+            "{f} released, so removed from staging"
+        );
     }
     for (f, kind, student) in held {
         let o = outcome_for(&lines, f);
         assert_eq!(o["decision"], "held", "{f}: {o}");
-        let kinds: Vec<_> = o["reasons"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap().to_string()).collect();
+        let kinds: Vec<_> = o["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["kind"].as_str().unwrap().to_string())
+            .collect();
         assert!(kinds.iter().any(|k| k == kind), "{f}: {kinds:?}");
         if let Some(s) = student {
-            assert!(o["reasons"].as_array().unwrap().iter().any(|r| r["student"] == s), "{f}: {o}");
+            assert!(
+                o["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r["student"] == s),
+                "{f}: {o}"
+            );
         }
         // The original is intact in held/, byte for byte.
         let id = o["id"].as_i64().unwrap();
@@ -58,23 +96,55 @@ fn demo_photos_are_released_or_held_as_documented() {
         assert!(!ws.staging().join(f).exists());
     }
     // The sidecar caption that named nobody travels with its photo; the one that named a student does not.
-    let relay = ws.root.join(outcome_for(&lines, "sports-day-relay.jpg")["outbox"].as_str().unwrap());
-    assert_eq!(fs::read_to_string(relay.with_extension("txt")).unwrap().trim(), fs::read_to_string(photos.join("sports-day-relay.txt")).unwrap().trim());
-    assert!(ws.files_under("outbox").iter().all(|p| !fs::read(p).unwrap().windows(5).any(|w| w == b"Olivi")));
-    assert!(ws.root.join(format!("held/{}/original/IMG_2041.txt", outcome_for(&lines, "IMG_2041.jpg")["id"])).exists());
+    let relay = ws.root.join(
+        outcome_for(&lines, "sports-day-relay.jpg")["outbox"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(
+        fs::read_to_string(relay.with_extension("txt"))
+            .unwrap()
+            .trim(),
+        fs::read_to_string(photos.join("sports-day-relay.txt"))
+            .unwrap()
+            .trim()
+    );
+    assert!(ws
+        .files_under("outbox")
+        .iter()
+        .all(|p| !fs::read(p).unwrap().windows(5).any(|w| w == b"Olivi")));
+    assert!(ws
+        .root
+        .join(format!(
+            "held/{}/original/IMG_2041.txt",
+            outcome_for(&lines, "IMG_2041.jpg")["id"]
+        ))
+        .exists());
     assert_eq!(summary["released"], 4);
     assert_eq!(summary["held"], 7);
     // Every photo left staging (caption files with them).
     assert_eq!(ws.files_under("staging"), Vec::<std::path::PathBuf>::new());
 
     // The same content dropped again is not processed twice.
-    fs::copy(photos.join("sports-day-relay.jpg"), ws.staging().join("again.jpg")).unwrap();
-    fs::copy(photos.join("notes.jpg"), ws.staging().join("again-notes.jpg")).unwrap();
+    fs::copy(
+        photos.join("sports-day-relay.jpg"),
+        ws.staging().join("again.jpg"),
+    )
+    .unwrap();
+    fs::copy(
+        photos.join("notes.jpg"),
+        ws.staging().join("again-notes.jpg"),
+    )
+    .unwrap();
     let (lines2, summary2, _) = ws.run_json("website");
     assert_eq!(summary2["already_processed"], 2, "{lines2:#?}");
     assert_eq!(outcome_for(&lines2, "again.jpg")["decision"], "released");
     assert_eq!(outcome_for(&lines2, "again-notes.jpg")["decision"], "held");
-    assert_eq!(ws.files_under("outbox/website").len(), 5, "4 photos + 1 caption, no new copies");
+    assert_eq!(
+        ws.files_under("outbox/website").len(),
+        6,
+        "4 photos + 2 captions that named nobody, no new copies"
+    );
 
     // The audit trail has every decision and verifies.
     let v = ws.cg(&["audit", "verify"]);
@@ -87,8 +157,14 @@ fn exit_code_is_zero_when_everything_is_released() {
     ws.drop_file("a.jpg", &jpeg(64, 48, 1));
     ws.drop_file("b.jpg", &jpeg(64, 48, 2));
     let (lines, summary, code) = ws.run_json("website");
-    assert_eq!((code, summary["released"].as_u64()), (0, Some(2)), "{lines:#?}");
-    assert!(lines.iter().all(|l| l["decision"] == "released" && l["reasons"].as_array().unwrap().is_empty()));
+    assert_eq!(
+        (code, summary["released"].as_u64()),
+        (0, Some(2)),
+        "{lines:#?}"
+    );
+    assert!(lines
+        .iter()
+        .all(|l| l["decision"] == "released" && l["reasons"].as_array().unwrap().is_empty()));
 }
 
 #[test]
@@ -105,16 +181,41 @@ fn check_explains_and_touches_nothing() {
     let ws = Ws::with_demo_register();
     let p = ws.drop_file("team.jpg", &jpeg(64, 48, 3));
     let audit_before = ws.cg(&["audit", "--json"]).stdout;
-    let out = ws.cg(&["check", p.to_str().unwrap(), "--caption", "Go team! Well done Olivia Smith", "--channel", "website", "--json"]);
+    let out = ws.cg(&[
+        "check",
+        p.to_str().unwrap(),
+        "--caption",
+        "Go team! Well done Olivia Smith",
+        "--channel",
+        "website",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["decision"], "held");
     assert_eq!(v["reasons"][0]["student"], "A1001");
-    let ok = ws.cg(&["check", p.to_str().unwrap(), "--caption", "Go team!", "--channel", "website", "--json"]);
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    let ok = ws.cg(&[
+        "check",
+        p.to_str().unwrap(),
+        "--caption",
+        "Go team!",
+        "--channel",
+        "website",
+        "--json",
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
     assert!(p.exists(), "check never moves the file");
     assert!(ws.files_under("outbox").is_empty() && ws.files_under("held").is_empty());
-    assert_eq!(ws.cg(&["audit", "--json"]).stdout, audit_before, "check writes no audit entry");
+    assert_eq!(
+        ws.cg(&["audit", "--json"]).stdout,
+        audit_before,
+        "check writes no audit entry"
+    );
 }
 
 #[test]
@@ -125,45 +226,114 @@ fn moderator_approves_and_rejects_with_notes_and_names() {
     fs::write(ws.staging().join("IMG_7.txt"), "Aarav Patel and friends").unwrap();
     let (lines, _, code) = ws.run_json("website");
     assert_eq!(code, 1);
-    let a = outcome_for(&lines, "olivia-smith-race.jpg")["id"].as_i64().unwrap().to_string();
-    let b = outcome_for(&lines, "IMG_7.jpg")["id"].as_i64().unwrap().to_string();
+    let a = outcome_for(&lines, "olivia-smith-race.jpg")["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let b = outcome_for(&lines, "IMG_7.jpg")["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
 
     let list = String::from_utf8(ws.cg(&["review", "list"]).stdout).unwrap();
-    assert!(list.contains("olivia-smith-race.jpg") && list.contains("IMG_7.jpg"), "{list}");
+    assert!(
+        list.contains("olivia-smith-race.jpg") && list.contains("IMG_7.jpg"),
+        "{list}"
+    );
     let no_note = ws.cg(&["review", "approve", &a, "--note", " "]);
     assert_eq!(no_note.status.code(), Some(2), "a note is required");
 
-    let ok = ws.cg(&["review", "approve", &a, "--note", "renamed; parents agreed", "--as", "Ms Moderator"]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = ws.cg(&[
+        "review",
+        "approve",
+        &a,
+        "--note",
+        "renamed; parents agreed",
+        "--as",
+        "Ms Moderator",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let published = ws.files_under("outbox/website");
-    assert_eq!(published.len(), 1, "the clean copy, without the caption that named a student");
+    assert_eq!(
+        published.len(),
+        1,
+        "the clean copy, without the caption that named a student"
+    );
     assert!(!published[0].to_string_lossy().contains("olivia"));
     let again = ws.cg(&["review", "approve", &a, "--note", "twice"]);
-    assert_eq!(again.status.code(), Some(2), "an approved photo is not held any more");
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an approved photo is not held any more"
+    );
 
-    assert!(ws.cg(&["review", "reject", &b, "--note", "names a child", "--as", "Ms Moderator"]).status.success());
-    assert!(ws.root.join(format!("held/{b}/original/IMG_7.jpg")).exists(), "rejected originals stay as the record");
+    assert!(ws
+        .cg(&[
+            "review",
+            "reject",
+            &b,
+            "--note",
+            "names a child",
+            "--as",
+            "Ms Moderator"
+        ])
+        .status
+        .success());
+    assert!(
+        ws.root
+            .join(format!("held/{b}/original/IMG_7.jpg"))
+            .exists(),
+        "rejected originals stay as the record"
+    );
     let audit = String::from_utf8(ws.cg(&["audit", "--json"]).stdout).unwrap();
-    let entries: Vec<serde_json::Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let entries: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let approved = entries.iter().find(|e| e["action"] == "approved").unwrap();
     assert_eq!(approved["actor"], "Ms Moderator");
     assert_eq!(approved["detail"]["note"], "renamed; parents agreed");
-    assert!(entries.iter().any(|e| e["action"] == "rejected" && e["subject"] == format!("photo #{b}")));
+    assert!(entries
+        .iter()
+        .any(|e| e["action"] == "rejected" && e["subject"] == format!("photo #{b}")));
     assert!(ws.cg(&["audit", "verify"]).status.success());
-    assert!(String::from_utf8(ws.cg(&["review", "list"]).stdout).unwrap().contains("Nothing is waiting"));
+    assert!(String::from_utf8(ws.cg(&["review", "list"]).stdout)
+        .unwrap()
+        .contains("Nothing is waiting"));
 }
 
 #[test]
 fn unregistered_devices_are_held_when_the_school_requires_its_own() {
     let ws = Ws::with_demo_register();
     let cfg = ws.root.join("consentgate.toml");
-    fs::write(&cfg, fs::read_to_string(&cfg).unwrap().replace("require_school_devices = false", "require_school_devices = true")).unwrap();
-    fs::copy(fixtures().join("demo/photos/nativity.webp"), ws.staging().join("nativity.webp")).unwrap();
+    fs::write(
+        &cfg,
+        fs::read_to_string(&cfg).unwrap().replace(
+            "require_school_devices = false",
+            "require_school_devices = true",
+        ),
+    )
+    .unwrap();
+    fs::copy(
+        fixtures().join("demo/photos/nativity.webp"),
+        ws.staging().join("nativity.webp"),
+    )
+    .unwrap();
     let (lines, _, code) = ws.run_json("website");
     assert_eq!(code, 1);
     let o = outcome_for(&lines, "nativity.webp");
     assert_eq!(o["reasons"][0]["kind"], "unregistered_device", "{o}");
-    assert!(o["reasons"][0]["detail"].as_str().unwrap().contains("iPhone"), "{o}");
+    assert!(
+        o["reasons"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("iPhone"),
+        "{o}"
+    );
 }
 
 #[test]
@@ -174,7 +344,10 @@ fn register_import_with_bad_rows_changes_nothing_and_names_lines() {
     let out = ws.cg(&["register", "import", csv.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 3") && err.contains("line 4") && err.contains("perhaps"), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("line 4") && err.contains("perhaps"),
+        "{err}"
+    );
     let list = String::from_utf8(ws.cg(&["register", "list"]).stdout).unwrap();
     assert!(list.contains("0 students"), "{list}");
 }
@@ -186,15 +359,41 @@ fn withdrawing_consent_lists_what_to_take_down() {
     ws.drop_file("IMG_9.jpg", &jpeg(64, 48, 9));
     fs::write(ws.staging().join("IMG_9.txt"), "Well done Aarav Patel!").unwrap();
     let (lines, _, _) = ws.run_json("website");
-    let id = outcome_for(&lines, "IMG_9.jpg")["id"].as_i64().unwrap().to_string();
-    assert!(ws.cg(&["review", "approve", &id, "--note", "parent asked for it"]).status.success());
+    let id = outcome_for(&lines, "IMG_9.jpg")["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    assert!(ws
+        .cg(&["review", "approve", &id, "--note", "parent asked for it"])
+        .status
+        .success());
     let aarav = String::from_utf8(ws.cg(&["register", "list", "--json"]).stdout).unwrap();
     let students: Vec<serde_json::Value> = serde_json::from_str(&aarav).unwrap();
-    let aarav_id = students.iter().find(|s| s["first_name"] == "Aarav").unwrap()["id"].as_str().unwrap().to_string();
-    let out = ws.cg(&["register", "withdraw", &aarav_id, "--channel", "website", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let aarav_id = students
+        .iter()
+        .find(|s| s["first_name"] == "Aarav")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = ws.cg(&[
+        "register",
+        "withdraw",
+        &aarav_id,
+        "--channel",
+        "website",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let takedown = v["take_down"].as_array().unwrap();
     assert_eq!(takedown.len(), 1, "{v}");
-    assert!(ws.root.join(takedown[0]["outbox_path"].as_str().unwrap()).exists());
+    assert!(ws
+        .root
+        .join(takedown[0]["outbox_path"].as_str().unwrap())
+        .exists());
 }

@@ -276,6 +276,45 @@ fn is_cue_word(w: &str) -> bool {
 
 /// Words that, right before a common-word name, make the word reading likely ("in May",
 /// "we Will", "the Rose Garden").
+/// Words that, after a sentence-initial "Will", "May", "Hope", "Mark"..., show it is used as the
+/// ordinary word (auxiliary, verb or noun), not as a child's name.
+fn is_sentence_word_follower(w: &str) -> bool {
+    matches!(
+        w,
+        "to" | "is"
+            | "are"
+            | "was"
+            | "be"
+            | "been"
+            | "not"
+            | "all"
+            | "everyone"
+            | "everybody"
+            | "us"
+            | "me"
+            | "him"
+            | "them"
+            | "my"
+            | "there"
+            | "so"
+            | "any"
+            | "some"
+            | "no"
+            | "please"
+            | "period"
+            | "garden"
+            | "gardens"
+            | "fair"
+            | "day"
+            | "week"
+            | "term"
+            | "half"
+            | "bank"
+            | "holiday"
+            | "for"
+    )
+}
+
 fn is_function_word(w: &str) -> bool {
     matches!(
         w,
@@ -994,7 +1033,13 @@ impl NameMatcher {
             && v.soft(j)
             && ((v.w(j) == "and" && j + 1 < n && v.soft(j + 1) && v.toks[j + 1].cap)
                 || (v.toks[j].sep & (S_AMP | S_COMMA) != 0 && v.toks[j].cap));
-        ends_sentence || v.toks[j - 1].poss || listed
+        if ends_sentence || v.toks[j - 1].poss || listed {
+            return true;
+        }
+        // Otherwise a sentence-initial name-word is read as a name (for review) unless what follows
+        // shows it is the word: "Will you join us", "May we thank", "Hope to see you", "Mark your
+        // diaries". "Grace sang the solo" is a child: a missed name is worse than a second look.
+        !(is_function_word(v.w(j)) || is_sentence_word_follower(v.w(j)))
     }
 
     /// "May 20", "20th May", "May 2026": a month, not a child.

@@ -21,22 +21,41 @@ impl Ws {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("ws");
         let out = Command::new(BIN).arg("init").arg(&root).output().unwrap();
-        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let cfg = root.join("consentgate.toml");
-        let text = std::fs::read_to_string(&cfg).unwrap().replace("settle_seconds = 5", "settle_seconds = 0");
+        let text = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("settle_seconds = 5", "settle_seconds = 0");
         std::fs::write(&cfg, text).unwrap();
         Ws { _tmp: tmp, root }
     }
 
     pub fn with_demo_register() -> Ws {
         let ws = Ws::new();
-        let out = ws.cg(&["register", "import", fixtures().join("demo/register.csv").to_str().unwrap()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = ws.cg(&[
+            "register",
+            "import",
+            fixtures().join("demo/register.csv").to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         ws
     }
 
     pub fn cg(&self, args: &[&str]) -> Output {
-        Command::new(BIN).arg("-w").arg(&self.root).args(args).output().unwrap()
+        Command::new(BIN)
+            .arg("-w")
+            .arg(&self.root)
+            .args(args)
+            .output()
+            .unwrap()
     }
 
     pub fn staging(&self) -> PathBuf {
@@ -53,32 +72,60 @@ impl Ws {
     pub fn run_json(&self, channel: &str) -> (Vec<serde_json::Value>, serde_json::Value, i32) {
         let out = self.cg(&["run", "--channel", channel, "--json"]);
         let stdout = String::from_utf8(out.stdout).unwrap();
-        let mut lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect();
+        let mut lines: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+            .collect();
         let summary = lines.pop().expect("a summary line");
-        assert!(summary.get("summary").is_some(), "last line is the summary: {summary}");
-        (lines, summary["summary"].clone(), out.status.code().unwrap_or(-1))
+        assert!(
+            summary.get("summary").is_some(),
+            "last line is the summary: {summary}"
+        );
+        (
+            lines,
+            summary["summary"].clone(),
+            out.status.code().unwrap_or(-1),
+        )
     }
 
     pub fn files_under(&self, sub: &str) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = walkdir::WalkDir::new(self.root.join(sub)).into_iter().flatten().filter(|e| !e.file_type().is_dir()).map(|e| e.into_path()).collect();
+        let mut v: Vec<PathBuf> = walkdir::WalkDir::new(self.root.join(sub))
+            .into_iter()
+            .flatten()
+            .filter(|e| !e.file_type().is_dir())
+            .map(|e| e.into_path())
+            .collect();
         v.sort();
         v
     }
 }
 
 pub fn outcome_for<'a>(lines: &'a [serde_json::Value], file: &str) -> &'a serde_json::Value {
-    lines.iter().find(|l| l["file"] == file).unwrap_or_else(|| panic!("no outcome for {file} in {lines:#?}"))
+    lines
+        .iter()
+        .find(|l| l["file"] == file)
+        .unwrap_or_else(|| panic!("no outcome for {file} in {lines:#?}"))
 }
 
 /// A real JPEG of the given size with a deterministic pattern (no metadata).
 pub fn jpeg(width: u32, height: u32, seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x as u8).wrapping_mul(3).wrapping_add(seed), (y as u8).wrapping_mul(5), ((x + y) as u8) ^ seed]));
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            (x as u8).wrapping_mul(3).wrapping_add(seed),
+            (y as u8).wrapping_mul(5),
+            ((x + y) as u8) ^ seed,
+        ])
+    });
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&img).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .unwrap();
     out
 }
 
 pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
