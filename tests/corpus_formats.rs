@@ -14,8 +14,6 @@ use std::path::{Path, PathBuf};
 use common::exiftool;
 use consentgate::formats::{clean, detect, Format, FormatError, Limits};
 
-const CORPUS: &str = "../shared/corpus/metadata";
-
 /// Files that must NOT be released, and why (substring of the file name, error kind).
 const EXPECTED_ERRORS: &[(&str, &str, &str)] = &[
     (
@@ -69,15 +67,9 @@ fn kind(e: &FormatError) -> &'static str {
 
 #[test]
 fn corpus_is_cleaned_and_verified_by_exiftool() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS);
-    if !dir.is_dir() {
-        println!("SKIP corpus_formats: {} is absent", dir.display());
+    let Some(dir) = common::corpus("metadata", "corpus_formats") else {
         return;
-    }
-    if !exiftool::available() {
-        eprintln!("\n!!!!!!!! SKIP corpus_formats: exiftool is not on PATH; the corpus was NOT checked !!!!!!!!\n");
-        return;
-    }
+    };
     let mut files: Vec<PathBuf> = walk(&dir);
     files.retain(|p| p.file_name().is_none_or(|n| n != "NOTICE.tsv"));
     files.sort();

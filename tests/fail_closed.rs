@@ -1,12 +1,12 @@
 //! Every way a photo can fail to be verified ends held (or left in staging) with a clear reason,
 //! the original intact, and nothing partial in the outbox.
 
-mod support;
+mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use support::*;
+use common::workspace::*;
 
 fn assert_held(lines: &[serde_json::Value], file: &str, kind: &str, ws: &Ws, original: &[u8]) {
     let o = outcome_for(lines, file);

@@ -1,10 +1,10 @@
 //! End-to-end: the real binary on a real workspace, with the bundled demo photos and generated ones.
 
-mod support;
+mod common;
 
 use std::fs;
 
-use support::*;
+use common::workspace::*;
 
 /// The bundled demo: each photo ends where fixtures/demo/README.md says, the outbox is clean.
 #[test]

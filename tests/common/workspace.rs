@@ -1,4 +1,4 @@
-//! Shared helpers for end-to-end tests: a real workspace, the real binary, real images.
+//! A real workspace driven through the real binary, and real generated images.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
