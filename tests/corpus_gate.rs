@@ -19,7 +19,11 @@ fn corpus_through_the_gate_releases_only_clean_files() {
     };
     let ws = Ws::with_demo_register();
     let mut originals: HashMap<String, Vec<u8>> = HashMap::new();
-    for e in walkdir::WalkDir::new(&corpus).into_iter().flatten().filter(|e| e.file_type().is_file()) {
+    for e in walkdir::WalkDir::new(&corpus)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+    {
         if e.file_name() == "NOTICE.tsv" {
             continue;
         }
@@ -28,10 +32,16 @@ fn corpus_through_the_gate_releases_only_clean_files() {
         let dest = ws.staging().join(&rel);
         fs::create_dir_all(dest.parent().unwrap()).unwrap();
         fs::copy(e.path(), &dest).unwrap();
-        originals.insert(rel.to_string_lossy().into_owned(), fs::read(e.path()).unwrap());
+        originals.insert(
+            rel.to_string_lossy().into_owned(),
+            fs::read(e.path()).unwrap(),
+        );
     }
     let (lines, summary, code) = ws.run_json("website");
-    assert_eq!(code, 1, "HEIC and damaged files are held, so exit 1: {summary}");
+    assert_eq!(
+        code, 1,
+        "HEIC and damaged files are held, so exit 1: {summary}"
+    );
     assert_eq!(lines.len(), originals.len(), "one outcome per file");
 
     let mut released: Vec<PathBuf> = Vec::new();
@@ -44,20 +54,37 @@ fn corpus_through_the_gate_releases_only_clean_files() {
                 let reasons = o["reasons"].as_array().unwrap();
                 assert!(!reasons.is_empty(), "{file} held without a reason");
                 for r in reasons {
-                    *by_reason.entry(r["kind"].as_str().unwrap().to_string()).or_default() += 1;
+                    *by_reason
+                        .entry(r["kind"].as_str().unwrap().to_string())
+                        .or_default() += 1;
                 }
-                let name = std::path::Path::new(file).file_name().unwrap().to_string_lossy().into_owned();
-                let kept = fs::read(ws.root.join(format!("held/{}/original/{name}", o["id"]))).unwrap();
-                assert!(Sha256::digest(&kept) == Sha256::digest(&originals[file]), "{file}: held original must be intact");
-                if file.to_lowercase().ends_with(".heic") || file.to_lowercase().ends_with(".heif") {
-                    assert!(reasons.iter().any(|r| r["kind"] == "unsupported_format"), "{file}: {o}");
+                let name = std::path::Path::new(file)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let kept =
+                    fs::read(ws.root.join(format!("held/{}/original/{name}", o["id"]))).unwrap();
+                assert!(
+                    Sha256::digest(&kept) == Sha256::digest(&originals[file]),
+                    "{file}: held original must be intact"
+                );
+                if file.to_lowercase().ends_with(".heic") || file.to_lowercase().ends_with(".heif")
+                {
+                    assert!(
+                        reasons.iter().any(|r| r["kind"] == "unsupported_format"),
+                        "{file}: {o}"
+                    );
                 }
             }
             other => panic!("{file}: {other}: {o}"),
         }
     }
     let leftovers: Vec<_> = ws.files_under("staging");
-    assert!(leftovers.is_empty(), "nothing left in staging: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "nothing left in staging: {leftovers:?}"
+    );
 
     let tags = exiftool::read_many(&released, false);
     let mut dirty = Vec::new();
@@ -67,10 +94,23 @@ fn corpus_through_the_gate_releases_only_clean_files() {
             dirty.push(format!("{}: {}", path.display(), bad.join(", ")));
         }
     }
-    println!("corpus through the gate: {} files, {} released, {} held", originals.len(), released.len(), lines.len() - released.len());
+    println!(
+        "corpus through the gate: {} files, {} released, {} held",
+        originals.len(),
+        released.len(),
+        lines.len() - released.len()
+    );
     for (k, n) in &by_reason {
         println!("  held: {k:<28} {n}");
     }
-    assert!(dirty.is_empty(), "identifying metadata reached the outbox:\n{}", dirty.join("\n"));
-    assert!(released.len() >= 140, "most of the corpus is releasable ({} released)", released.len());
+    assert!(
+        dirty.is_empty(),
+        "identifying metadata reached the outbox:\n{}",
+        dirty.join("\n")
+    );
+    assert!(
+        released.len() >= 140,
+        "most of the corpus is releasable ({} released)",
+        released.len()
+    );
 }

@@ -7,7 +7,9 @@ pub mod workspace;
 /// in the product. Absent: skip with a printed reason — unless CONSENTGATE_REQUIRE_CORPUS is set
 /// (as .ci/run does), where a missing corpus or exiftool is a failure, not a silent pass.
 pub fn corpus(sub: &str, test: &str) -> Option<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(sub);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(sub);
     let required = std::env::var_os("CONSENTGATE_REQUIRE_CORPUS").is_some();
     let problem = if !dir.is_dir() {
         Some(format!("{} is absent", dir.display()))
