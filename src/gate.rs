@@ -659,22 +659,51 @@ impl Run<'_> {
         a: Assessment,
         sidecar: Option<&Path>,
     ) -> PhotoOutcome {
-        let removed = a
-            .cleaned
-            .as_ref()
-            .map(|x| x.removed.clone())
-            .unwrap_or_default();
+        let held = Held {
+            reasons: a.reasons,
+            cleaned: a.cleaned.as_ref(),
+            clean_caption: a.clean_caption.as_deref(),
+            students: &a.students,
+        };
+        self.hold_parts(c, hash, held, sidecar)
+    }
+
+    /// Hold a file the gate must not or cannot read: move it (a link itself, never its target).
+    fn hold_unread(&self, c: &Candidate, key: &str, reason: Reason) -> PhotoOutcome {
+        let hash = sha256_hex(key.as_bytes());
+        if let Ok(Some(rec)) = journal::find(&self.db(), &hash, &self.ctx.channel) {
+            return self.already(c, rec);
+        }
+        let held = Held {
+            reasons: vec![reason],
+            cleaned: None,
+            clean_caption: None,
+            students: &[],
+        };
+        self.hold_parts(c, &hash, held, None)
+    }
+
+    /// Write-ahead record, then `held/<id>/`: the clean copy (if any), `reasons.json`, and last the
+    /// original with its caption file.
+    fn hold_parts(
+        &self,
+        c: &Candidate,
+        hash: &str,
+        h: Held<'_>,
+        sidecar: Option<&Path>,
+    ) -> PhotoOutcome {
+        let removed = h.cleaned.map(|x| x.removed.clone()).unwrap_or_default();
         let rec = NewPhoto {
             content_hash: hash,
             channel: &self.ctx.channel,
             source_name: &c.name,
             state: PhotoState::PendingHold,
-            reasons: &a.reasons,
+            reasons: &h.reasons,
             removed: &removed,
-            caption: a.clean_caption.as_deref(),
-            clean_ext: a.cleaned.as_ref().map(|x| x.extension),
+            caption: h.clean_caption,
+            clean_ext: h.cleaned.map(|x| x.extension),
         };
-        let id = match self.begin(&rec, None, None, &a.students) {
+        let id = match self.begin(&rec, None, None, h.students) {
             Ok(id) => id,
             Err(e) => {
                 return PhotoOutcome::left(
@@ -685,49 +714,22 @@ impl Run<'_> {
         };
         let dir = outbox::held_dir(&self.ws.held(), id);
         let stored = (|| -> Result<(), OutboxError> {
-            if let Some(clean) = &a.cleaned {
+            if let Some(clean) = h.cleaned {
                 outbox::write_durably(
                     &self.ws.root,
                     &outbox::held_clean_path(&dir, clean.extension),
                     &clean.bytes,
                 )?;
             }
-            let reasons = serde_json::to_vec_pretty(&serde_json::json!({"file": c.name, "channel": self.ctx.channel, "reasons": a.reasons})).unwrap_or_default();
-            outbox::write_durably(&self.ws.root, &dir.join("reasons.json"), &reasons)?;
+            let record = serde_json::json!({"file": c.name, "channel": self.ctx.channel, "reasons": h.reasons});
+            outbox::write_durably(
+                &self.ws.root,
+                &dir.join("reasons.json"),
+                &serde_json::to_vec_pretty(&record).unwrap_or_default(),
+            )?;
             self.move_original(c, &dir, sidecar)
         })();
-        self.after_hold(c, hash, id, &dir, stored, a.reasons, removed, sidecar)
-    }
-
-    /// Hold a file the gate must not or cannot read: move it (a link itself, never its target).
-    fn hold_unread(&self, c: &Candidate, key: &str, reason: Reason) -> PhotoOutcome {
-        let hash = sha256_hex(key.as_bytes());
-        if let Ok(Some(rec)) = journal::find(&self.db(), &hash, &self.ctx.channel) {
-            return self.already(c, rec);
-        }
-        let reasons = vec![reason];
-        let rec = NewPhoto {
-            content_hash: &hash,
-            channel: &self.ctx.channel,
-            source_name: &c.name,
-            state: PhotoState::PendingHold,
-            reasons: &reasons,
-            removed: &[],
-            caption: None,
-            clean_ext: None,
-        };
-        let id = match self.begin(&rec, None, None, &[]) {
-            Ok(id) => id,
-            Err(e) => {
-                return PhotoOutcome::left(
-                    &c.name,
-                    format!("the journal could not be written: {e}"),
-                )
-            }
-        };
-        let dir = outbox::held_dir(&self.ws.held(), id);
-        let stored = self.move_original(c, &dir, None);
-        self.after_hold(c, &hash, id, &dir, stored, reasons, vec![], None)
+        self.after_hold(c, hash, id, &dir, stored, h.reasons, removed, sidecar)
     }
 
     fn move_original(
@@ -852,6 +854,14 @@ impl Run<'_> {
         }
         outcome
     }
+}
+
+/// What a hold records and keeps.
+struct Held<'a> {
+    reasons: Vec<Reason>,
+    cleaned: Option<&'a Cleaned>,
+    clean_caption: Option<&'a str>,
+    students: &'a [(String, String)],
 }
 
 /// Where a held original lives: `held/<id>/original/<its file name>`.
