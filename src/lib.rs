@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod decide;
 pub mod demo;
+pub mod faces;
 pub mod formats;
 pub mod gate;
 pub mod intake;
