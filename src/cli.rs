@@ -72,6 +72,9 @@ pub enum Command {
     Review(ReviewCmd),
     /// Print the audit trail, or verify that it has not been tampered with.
     Audit(AuditArgs),
+    /// Measure the face stage on a labelled folder, to choose thresholds from numbers.
+    #[command(subcommand)]
+    Eval(EvalCmd),
     /// Build a throwaway workspace from the bundled samples, run the gate and show what happened.
     Demo {
         /// Keep the demo workspace here instead of a temporary folder.
@@ -98,11 +101,31 @@ pub enum RegisterCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Enrol a student's face from one or more photos (exactly one face each). Only templates are kept.
+    Enrol {
+        id: String,
+        #[arg(required = true)]
+        photos: Vec<PathBuf>,
+    },
+    /// Enrol from a folder of photos named by student id (MIS photo export: A1001.jpg).
+    EnrolDir { dir: PathBuf },
+    /// Erase a student's biometric data (every face template).
+    Forget { id: String },
     /// Withdraw a student's consent for a channel and print what to take down.
     Withdraw {
         id: String,
         #[arg(long)]
         channel: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EvalCmd {
+    /// DIR/<person>/<photo>: detection recall (with DIR/faces.tsv) and true/false match rates.
+    Faces {
+        dir: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -140,6 +163,12 @@ pub enum ReviewCmd {
     },
     /// Release a held photo's clean copy.
     Approve {
+        id: i64,
+        #[arg(long)]
+        note: String,
+    },
+    /// Blur every face not cleared for the channel and release the result (the original stays held).
+    Redact {
         id: i64,
         #[arg(long)]
         note: String,
@@ -244,6 +273,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
                 outbox: None,
                 id: None,
                 reasons: a.reasons,
+                faces: a.faces,
                 removed: a.cleaned.map(|c| c.removed).unwrap_or_default(),
                 note: Some("check only: nothing was moved or recorded".into()),
             };
@@ -256,6 +286,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
         }
         Command::Review(cmd) => review_cmd(&open()?, cmd, &actor),
         Command::Audit(args) => audit_cmd(&open()?, args),
+        Command::Eval(EvalCmd::Faces { dir, json }) => eval_faces(&cli.workspace, &dir, json),
         Command::Demo { dir, fixtures } => crate::demo::run(dir.as_deref(), &fixtures, &actor),
     }
 }
@@ -325,6 +356,15 @@ fn print_outcome(out: &mut impl Write, o: &PhotoOutcome) -> Result<()> {
             }
         }
         Outcome::LeftInStaging => writeln!(out, "  left      {}", o.file)?,
+    }
+    if !o.faces.is_empty() {
+        let named: Vec<String> = o.faces.iter().filter_map(|f| f.student.clone()).collect();
+        let who = if named.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", named.join(", "))
+        };
+        writeln!(out, "            faces: {}{who}", o.faces.len())?;
     }
     if let Some(n) = &o.note {
         if o.decision != Outcome::Held || n.starts_with("already") || n.starts_with("check") {
@@ -510,6 +550,70 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
             }
             Ok(0)
         }
+        RegisterCmd::Enrol { id, photos } => {
+            let engine = crate::faces::FaceEngine::load()?;
+            let mut conn = ws.db()?;
+            let n = crate::enrol::enrol(
+                &mut conn,
+                &engine,
+                &id,
+                &photos,
+                &ws.config.limits.to_format_limits(),
+            )?;
+            journal::audit(
+                &conn,
+                actor,
+                "face-enrolled",
+                &id,
+                &serde_json::json!({"photos": n}),
+                Utc::now(),
+            )?;
+            println!("Enrolled {id} from {n} photo(s); {} face template(s) in total. The photos were not stored.", register::template_count(&conn, &id)?);
+            Ok(0)
+        }
+        RegisterCmd::EnrolDir { dir } => {
+            let engine = crate::faces::FaceEngine::load()?;
+            let mut conn = ws.db()?;
+            let report = crate::enrol::enrol_dir(
+                &mut conn,
+                &engine,
+                &dir,
+                &ws.config.limits.to_format_limits(),
+            )?;
+            journal::audit(
+                &conn,
+                actor,
+                "face-enrolled",
+                "register",
+                &serde_json::json!({"enrolled": report.enrolled, "skipped": report.skipped.len()}),
+                Utc::now(),
+            )?;
+            println!(
+                "Enrolled {} student(s) from {}.",
+                report.enrolled.len(),
+                dir.display()
+            );
+            for (file, why) in &report.skipped {
+                println!("  skipped {file}: {why}");
+            }
+            Ok(u8::from(!report.skipped.is_empty()))
+        }
+        RegisterCmd::Forget { id } => {
+            let conn = ws.db()?;
+            let n = register::forget(&conn, &id)?;
+            journal::audit(
+                &conn,
+                actor,
+                "biometric-data-erased",
+                &id,
+                &serde_json::json!({"templates": n}),
+                Utc::now(),
+            )?;
+            println!(
+                "Erased {n} face template(s) of {id}. Their photos will no longer be recognised."
+            );
+            Ok(0)
+        }
         RegisterCmd::Withdraw { id, channel, json } => {
             if !ws.config.gate.channels.contains(&channel) {
                 bail!(register::RegisterError::UnknownChannel(
@@ -661,12 +765,74 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
             println!("Approved #{id}: released to {dest}");
             Ok(0)
         }
+        ReviewCmd::Redact { id, note } => {
+            let (dest, n) = review::redact(ws, id, &note, actor)?;
+            println!("Redacted #{id}: {n} face(s) blurred, released to {dest}; the original stays in held/.");
+            Ok(0)
+        }
         ReviewCmd::Reject { id, note } => {
             review::reject(ws, id, &note, actor)?;
             println!("Rejected #{id}; its files stay in held/ as the record.");
             Ok(0)
         }
     }
+}
+
+fn eval_faces(workspace: &std::path::Path, dir: &std::path::Path, json: bool) -> Result<u8> {
+    let engine = crate::faces::FaceEngine::load()?;
+    let config = Workspace::open(workspace)
+        .map(|w| w.config)
+        .unwrap_or_default();
+    let mut thresholds: Vec<f32> = (8..=14).map(|t| t as f32 * 0.05).collect();
+    thresholds.extend([config.faces.match_distance, config.faces.ambiguous_distance]);
+    thresholds.sort_by(f32::total_cmp);
+    thresholds.dedup();
+    let e = crate::eval::eval_faces(&engine, dir, &thresholds)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(0);
+    }
+    println!("{} photos", e.photos);
+    for d in &e.detection {
+        println!(
+            "  {:<40} expected {:>3}  found {:>3}",
+            d.file, d.expected, d.found
+        );
+    }
+    if let Some(r) = e.detection_recall {
+        println!("detection recall {:.3}", r);
+    }
+    println!(
+        "{} same-person pairs, {} different-person pairs",
+        e.same_person_pairs, e.different_person_pairs
+    );
+    if let Some(m) = e.different_person_min_distance {
+        println!(
+            "closest different-person pair: {m:.3}; farthest same-person pair: {:.3}",
+            e.same_person_distances.last().copied().unwrap_or(0.0)
+        );
+    }
+    println!(
+        "{:>10} {:>18} {:>18}",
+        "threshold", "true match rate", "false match rate"
+    );
+    for t in &e.thresholds {
+        let mark = if (t.threshold - config.faces.match_distance).abs() < 1e-6 {
+            "  <- match_distance"
+        } else if (t.threshold - config.faces.ambiguous_distance).abs() < 1e-6 {
+            "  <- ambiguous_distance"
+        } else {
+            ""
+        };
+        println!(
+            "{:>10.2} {:>18.3} {:>18.3}{mark}",
+            t.threshold, t.true_match_rate, t.false_match_rate
+        );
+    }
+    for p in &e.problems {
+        println!("  problem: {p}");
+    }
+    Ok(0)
 }
 
 fn audit_cmd(ws: &Workspace, args: AuditArgs) -> Result<u8> {

@@ -20,7 +20,55 @@ pub enum ConfigError {
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub gate: Gate,
+    pub faces: Faces,
     pub limits: Limits,
+}
+
+/// What an unknown face (one that matches no enrolled student) does to a photo.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownFaces {
+    /// Hold for a moderator: the face may be a student who is not enrolled.
+    Review,
+    /// Release: every student is enrolled, so an unknown face is a parent, visitor or member of staff.
+    Allow,
+}
+
+/// What happens to a face that may not be published (no-publish list, no valid consent).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FaceAction {
+    Hold,
+    /// Blur those faces irreversibly and release the rest of the photo.
+    Redact,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faces {
+    /// Look for faces at all.
+    pub enabled: bool,
+    /// A face this close (embedding distance) to a student's template is that student.
+    pub match_distance: f32,
+    /// Closer than this but not a match: ambiguous, held for review.
+    pub ambiguous_distance: f32,
+    pub unknown_faces: UnknownFaces,
+    pub action: FaceAction,
+    /// Perceptual-hash distance (PDQ, 0-256) at which a photo counts as a re-upload of a rejected one.
+    pub reupload_distance: u32,
+}
+
+impl Default for Faces {
+    fn default() -> Self {
+        Faces {
+            enabled: true,
+            match_distance: 0.55,
+            ambiguous_distance: 0.65,
+            unknown_faces: UnknownFaces::Review,
+            action: FaceAction::Hold,
+            reupload_distance: 31,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -129,6 +177,28 @@ require_school_devices = {devices}
 # Also treat the photo's file name as a caption (e.g. "olivia-smith-100m.jpg" is held).
 check_file_names = {names}
 
+[faces]
+# Find faces and match them against enrolled students (`consentgate register enrol`).
+enabled = {faces_enabled}
+
+# Embedding distance bands (dlib ResNet, smaller = more alike): up to match_distance the face IS
+# the student; up to ambiguous_distance it MIGHT be (held for review); beyond, no match.
+# Chosen from `consentgate eval faces` measurements; see README "Faces".
+match_distance = {match_d}
+ambiguous_distance = {amb_d}
+
+# A face that matches nobody: "review" holds the photo for a moderator (a student who is not
+# enrolled looks like nobody); "allow" releases it (use only when every student is enrolled).
+unknown_faces = "{unknown}"
+
+# A face that may not be published (no-publish list, no valid consent for the channel, left the
+# school): "hold" the photo, or "redact" (blur those faces irreversibly and release the rest).
+action = "{action}"
+
+# Re-upload detection: a photo within this PDQ distance (of 256 bits) of a rejected photo, or of
+# its mirror image, is held. 31 is PDQ's published match threshold.
+reupload_distance = {reupload}
+
 [limits]
 # Decompression-bomb guards: pictures larger than this are held, not decoded.
 max_megapixels = {mp}
@@ -137,6 +207,20 @@ max_dimension = {dim}
 max_file_megabytes = {mb}
 "#,
             settle = d.gate.settle_seconds,
+            faces_enabled = d.faces.enabled,
+            match_d = d.faces.match_distance,
+            amb_d = d.faces.ambiguous_distance,
+            unknown = if d.faces.unknown_faces == UnknownFaces::Review {
+                "review"
+            } else {
+                "allow"
+            },
+            action = if d.faces.action == FaceAction::Hold {
+                "hold"
+            } else {
+                "redact"
+            },
+            reupload = d.faces.reupload_distance,
             devices = d.gate.require_school_devices,
             names = d.gate.check_file_names,
             mp = d.limits.max_megapixels,

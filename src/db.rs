@@ -95,6 +95,27 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     "#,
+    // 2: faces. Templates are biometric data: only what matching needs (embedding + crop hash),
+    // never the enrolment photo; `register forget` deletes them.
+    r#"
+    CREATE TABLE face_templates (
+        id         INTEGER PRIMARY KEY,
+        student_id TEXT NOT NULL REFERENCES students(id) ON DELETE CASCADE,
+        embedding  BLOB NOT NULL,
+        crop_hash  BLOB NOT NULL,
+        source     TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX face_templates_student ON face_templates(student_id);
+    -- Whole-image perceptual hashes (PDQ) of photos a moderator rejected, for re-upload detection.
+    CREATE TABLE rejected_hashes (
+        photo_id INTEGER NOT NULL REFERENCES photos(id),
+        hash     TEXT NOT NULL,
+        mirror   TEXT NOT NULL,
+        quality  INTEGER NOT NULL
+    );
+    ALTER TABLE photos ADD COLUMN faces TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 fn migrations() -> Migrations<'static> {

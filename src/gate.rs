@@ -17,8 +17,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::captions::{NameMatcher, TextSource};
-use crate::config::Config;
-use crate::decide::{self, Decision, Reason, ReasonKind};
+use crate::config::{Config, FaceAction};
+use crate::decide::{self, Decision, FaceFinding, FacePolicy, Reason, ReasonKind, Template};
+use crate::faces::{FaceEngine, FaceError};
 use crate::formats::{self, Cleaned};
 use crate::intake::{self, Candidate, Found};
 use crate::journal::{self, JournalError, NewPhoto, PhotoRecord, PhotoState};
@@ -36,6 +37,8 @@ pub enum GateError {
     Journal(#[from] JournalError),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Faces(#[from] FaceError),
     #[error("cannot read {path}: {source}")]
     Read {
         path: String,
@@ -53,6 +56,11 @@ pub struct Context {
     limits: formats::Limits,
     /// Today, for consent expiry and neutral names.
     pub today: NaiveDate,
+    /// The face models; `None` when `[faces] enabled = false`.
+    engine: Option<FaceEngine>,
+    templates: Vec<Template>,
+    students: HashMap<String, Student>,
+    face_policy: FacePolicy,
 }
 
 impl Context {
@@ -61,6 +69,7 @@ impl Context {
         channel: &str,
         students: &[Student],
         devices: Vec<SchoolDevice>,
+        templates: Vec<Template>,
     ) -> Result<Context, GateError> {
         if !config.gate.channels.iter().any(|c| c == channel) {
             return Err(GateError::UnknownChannel(
@@ -80,6 +89,20 @@ impl Context {
             devices,
             limits: config.limits.to_format_limits(),
             today: Local::now().date_naive(),
+            engine: if config.faces.enabled {
+                Some(FaceEngine::load()?)
+            } else {
+                None
+            },
+            templates,
+            students: students.iter().map(|s| (s.id.clone(), s.clone())).collect(),
+            face_policy: FacePolicy {
+                match_distance: config.faces.match_distance,
+                ambiguous_distance: config.faces.ambiguous_distance,
+                unknown_faces: config.faces.unknown_faces,
+                action: config.faces.action,
+                same_picture_bits: SAME_PICTURE_BITS,
+            },
         })
     }
 
@@ -91,7 +114,8 @@ impl Context {
     ) -> Result<Context, GateError> {
         let students = crate::register::all_students(conn)?;
         let devices = crate::register::devices(conn)?;
-        Context::new(&ws.config, channel, &students, devices)
+        let templates = crate::register::templates(conn)?;
+        Context::new(&ws.config, channel, &students, devices, templates)
     }
 }
 
@@ -105,6 +129,10 @@ pub struct Assessment {
     pub clean_caption: Option<String>,
     /// (student id, how) for every student linked to the photo.
     pub students: Vec<(String, String)>,
+    /// Every face found, with how it was judged.
+    pub faces: Vec<FaceFinding>,
+    /// How many faces were blurred in the released copy (config `action = "redact"`).
+    pub redacted: usize,
 }
 
 /// Judge one photo. `name` is its path relative to staging (folder names are captions too).
@@ -115,7 +143,7 @@ pub fn assess(
     sidecar: Option<Result<String, String>>,
 ) -> Assessment {
     let mut reasons = Vec::new();
-    let cleaned = match formats::clean(bytes, &ctx.limits) {
+    let mut cleaned = match formats::clean(bytes, &ctx.limits) {
         Ok(c) => Some(c),
         Err(e) => {
             reasons.push(decide::format_reason(&e));
@@ -188,6 +216,56 @@ pub fn assess(
         }
     }
 
+    let mut faces = Vec::new();
+    if let (Some(engine), Some(c)) = (&ctx.engine, &cleaned) {
+        match engine.faces_in(&c.bytes) {
+            Ok(found) => {
+                let (findings, face_reasons) = decide::judge_faces(
+                    &found,
+                    &ctx.templates,
+                    &ctx.students,
+                    &ctx.channel,
+                    ctx.today,
+                    &ctx.face_policy,
+                );
+                for f in &findings {
+                    if let (decide::Band::Match, Some(id), Some(d)) = (f.band, &f.student, f.score)
+                    {
+                        students.push((id.clone(), format!("face (distance {d:.2})")));
+                    }
+                }
+                reasons.extend(face_reasons);
+                faces = findings;
+            }
+            Err(e) => reasons.push(Reason {
+                kind: ReasonKind::FacesUnchecked,
+                detail: format!("{e}; the photo is held because its faces could not be checked"),
+                student: None,
+            }),
+        }
+    }
+
+    // Redaction instead of a hold, when every reason is a face that blurring removes.
+    let mut redacted = 0;
+    if ctx.face_policy.action == FaceAction::Redact
+        && !reasons.is_empty()
+        && reasons.iter().all(|r| decide::redactable(r.kind))
+    {
+        if let Some(c) = &mut cleaned {
+            match redact_copy(c, &faces) {
+                Ok(n) => {
+                    redacted = n;
+                    reasons.clear();
+                }
+                Err(e) => reasons.push(Reason {
+                    kind: ReasonKind::FacesUnchecked,
+                    detail: format!("redaction failed ({e}); held instead"),
+                    student: None,
+                }),
+            }
+        }
+    }
+
     let (decision, reasons) = decide::decide(reasons);
     students.sort();
     students.dedup();
@@ -197,7 +275,30 @@ pub fn assess(
         cleaned,
         clean_caption: sidecar_text.filter(|t| !sidecar_named_someone && !t.is_empty()),
         students,
+        faces,
+        redacted,
     }
+}
+
+/// Crop-hash bits within which a face is the same picture as an enrolment photo.
+const SAME_PICTURE_BITS: u32 = 20;
+
+/// Replace the clean copy with one whose non-publishable faces are blurred. Returns how many.
+pub fn redact_copy(clean: &mut Cleaned, faces: &[FaceFinding]) -> Result<usize, String> {
+    let boxes: Vec<[f32; 4]> = faces
+        .iter()
+        .filter(|f| !f.may_publish)
+        .map(|f| f.bbox)
+        .collect();
+    let mut img = crate::faces::decode_upright(&clean.bytes).map_err(|e| e.to_string())?;
+    crate::redact::redact(&mut img, &boxes);
+    clean.bytes = crate::redact::encode_jpeg(&img).map_err(|e| e.to_string())?;
+    clean.extension = "jpg";
+    clean.format = formats::Format::Jpeg;
+    clean
+        .removed
+        .push(format!("{} face(s) blurred", boxes.len()));
+    Ok(boxes.len())
 }
 
 /// What happened to one file, as `run --json` prints it.
@@ -214,6 +315,8 @@ pub struct PhotoOutcome {
     pub removed: Vec<String>,
     /// Anything else staff should know (left in staging, already processed...).
     pub note: Option<String>,
+    /// Every face found and how it was judged (also when released).
+    pub faces: Vec<FaceFinding>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -235,6 +338,7 @@ impl PhotoOutcome {
             reasons: vec![],
             removed: vec![],
             note: Some(note),
+            faces: vec![],
         }
     }
 }
@@ -586,6 +690,7 @@ impl Run<'_> {
             reasons: rec.reasons,
             removed: rec.removed,
             note: Some(note),
+            faces: rec.faces,
         }
     }
 
@@ -615,6 +720,7 @@ impl Run<'_> {
             removed: &clean.removed,
             caption: a.clean_caption.as_deref(),
             clean_ext: Some(clean.extension),
+            faces: &a.faces,
         };
         let id = match self.begin(&rec, Some(&rel_s), None, &a.students) {
             Ok(id) => id,
@@ -647,7 +753,9 @@ impl Run<'_> {
             id: Some(id),
             reasons: vec![],
             removed: clean.removed,
-            note: None,
+            note: (a.redacted > 0)
+                .then(|| format!("{} face(s) blurred before release", a.redacted)),
+            faces: a.faces,
         };
         self.finish(c, hash, id, sidecar, outcome)
     }
@@ -664,6 +772,7 @@ impl Run<'_> {
             cleaned: a.cleaned.as_ref(),
             clean_caption: a.clean_caption.as_deref(),
             students: &a.students,
+            faces: &a.faces,
         };
         self.hold_parts(c, hash, held, sidecar)
     }
@@ -679,6 +788,7 @@ impl Run<'_> {
             cleaned: None,
             clean_caption: None,
             students: &[],
+            faces: &[],
         };
         self.hold_parts(c, &hash, held, None)
     }
@@ -702,6 +812,7 @@ impl Run<'_> {
             removed: &removed,
             caption: h.clean_caption,
             clean_ext: h.cleaned.map(|x| x.extension),
+            faces: h.faces,
         };
         let id = match self.begin(&rec, None, None, h.students) {
             Ok(id) => id,
@@ -729,7 +840,9 @@ impl Run<'_> {
             )?;
             self.move_original(c, &dir, sidecar)
         })();
-        self.after_hold(c, hash, id, &dir, stored, h.reasons, removed, sidecar)
+        let mut outcome = self.after_hold(c, hash, id, &dir, stored, h.reasons, removed, sidecar);
+        outcome.faces = h.faces.to_vec();
+        outcome
     }
 
     fn move_original(
@@ -786,6 +899,7 @@ impl Run<'_> {
             reasons,
             removed,
             note: Some(format!("held as #{id} in {rel}")),
+            faces: vec![],
         };
         self.finish(c, hash, id, None, outcome)
     }
@@ -862,6 +976,7 @@ struct Held<'a> {
     cleaned: Option<&'a Cleaned>,
     clean_caption: Option<&'a str>,
     students: &'a [(String, String)],
+    faces: &'a [FaceFinding],
 }
 
 /// Where a held original lives: `held/<id>/original/<its file name>`.

@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::decide::Reason;
+use crate::decide::{FaceFinding, Reason};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -73,10 +73,11 @@ pub struct PhotoRecord {
     pub clean_ext: Option<String>,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
+    pub faces: Vec<FaceFinding>,
 }
 
 const PHOTO_COLUMNS: &str =
-    "id, content_hash, channel, source_name, state, reasons, removed, caption, outbox_path, held_dir, clean_ext, created_at, decided_at";
+    "id, content_hash, channel, source_name, state, reasons, removed, caption, outbox_path, held_dir, clean_ext, created_at, decided_at, faces";
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, JournalError> {
     DateTime::parse_from_rfc3339(s)
@@ -105,6 +106,8 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> Result<PhotoRecord, JournalError> {
         clean_ext: r.get(10)?,
         created_at: parse_time(&created)?,
         decided_at: decided.as_deref().map(parse_time).transpose()?,
+        faces: serde_json::from_str(&r.get::<_, String>(13)?)
+            .map_err(|e| JournalError::Corrupt(e.to_string()))?,
     })
 }
 
@@ -163,6 +166,7 @@ pub struct NewPhoto<'a> {
     pub removed: &'a [String],
     pub caption: Option<&'a str>,
     pub clean_ext: Option<&'a str>,
+    pub faces: &'a [FaceFinding],
 }
 
 /// Write-ahead: record the intended fate before touching any file, so a killed run can finish it.
@@ -172,8 +176,8 @@ pub fn insert_pending(
     now: DateTime<Utc>,
 ) -> Result<i64, JournalError> {
     conn.execute(
-        "INSERT INTO photos (content_hash, channel, source_name, state, reasons, removed, caption, clean_ext, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO photos (content_hash, channel, source_name, state, reasons, removed, caption, clean_ext, created_at, faces)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             p.content_hash,
             p.channel,
@@ -183,7 +187,8 @@ pub fn insert_pending(
             json(p.removed),
             p.caption,
             p.clean_ext,
-            now.to_rfc3339()
+            now.to_rfc3339(),
+            json(p.faces)
         ],
     )?;
     Ok(conn.last_insert_rowid())

@@ -547,6 +547,64 @@ pub fn withdraw(
     Ok(())
 }
 
+/// Store one face template (embedding + crop hash) for a student. Never the photo itself.
+pub fn add_template(
+    conn: &Connection,
+    student_id: &str,
+    embedding: &[f32],
+    crop_hash: &[u8],
+    source: &str,
+) -> Result<(), RegisterError> {
+    if get_student(conn, student_id)?.is_none() {
+        return Err(RegisterError::UnknownStudent(student_id.to_string()));
+    }
+    let blob: Vec<u8> = embedding.iter().flat_map(|f| f.to_le_bytes()).collect();
+    conn.execute(
+        "INSERT INTO face_templates (student_id, embedding, crop_hash, source, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![student_id, blob, crop_hash, source, chrono::Utc::now().to_rfc3339()],
+    )?;
+    Ok(())
+}
+
+/// Every enrolled face template.
+pub fn templates(conn: &Connection) -> Result<Vec<crate::decide::Template>, rusqlite::Error> {
+    let mut stmt =
+        conn.prepare("SELECT student_id, embedding, crop_hash FROM face_templates ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        let blob: Vec<u8> = r.get(1)?;
+        Ok(crate::decide::Template {
+            student_id: r.get(0)?,
+            embedding: blob
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            crop_hash: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// How many templates a student has.
+pub fn template_count(conn: &Connection, student_id: &str) -> Result<usize, rusqlite::Error> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM face_templates WHERE student_id = ?1",
+        [student_id],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as usize)
+}
+
+/// Erase a student's biometric data (every face template). Returns how many were deleted.
+pub fn forget(conn: &Connection, student_id: &str) -> Result<usize, RegisterError> {
+    if get_student(conn, student_id)?.is_none() {
+        return Err(RegisterError::UnknownStudent(student_id.to_string()));
+    }
+    Ok(conn.execute(
+        "DELETE FROM face_templates WHERE student_id = ?1",
+        [student_id],
+    )?)
+}
+
 /// A school-owned capture device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SchoolDevice {

@@ -290,6 +290,7 @@ fn a_run_killed_midway_is_finished_by_the_next() {
             removed: &[],
             caption: None,
             clean_ext: Some("jpg"),
+            faces: &[],
         };
         let id = journal::insert_pending(&conn, &rec, chrono::Utc::now()).unwrap();
         journal::set_paths(&conn, id, Some(&rel), None).unwrap();

@@ -45,7 +45,11 @@ pub enum FaceError {
 
 /// Euclidean distance between two embeddings (smaller = more likely the same person).
 pub fn distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f32>()
+        .sqrt()
 }
 
 /// Loaded models, shared by all threads of a run.
@@ -61,4 +65,11 @@ impl FaceEngine {
     pub fn faces_in(&self, _encoded: &[u8]) -> Result<Vec<Face>, FaceError> {
         Ok(Vec::new())
     }
+}
+
+/// Decode an encoded image upright (EXIF orientation applied) at full resolution.
+pub fn decode_upright(encoded: &[u8]) -> Result<image::RgbImage, FaceError> {
+    image::load_from_memory(encoded)
+        .map(|i| i.to_rgb8())
+        .map_err(|e| FaceError::Decode(e.to_string()))
 }
