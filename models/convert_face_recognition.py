@@ -21,7 +21,8 @@ This script reproduces that TS code op for op:
 ONNX I/O: input  "input"      float32 [1,3,150,150] NCHW, RGB, raw 0..255 (normalisation in graph)
           output "descriptor" float32 [1,128]  (not L2-normalised; same person if L2 dist < ~0.6)
 
-Tested with (pip): numpy==2.4.6 onnx==1.23.2 (verification: onnxruntime==1.32.0)
+Pinned (pip): numpy==2.4.6 onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.6.0 (fetch-models.sh installs exactly these;
+verification adds onnxruntime==1.32.0). Output is byte-identical across runs with these pins.
 Usage: convert_face_recognition.py MANIFEST.json WEIGHTS.bin OUT.onnx
 """
 import json
