@@ -18,6 +18,7 @@ pub mod gate;
 pub mod intake;
 pub mod journal;
 pub mod outbox;
+pub mod pdq;
 pub mod register;
 pub mod review;
 pub mod workspace;
