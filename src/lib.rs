@@ -20,6 +20,7 @@ pub mod gate;
 pub mod intake;
 pub mod journal;
 pub mod outbox;
+pub mod pdq;
 pub mod redact;
 pub mod register;
 pub mod review;
