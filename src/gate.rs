@@ -61,6 +61,25 @@ pub struct Context {
     templates: Vec<Template>,
     students: HashMap<String, Student>,
     face_policy: FacePolicy,
+    /// Whole-image hashes of rejected photos (trusted quality only), for re-upload detection.
+    rejected: Vec<RejectedHash>,
+}
+
+/// A rejected photo's PDQ hash and that of its mirror image.
+#[derive(Debug, Clone)]
+pub struct RejectedHash {
+    pub photo_id: i64,
+    pub hash: [u8; 32],
+    pub mirror: [u8; 32],
+}
+
+/// The eight dihedral PDQ hashes of a clean photo (JPEG: fast reduced decode).
+pub fn photo_pdq(clean: &Cleaned) -> Result<crate::pdq::Dihedrals, String> {
+    if clean.format == formats::Format::Jpeg {
+        return crate::pdq::hash_jpeg(&clean.bytes).map_err(|e| e.to_string());
+    }
+    let img = image::load_from_memory(&clean.bytes).map_err(|e| e.to_string())?;
+    Ok(crate::pdq::hash_dihedral(&img.to_rgb8()))
 }
 
 impl Context {
@@ -96,6 +115,7 @@ impl Context {
             },
             templates,
             students: students.iter().map(|s| (s.id.clone(), s.clone())).collect(),
+            rejected: Vec::new(),
             face_policy: FacePolicy {
                 match_distance: config.faces.match_distance,
                 ambiguous_distance: config.faces.ambiguous_distance,
@@ -115,7 +135,22 @@ impl Context {
         let students = crate::register::all_students(conn)?;
         let devices = crate::register::devices(conn)?;
         let templates = crate::register::templates(conn)?;
-        Context::new(&ws.config, channel, &students, devices, templates)
+        let mut ctx = Context::new(&ws.config, channel, &students, devices, templates)?;
+        ctx.rejected = crate::journal::rejected_hashes(conn)?
+            .into_iter()
+            .filter_map(|(photo_id, hash, mirror, quality)| {
+                let (hash, mirror) = (
+                    crate::pdq::Pdq::from_hex(&hash)?,
+                    crate::pdq::Pdq::from_hex(&mirror)?,
+                );
+                (quality >= crate::pdq::MIN_QUALITY).then_some(RejectedHash {
+                    photo_id,
+                    hash,
+                    mirror,
+                })
+            })
+            .collect();
+        Ok(ctx)
     }
 }
 
@@ -240,6 +275,34 @@ pub fn assess(
             Err(e) => reasons.push(Reason {
                 kind: ReasonKind::FacesUnchecked,
                 detail: format!("{e}; the photo is held because its faces could not be checked"),
+                student: None,
+            }),
+        }
+    }
+
+    // Re-upload of a rejected photo (resized, re-encoded, mirrored or rotated).
+    if let (false, Some(c)) = (ctx.rejected.is_empty(), &cleaned) {
+        match photo_pdq(c) {
+            Ok(d) if d.quality >= crate::pdq::MIN_QUALITY => {
+                let limit = ctx.config.faces.reupload_distance;
+                let hit = ctx
+                    .rejected
+                    .iter()
+                    .map(|r| (r, d.min_distance(&r.hash).min(d.min_distance(&r.mirror))))
+                    .min_by_key(|(_, dist)| *dist);
+                if let Some((r, dist)) = hit.filter(|(_, dist)| *dist <= limit) {
+                    reasons.push(Reason {
+                        kind: ReasonKind::NearDuplicateOfRejected,
+                        detail: format!("near-duplicate of rejected photo #{} (PDQ distance {dist} of 256, limit {limit}); `consentgate review show {}` says why it was rejected", r.photo_id, r.photo_id),
+                        student: None,
+                    });
+                }
+            }
+            // Too flat to hash reliably (PDQ quality < 50): nothing to compare.
+            Ok(_) => {}
+            Err(e) => reasons.push(Reason {
+                kind: ReasonKind::FacesUnchecked,
+                detail: format!("the photo could not be compared with rejected photos ({e})"),
                 student: None,
             }),
         }

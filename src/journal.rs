@@ -278,6 +278,29 @@ pub fn takedown_list(
     Ok(out)
 }
 
+/// Record a rejected photo's whole-image hash (hex) and its mirror's, for re-upload detection.
+pub fn add_rejected_hash(
+    conn: &Connection,
+    photo_id: i64,
+    hash: &str,
+    mirror: &str,
+    quality: u8,
+) -> Result<(), JournalError> {
+    conn.execute(
+        "INSERT INTO rejected_hashes (photo_id, hash, mirror, quality) VALUES (?1, ?2, ?3, ?4)",
+        params![photo_id, hash, mirror, quality],
+    )?;
+    Ok(())
+}
+
+/// Every rejected photo's (id, hash, mirror hash, quality).
+pub fn rejected_hashes(conn: &Connection) -> Result<Vec<(i64, String, String, u8)>, JournalError> {
+    let mut stmt = conn
+        .prepare("SELECT photo_id, hash, mirror, quality FROM rejected_hashes ORDER BY photo_id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 /// One row of the audit trail.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {

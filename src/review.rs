@@ -119,6 +119,20 @@ fn held_clean_copy(
     Ok((bytes, ext))
 }
 
+/// A held clean copy, as the gate's stages take it.
+fn as_cleaned(bytes: Vec<u8>, ext: &'static str) -> crate::formats::Cleaned {
+    crate::formats::Cleaned {
+        format: crate::formats::detect(&bytes),
+        bytes,
+        extension: ext,
+        removed: vec![],
+        embedded_text: vec![],
+        device: Default::default(),
+        width: 0,
+        height: 0,
+    }
+}
+
 /// Write a held photo's (possibly redacted) clean copy to its channel's outbox, durably, then
 /// record it as approved with the moderator's name. Returns the outbox path.
 #[allow(clippy::too_many_arguments)]
@@ -181,16 +195,7 @@ pub fn redact(
         return Err(ReviewError::NothingToRedact(id));
     }
     let (bytes, ext) = held_clean_copy(ws, &rec)?;
-    let mut clean = crate::formats::Cleaned {
-        format: crate::formats::detect(&bytes),
-        bytes,
-        extension: ext,
-        removed: vec![],
-        embedded_text: vec![],
-        device: Default::default(),
-        width: 0,
-        height: 0,
-    };
+    let mut clean = as_cleaned(bytes, ext);
     let n = crate::gate::redact_copy(&mut clean, &rec.faces).map_err(ReviewError::Redaction)?;
     let detail = serde_json::json!({"note": note, "faces_blurred": n});
     let rel = publish_held(
@@ -213,10 +218,24 @@ pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), Re
     }
     let mut conn = ws.db()?;
     let rec = held_record(&conn, id)?;
+    // Remember what the picture looks like, so a re-saved, resized or mirrored copy is held too.
+    let hash = held_clean_copy(ws, &rec)
+        .ok()
+        .and_then(|(bytes, ext)| crate::gate::photo_pdq(&as_cleaned(bytes, ext)).ok());
     let tx = conn.transaction()?;
     let now = Utc::now();
     journal::set_state(&tx, id, PhotoState::Rejected, now)?;
-    let detail = serde_json::json!({"note": note, "file": rec.source_name, "reasons": rec.reasons});
+    if let Some(d) = &hash {
+        use crate::pdq::Dihedral;
+        journal::add_rejected_hash(
+            &tx,
+            id,
+            &d.get(Dihedral::Original).to_hex(),
+            &d.get(Dihedral::FlipY).to_hex(),
+            d.quality,
+        )?;
+    }
+    let detail = serde_json::json!({"note": note, "file": rec.source_name, "reasons": rec.reasons, "reupload_hash": hash.map(|d| d.quality >= crate::pdq::MIN_QUALITY)});
     journal::audit(
         &tx,
         actor,

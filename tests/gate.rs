@@ -397,3 +397,54 @@ fn withdrawing_consent_lists_what_to_take_down() {
         .join(takedown[0]["outbox_path"].as_str().unwrap())
         .exists());
 }
+
+/// A rejected photo, re-saved smaller, re-encoded and mirrored under an innocent name, is held.
+#[test]
+fn a_reupload_of_a_rejected_photo_is_held() {
+    let ws = Ws::with_demo_register();
+    let original = fs::read(fixtures().join("pdq/images/astronaut-384.jpg")).unwrap();
+    ws.drop_file("olivia-smith-assembly.jpg", &original);
+    let (lines, _, _) = ws.run_json("website");
+    let id = outcome_for(&lines, "olivia-smith-assembly.jpg")["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    assert!(ws
+        .cg(&["review", "reject", &id, "--note", "named child"])
+        .status
+        .success());
+
+    let img = image::load_from_memory(&original).unwrap();
+    let altered = image::imageops::flip_horizontal(
+        &img.resize(300, 300, image::imageops::FilterType::Triangle)
+            .to_rgb8(),
+    );
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 70)
+        .encode_image(&altered)
+        .unwrap();
+    ws.drop_file("IMG_0001.jpg", &bytes);
+    ws.drop_file("unrelated.jpg", &jpeg(300, 300, 42));
+    let (lines, _, code) = ws.run_json("website");
+    assert_eq!(code, 1);
+    let o = outcome_for(&lines, "IMG_0001.jpg");
+    let r = o["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "near_duplicate_of_rejected")
+        .unwrap_or_else(|| panic!("{o}"));
+    assert!(
+        r["detail"].as_str().unwrap().contains(&format!("#{id}")),
+        "{r}"
+    );
+    let u = outcome_for(&lines, "unrelated.jpg");
+    assert!(
+        u["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["kind"] != "near_duplicate_of_rejected"),
+        "{u}"
+    );
+}
