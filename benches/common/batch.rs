@@ -1,0 +1,563 @@
+//! Whole-batch wall clock: `consentgate run` against `exiftool -all=` over the same photos.
+//!
+//! Target (from the issue): `run` over 48 twelve-megapixel JPEGs in no more than 2× the wall time
+//! of `exiftool -all=` over the same files, on the machine the bench runs on.
+//!
+//! Once per invocation, 48 distinct 4000×3000 JPEGs (quality 90, noise + gradients seeded by the
+//! file's index) are generated into a temporary folder, each carrying an EXIF APP1 (GPS, Make,
+//! Model, ImageDescription with a caption that names nobody) and an XMP APP1. Then, per repetition:
+//!
+//! - **consentgate**: a fresh workspace (`consentgate init`, `settle_seconds = 0`, a register of
+//!   a few hundred synthetic students so caption matching does real work), the photos copied into
+//!   `staging/` and flushed to disk (`sync`) before the timer; timed: only
+//!   `consentgate -w DIR run --channel website --json`.
+//! - **exiftool** (headline baseline): the photos copied into a fresh folder and synced; timed:
+//!   `exiftool -q -all= -overwrite_original FILES…` (one process over every file).
+//! - **exiftool -o** (second reference): `exiftool -q -all= -o OUTDIR/ DIR/`.
+//!
+//! Both tools read from a warm page cache. consentgate fsyncs every file it releases (and the
+//! folders), exiftool does not; that is part of the comparison.
+//!
+//! `cargo bench --bench gate_batch` runs the full batch. Set `GATE_BATCH_REPS` to change the
+//! number of repetitions (default 5, at least 3). Without `--bench` (e.g. `cargo test
+//! --all-targets`) it runs a tiny smoke version: 4 small photos, one repetition, no target check.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use image::ImageEncoder;
+use rayon::prelude::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_consentgate");
+
+/// Built twice (Cargo.toml): `gate_batch` (no faces, against exiftool) and `gate_people` (photos of
+/// people through the whole gate with faces on: target >= 5 photos/s, reported with recall).
+fn people_mode() -> bool {
+    env!("CARGO_CRATE_NAME") == "gate_people"
+}
+
+/// Face fixtures pasted into each people photo, with how many faces each shows.
+const FACE_PATCHES: &[(&str, usize)] = &[
+    ("obama_portrait.jpg", 1),
+    ("obama_blue_room.jpg", 1),
+    ("group_of_four.jpg", 4),
+];
+
+/// Paste two face fixtures (scaled up ~2x, as a phone at a school event would frame people) into
+/// the photo. Returns the number of faces pasted.
+fn paste_faces(rgb: &mut [u8], w: u32, h: u32, i: usize) -> usize {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/faces");
+    let mut faces = 0;
+    for k in 0..2 {
+        let (name, n) = FACE_PATCHES[(i + k) % FACE_PATCHES.len()];
+        let patch = image::open(dir.join(name)).expect("face fixture").to_rgb8();
+        let scale = 2.0 + (i % 3) as f32 * 0.4;
+        let (pw, ph) = (
+            (patch.width() as f32 * scale) as u32,
+            (patch.height() as f32 * scale) as u32,
+        );
+        let patch = image::imageops::resize(
+            &patch,
+            pw.min(w / 2),
+            ph.min(h),
+            image::imageops::FilterType::Triangle,
+        );
+        let (ox, oy) = (
+            k as u32 * w / 2 + (i as u32 * 37) % (w / 2 - patch.width() + 1),
+            (i as u32 * 53) % (h - patch.height() + 1),
+        );
+        for (x, y, px) in patch.enumerate_pixels() {
+            let o = (((oy + y) * w + ox + x) * 3) as usize;
+            rgb[o..o + 3].copy_from_slice(&px.0);
+        }
+        faces += n;
+    }
+    faces
+}
+const TARGET_RATIO: f64 = 2.0;
+
+struct Params {
+    files: usize,
+    width: u32,
+    height: u32,
+    reps: usize,
+}
+
+fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {
+    let mut s = vec![0xFF, marker];
+    s.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    s.extend_from_slice(payload);
+    s
+}
+
+fn rationals(v: &[(u32, u32)]) -> Vec<u8> {
+    v.iter()
+        .flat_map(|(a, b)| a.to_le_bytes().into_iter().chain(b.to_le_bytes()))
+        .collect()
+}
+
+/// Little-endian EXIF: IFD0 (ImageDescription, Make, Model, Orientation, GPS pointer) + GPS IFD
+/// (latitude and longitude with their references). The position varies a little per file.
+fn exif(i: usize) -> Vec<u8> {
+    let mut t = b"Exif\0\0II*\0\x08\0\0\0".to_vec();
+    let base = 6;
+    let ifd0_entries = 5u16;
+    let gps_at = 8 + 2 + 12 * ifd0_entries as u32 + 4;
+    let gps_entries = 4u16;
+    let data_at = gps_at + 2 + 12 * gps_entries as u32 + 4;
+    let make = b"BenchCam\0";
+    let model = b"Model 12MP\0";
+    let desc = format!("Sports day, class 4 relay race, heat {}\0", i % 6 + 1);
+    let lat = rationals(&[(51, 1), (30, 1), (1234 + i as u32, 100)]);
+    let lon = rationals(&[(0, 1), (7, 1), (4321 + i as u32, 100)]);
+    let mut data = Vec::new();
+    let mut entry = |t: &mut Vec<u8>, tag: u16, typ: u16, count: u32, v: &[u8]| {
+        t.extend_from_slice(&tag.to_le_bytes());
+        t.extend_from_slice(&typ.to_le_bytes());
+        t.extend_from_slice(&count.to_le_bytes());
+        if v.len() <= 4 {
+            let mut x = v.to_vec();
+            x.resize(4, 0);
+            t.extend_from_slice(&x);
+        } else {
+            t.extend_from_slice(&(data_at + data.len() as u32).to_le_bytes());
+            data.extend_from_slice(v);
+        }
+    };
+    t.extend_from_slice(&ifd0_entries.to_le_bytes());
+    entry(&mut t, 0x010E, 2, desc.len() as u32, desc.as_bytes());
+    entry(&mut t, 0x010F, 2, make.len() as u32, make);
+    entry(&mut t, 0x0110, 2, model.len() as u32, model);
+    entry(&mut t, 0x0112, 3, 1, &1u16.to_le_bytes());
+    entry(&mut t, 0x8825, 4, 1, &gps_at.to_le_bytes());
+    t.extend_from_slice(&0u32.to_le_bytes());
+    assert_eq!(t.len() - base, gps_at as usize);
+    t.extend_from_slice(&gps_entries.to_le_bytes());
+    entry(&mut t, 0x0001, 2, 2, b"N\0");
+    entry(&mut t, 0x0002, 5, 3, &lat);
+    entry(&mut t, 0x0003, 2, 2, b"W\0");
+    entry(&mut t, 0x0004, 5, 3, &lon);
+    t.extend_from_slice(&0u32.to_le_bytes());
+    assert_eq!(t.len() - base, data_at as usize);
+    t.extend_from_slice(&data);
+    segment(0xE1, &t)
+}
+
+fn xmp() -> Vec<u8> {
+    let mut p = b"http://ns.adobe.com/xap/1.0/\0".to_vec();
+    p.extend_from_slice(
+        br#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:exif="http://ns.adobe.com/exif/1.0/"><dc:description><rdf:Alt><rdf:li xml:lang="x-default">Relay race</rdf:li></rdf:Alt></dc:description><dc:subject><rdf:Bag><rdf:li>sports</rdf:li><rdf:li>school</rdf:li></rdf:Bag></dc:subject><exif:GPSLatitude>51,30.2N</exif:GPSLatitude></rdf:Description></rdf:RDF></x:xmpmeta>"#,
+    );
+    segment(0xE1, &p)
+}
+
+/// One photo-like JPEG: smooth gradients (direction and phase vary with `i`) plus pixel noise
+/// seeded by `i`, so every file has different content. EXIF and XMP follow the SOI marker.
+fn photo(i: usize, w: u32, h: u32) -> (Vec<u8>, usize) {
+    let seed = (i as u32 + 1).wrapping_mul(0x9E37_79B9);
+    let (fx, fy) = (1 + i as u32 % 5, 1 + (i as u32 / 5) % 7);
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    rgb.par_chunks_exact_mut(w as usize * 3)
+        .enumerate()
+        .for_each(|(y, row)| {
+            let y = y as u32;
+            let mut n = seed ^ y.wrapping_mul(0x85EB_CA6B);
+            for (x, px) in row.chunks_exact_mut(3).enumerate() {
+                let x = x as u32;
+                // xorshift32: cheap per-pixel noise.
+                n ^= n << 13;
+                n ^= n >> 17;
+                n ^= n << 5;
+                let g = (x * fx * 256 / w + y * fy * 256 / h + seed) & 0xFF;
+                let r = ((x * 512 / w) ^ (y * 384 / h)).wrapping_add(i as u32 * 7) & 0xFF;
+                let b = (255 - g + (x ^ y) / 64) & 0xFF;
+                let noise = |s: u32| ((((n >> s) & 0xFF) * 18) >> 8) as i32 - 9;
+                px[0] = (r as i32 + noise(0)).clamp(0, 255) as u8;
+                px[1] = (g as i32 + noise(8)).clamp(0, 255) as u8;
+                px[2] = (b as i32 + noise(16)).clamp(0, 255) as u8;
+            }
+        });
+    let faces = if people_mode() {
+        paste_faces(&mut rgb, w, h, i)
+    } else {
+        0
+    };
+    let mut jpeg = Vec::with_capacity(6 << 20);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .write_image(&rgb, w, h, image::ExtendedColorType::Rgb8)
+        .expect("encode");
+    let mut out = Vec::with_capacity(jpeg.len() + 2048);
+    out.extend_from_slice(&jpeg[..2]);
+    out.extend(exif(i));
+    out.extend(xmp());
+    out.extend_from_slice(&jpeg[2..]);
+    (out, faces)
+}
+
+/// A few hundred synthetic students (first × last names), none of whom the captions name.
+fn register_csv(n: usize) -> String {
+    const FIRST: [&str; 24] = [
+        "Olivia", "Amelia", "Isla", "Aarav", "Oliver", "Theo", "Freya", "Priya", "Kwame",
+        "Siobhan", "Mateusz", "Chidi", "Zara", "Elijah", "Florence", "Arjun", "Niamh", "Yusuf",
+        "Ingrid", "Tomasz", "Aisha", "Dmitri", "Keira", "Lorcan",
+    ];
+    const LAST: [&str; 16] = [
+        "Smith",
+        "Okafor",
+        "Patel",
+        "Nowak",
+        "Murphy",
+        "Khan",
+        "Evans",
+        "Kowalski",
+        "Oyelaran",
+        "Fitzgerald",
+        "Lindqvist",
+        "Haddad",
+        "Nakamura",
+        "Achterberg",
+        "Mensah",
+        "Ferreira",
+    ];
+    let mut s = String::from("id,first_name,last_name,consent_website\n");
+    for k in 0..n {
+        let first = FIRST[k % FIRST.len()];
+        let last = LAST[(k / FIRST.len() + k) % LAST.len()];
+        let consent = if k % 7 == 3 { "no" } else { "yes" };
+        s.push_str(&format!("S{:05},{first},{last},{consent}\n", 10_000 + k));
+    }
+    s
+}
+
+fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Flush dirty pages (the copies just made) so their write-back does not land inside a timer.
+fn sync() {
+    let _ = Command::new("sync").status();
+}
+
+fn copy_all(files: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
+    fs::create_dir_all(dir).expect("mkdir");
+    files
+        .iter()
+        .map(|f| {
+            let dest = dir.join(f.file_name().expect("file name"));
+            fs::copy(f, &dest).expect("copy photo");
+            dest
+        })
+        .collect()
+}
+
+fn jpegs_in(dir: &Path) -> usize {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "jpg"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// One timed `consentgate run` in a fresh workspace. Returns (wall seconds, the run's own
+/// `summary.seconds`).
+fn consentgate_once(
+    root: &Path,
+    rep: usize,
+    files: &[PathBuf],
+    register: &Path,
+) -> (f64, f64, usize) {
+    let ws = root.join(format!("ws-{rep}"));
+    run_ok(Command::new(BIN).arg("init").arg(&ws), "consentgate init");
+    let toml_path = ws.join("consentgate.toml");
+    let toml = fs::read_to_string(&toml_path).expect("read consentgate.toml");
+    assert!(
+        toml.contains("settle_seconds = 5"),
+        "consentgate.toml no longer has `settle_seconds = 5`:\n{toml}"
+    );
+    // This bench measures the metadata-and-captions gate against exiftool ("no faces yet" in the
+    // issue that set the target), so the face stage is switched off here; `benches/faces.rs`
+    // measures the gate with faces.
+    assert!(
+        toml.contains("enabled = true"),
+        "consentgate.toml no longer has [faces] enabled:\n{toml}"
+    );
+    let toml = toml.replace("settle_seconds = 5", "settle_seconds = 0");
+    let toml = if people_mode() {
+        // Faces on; the pasted people are not enrolled, so let unknown faces through to measure
+        // the whole release path.
+        toml.replace("unknown_faces = \"review\"", "unknown_faces = \"allow\"")
+    } else {
+        toml.replace("enabled = true", "enabled = false")
+    };
+    fs::write(&toml_path, toml).expect("write consentgate.toml");
+    run_ok(
+        Command::new(BIN)
+            .arg("-w")
+            .arg(&ws)
+            .args(["--as", "bench", "register", "import"])
+            .arg(register),
+        "consentgate register import",
+    );
+    copy_all(files, &ws.join("staging"));
+    sync();
+
+    let out_path = root.join(format!("run-{rep}.jsonl"));
+    let stdout = fs::File::create(&out_path).expect("create run output");
+    let started = Instant::now();
+    let status = Command::new(BIN)
+        .arg("-w")
+        .arg(&ws)
+        .args(["--as", "bench", "run", "--channel", "website", "--json"])
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("start consentgate run");
+    let wall = started.elapsed().as_secs_f64();
+
+    let json = fs::read_to_string(&out_path).unwrap_or_default();
+    let released = jpegs_in(&ws.join("outbox").join("website"));
+    if !status.status.success() || released != files.len() {
+        panic!(
+            "consentgate run must release all {} photos (exit 0); it exited {} with {released} in the outbox.\nstdout:\n{json}\nstderr:\n{}",
+            files.len(),
+            status.status,
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+    let summary: serde_json::Value = json
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .expect("run --json ends with a summary line");
+    let inner = summary["summary"]["seconds"].as_f64().unwrap_or(f64::NAN);
+    let faces_found = json
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["faces"].as_array().map(Vec::len))
+        .sum();
+    let _ = fs::remove_dir_all(&ws);
+    (wall, inner, faces_found)
+}
+
+/// One timed `exiftool -q -all= -overwrite_original FILES…` over fresh copies.
+fn exiftool_in_place_once(root: &Path, rep: usize, files: &[PathBuf]) -> f64 {
+    let dir = root.join(format!("ex-{rep}"));
+    let copies = copy_all(files, &dir);
+    sync();
+    let started = Instant::now();
+    run_ok(
+        Command::new("exiftool")
+            .args(["-q", "-all=", "-overwrite_original"])
+            .args(&copies),
+        "exiftool -all= -overwrite_original",
+    );
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(jpegs_in(&dir), files.len(), "exiftool left other files");
+    let _ = fs::remove_dir_all(&dir);
+    wall
+}
+
+/// One timed `exiftool -q -all= -o OUTDIR/ SRC/` (reads the originals, writes new files).
+fn exiftool_to_dir_once(root: &Path, rep: usize, src: &Path, n: usize) -> f64 {
+    let out = root.join(format!("exo-{rep}"));
+    sync();
+    let started = Instant::now();
+    let mut out_arg = out.clone().into_os_string();
+    out_arg.push("/");
+    run_ok(
+        Command::new("exiftool")
+            .args(["-q", "-all=", "-o"])
+            .arg(&out_arg)
+            .arg(src),
+        "exiftool -all= -o OUTDIR/",
+    );
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(jpegs_in(&out), n, "exiftool -o wrote a different count");
+    let _ = fs::remove_dir_all(&out);
+    wall
+}
+
+fn have_exiftool() -> bool {
+    Command::new("exiftool")
+        .arg("-ver")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let m = s.len() / 2;
+    if s.len() % 2 == 0 {
+        (s[m - 1] + s[m]) / 2.0
+    } else {
+        s[m]
+    }
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+pub fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let p = if bench {
+        let reps = std::env::var("GATE_BATCH_REPS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(5usize)
+            .max(3);
+        Params {
+            files: 48,
+            width: 4000,
+            height: 3000,
+            reps,
+        }
+    } else {
+        Params {
+            files: 4,
+            width: 400,
+            height: 300,
+            reps: 1,
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let tmp = tempfile::Builder::new()
+        .prefix("gate_batch-")
+        .tempdir()
+        .expect("tempdir");
+    let root = tmp.path();
+
+    // The batch, generated once.
+    let t = Instant::now();
+    let src = root.join("photos");
+    fs::create_dir_all(&src).expect("mkdir photos");
+    let made: Vec<(PathBuf, usize)> = (0..p.files)
+        .into_par_iter()
+        .map(|i| {
+            let path = src.join(format!("photo-{:02}.jpg", i + 1));
+            let (bytes, faces) = photo(i, p.width, p.height);
+            fs::write(&path, bytes).expect("write photo");
+            (path, faces)
+        })
+        .collect();
+    let faces_pasted: usize = made.iter().map(|(_, n)| n).sum();
+    let files: Vec<PathBuf> = made.into_iter().map(|(p, _)| p).collect();
+    let total_bytes: u64 = files
+        .iter()
+        .map(|f| fs::metadata(f).expect("stat").len())
+        .sum();
+    let mb = total_bytes as f64 / 1e6;
+    let register = root.join("register.csv");
+    let students = 384;
+    fs::write(&register, register_csv(students)).expect("write register");
+    eprintln!(
+        "gate_batch: generated {} photos {}x{} ({mb:.1} MB, {:.2} MB each) in {:.1} s; register of {students} students; {} repetitions",
+        p.files,
+        p.width,
+        p.height,
+        mb / p.files as f64,
+        t.elapsed().as_secs_f64(),
+        p.reps
+    );
+
+    let exiftool = have_exiftool() && !people_mode();
+    if !exiftool {
+        eprintln!("gate_batch: NOTE: exiftool is not on PATH; timing consentgate only, no comparison (install libimage-exiftool-perl)");
+    }
+    let (mut gate, mut gate_inner, mut ex, mut exo) = (vec![], vec![], vec![], vec![]);
+    let mut faces_found = 0;
+    for rep in 0..p.reps {
+        let (wall, inner, found) = consentgate_once(root, rep, &files, &register);
+        faces_found = found;
+        gate.push(wall);
+        gate_inner.push(inner);
+        let mut line = format!("  rep {rep}: consentgate {wall:.3} s (own summary {inner:.3} s)");
+        if exiftool {
+            let a = exiftool_in_place_once(root, rep, &files);
+            let b = exiftool_to_dir_once(root, rep, &src, files.len());
+            ex.push(a);
+            exo.push(b);
+            line += &format!(", exiftool in place {a:.3} s, exiftool -o {b:.3} s");
+        }
+        eprintln!("{line}");
+    }
+
+    let n = p.files as f64;
+    println!();
+    println!(
+        "gate_batch: {} JPEGs {}x{}, {mb:.1} MB total, {} repetitions, nproc {cores}",
+        p.files, p.width, p.height, p.reps
+    );
+    println!(
+        "  {:<44}{:>10}{:>10}{:>10}{:>10}",
+        "", "median s", "min s", "photos/s", "MB/s"
+    );
+    let row = |name: &str, v: &[f64]| {
+        let m = median(v);
+        println!(
+            "  {name:<44}{m:>10.3}{:>10.3}{:>10.1}{:>10.1}",
+            min(v),
+            n / m,
+            mb / m
+        );
+    };
+    row("consentgate run --channel website --json", &gate);
+    row("  (its own summary.seconds)", &gate_inner);
+    if people_mode() {
+        let rate = n / median(&gate);
+        let recall = faces_found.min(faces_pasted) as f64 / faces_pasted.max(1) as f64;
+        let verdict = if rate >= 5.0 { "met" } else { "NOT MET" };
+        println!(
+            "  faces pasted {faces_pasted}, found {faces_found} (detection recall {recall:.3})"
+        );
+        let judged = if bench {
+            verdict
+        } else {
+            "smoke run only, not judged"
+        };
+        println!("gate_people: {rate:.2} photos/s with faces, recall {recall:.3} (target >= 5 photos/s, {judged})");
+        return;
+    }
+    if exiftool {
+        row("exiftool -all= -overwrite_original FILES", &ex);
+        row("exiftool -all= -o OUTDIR/ DIR/", &exo);
+        let ratio = median(&gate) / median(&ex);
+        let ratio_min = min(&gate) / min(&ex);
+        let ratio_o = median(&gate) / median(&exo);
+        println!(
+            "  ratio consentgate/exiftool (in place): median {ratio:.2}, min {ratio_min:.2}; vs exiftool -o: median {ratio_o:.2}"
+        );
+        let verdict = if ratio <= TARGET_RATIO {
+            "met"
+        } else {
+            "NOT MET"
+        };
+        if bench {
+            println!(
+                "gate_batch: consentgate/exiftool = {ratio:.2} (target <= {TARGET_RATIO:.1}, {verdict})"
+            );
+        } else {
+            println!("gate_batch: smoke run only (use cargo bench); ratio {ratio:.2} not judged");
+        }
+    } else {
+        println!("gate_batch: consentgate/exiftool = n/a (exiftool not found; target <= {TARGET_RATIO:.1} not checked)");
+    }
+}
