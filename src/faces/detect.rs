@@ -94,33 +94,130 @@ impl Detector {
         best
     }
 
-    /// Every face in `image`, in `image`'s pixel coordinates.
-    pub fn detect(&self, image: &RgbImage) -> Result<Vec<Detection>, FaceError> {
+    /// Coarse pass: `image` letterboxed whole into the best-fitting shape. Faces in `image`'s
+    /// pixel coordinates, and whether a fine pass is advisable: some face is close to the
+    /// detector's size limit at this scale, or something scored between `WEAK_THRESHOLD` and the
+    /// threshold (crowds of small faces show up like that).
+    pub fn detect(&self, image: &RgbImage) -> Result<(Vec<Detection>, bool), FaceError> {
+        let (w, h) = image.dimensions();
+        if w == 0 || h == 0 {
+            return Ok((Vec::new(), false));
+        }
+        let shape = self.shape_for(w, h);
+        let r = (shape.width as f32 / w as f32).min(shape.height as f32 / h as f32);
+        let all = self.run_tile(image, shape, r, [0, 0], self.threshold.min(WEAK_THRESHOLD))?;
+        let (strong, weak): (Vec<Detection>, Vec<Detection>) =
+            all.into_iter().partition(|d| d.score > self.threshold);
+        let small = strong
+            .iter()
+            .any(|d| (d.rect[3] - d.rect[1]) * r < FINE_TRIGGER_FACE_PX);
+        let fine = small || !weak.is_empty();
+        Ok((strong, fine))
+    }
+
+    /// Fine pass: `image` scaled to about twice the coarse pass's size and covered by 2×2
+    /// overlapping tiles of the same shape. Faces cut by an inner tile edge are dropped (they lie
+    /// whole in the neighbouring tile if they are smaller than the overlap, and larger ones are
+    /// the coarse pass's). Faces in `image`'s pixel coordinates.
+    pub fn detect_tiled(&self, image: &RgbImage) -> Result<Vec<Detection>, FaceError> {
         let (w, h) = image.dimensions();
         if w == 0 || h == 0 {
             return Ok(Vec::new());
         }
         let shape = self.shape_for(w, h);
+        let (pw, ph) = (shape.width as f32, shape.height as f32);
+        let r = ((2.0 * pw - TILE_OVERLAP) / w as f32).min((2.0 * ph - TILE_OVERLAP) / h as f32);
+        let (cw, ch) = (w as f32 * r, h as f32 * r);
+        let origins = |content: f32, tile: f32| -> Vec<u32> {
+            let last = (content - tile).ceil().max(0.0) as u32;
+            if last == 0 {
+                vec![0]
+            } else {
+                vec![0, last]
+            }
+        };
+        let (xs, ys) = (origins(cw, pw), origins(ch, ph));
+        // Each tile owns the faces whose centre lies on its side of the middle of the overlap.
+        let split = |o: &[u32], tile: f32| o.get(1).map(|&last| (last as f32 + tile) / 2.0);
+        let (split_x, split_y) = (split(&xs, pw), split(&ys, ph));
+        let mut out = Vec::new();
+        for &y0 in &ys {
+            for &x0 in &xs {
+                let dets = self.run_tile(image, shape, r, [x0, y0], self.threshold)?;
+                let (x0f, y0f) = (x0 as f32, y0 as f32);
+                let inner_left = x0 > 0;
+                let inner_top = y0 > 0;
+                let inner_right = x0f + pw < cw - 1.0;
+                let inner_bottom = y0f + ph < ch - 1.0;
+                for d in dets {
+                    // `run_tile` returns image coordinates; judge in scaled (tile grid) pixels.
+                    let [x1, y1, x2, y2] = d.rect.map(|v| v * r);
+                    let cut = (inner_left && x1 - x0f <= SEAM_MARGIN)
+                        || (inner_top && y1 - y0f <= SEAM_MARGIN)
+                        || (inner_right && x2 - x0f >= pw - SEAM_MARGIN)
+                        || (inner_bottom && y2 - y0f >= ph - SEAM_MARGIN);
+                    let owns = |centre: f32, origin: u32, split: Option<f32>| match split {
+                        None => true,
+                        Some(m) if origin == 0 => centre < m,
+                        Some(m) => centre >= m,
+                    };
+                    let mine =
+                        owns((x1 + x2) / 2.0, x0, split_x) && owns((y1 + y2) / 2.0, y0, split_y);
+                    if !cut && mine {
+                        out.push(d);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Run one input: `image` scaled by `r`, the `shape`-sized window at `origin` (in scaled
+    /// pixels; black beyond the picture). Detections above `threshold`, NMS applied, in `image`'s
+    /// pixel coordinates.
+    fn run_tile(
+        &self,
+        image: &RgbImage,
+        shape: &DetectShape,
+        r: f32,
+        origin: [u32; 2],
+        threshold: f32,
+    ) -> Result<Vec<Detection>, FaceError> {
         let plan = self.plan(shape)?;
-        let r = (shape.width as f32 / w as f32).min(shape.height as f32 / h as f32);
-        let input = letterbox(image, shape.width, shape.height, r);
+        let (w, h) = image.dimensions();
+        let input = letterbox(image, shape.width, shape.height, r, origin);
         let outputs = plan
             .run(tvec!(input.into()))
             .map_err(|e| FaceError::Inference(format!("CenterFace: {e}")))?;
-        let content = [w as f32 * r, h as f32 * r];
-        let mut dets = decode(&outputs, self.threshold, content)?;
+        let content = [
+            (w as f32 * r - origin[0] as f32).clamp(0.0, shape.width as f32),
+            (h as f32 * r - origin[1] as f32).clamp(0.0, shape.height as f32),
+        ];
+        let mut dets = decode(&outputs, threshold, content)?;
+        let (ox, oy) = (origin[0] as f32, origin[1] as f32);
         for d in &mut dets {
-            for v in &mut d.rect {
-                *v /= r;
-            }
+            d.rect = [
+                (d.rect[0] + ox) / r,
+                (d.rect[1] + oy) / r,
+                (d.rect[2] + ox) / r,
+                (d.rect[3] + oy) / r,
+            ];
             for p in &mut d.landmarks {
-                p[0] /= r;
-                p[1] /= r;
+                *p = [(p[0] + ox) / r, (p[1] + oy) / r];
             }
         }
         Ok(dets)
     }
 }
+
+/// Candidates scoring above this (but under the threshold) in the coarse pass call for a fine pass.
+const WEAK_THRESHOLD: f32 = 0.2;
+/// A face shorter than this (detector input pixels) in the coarse pass calls for a fine pass.
+const FINE_TRIGGER_FACE_PX: f32 = 24.0;
+/// Overlap of neighbouring fine-pass tiles, detector input pixels.
+const TILE_OVERLAP: f32 = 64.0;
+/// Detections this close to an inner tile edge are treated as cut.
+const SEAM_MARGIN: f32 = 2.0;
 
 fn build_plan(model: &InferenceModel, width: u32, height: u32) -> Result<Plan, String> {
     let shape = [1usize, 3, height as usize, width as usize];
@@ -132,28 +229,29 @@ fn build_plan(model: &InferenceModel, width: u32, height: u32) -> Result<Plan, S
         .map_err(|e| format!("CenterFace {width}x{height}: {e}"))
 }
 
-/// Resize `image` by `r` (bilinear) into the top-left corner of a black `width`×`height` canvas,
-/// as an NCHW float tensor of 0–255 RGB values.
-fn letterbox(image: &RgbImage, width: u32, height: u32, r: f32) -> Tensor {
+/// The `width`×`height` window at `origin` of `image` resized by `r` (bilinear), black beyond the
+/// picture, as an NCHW float tensor of 0–255 RGB values.
+fn letterbox(image: &RgbImage, width: u32, height: u32, r: f32, origin: [u32; 2]) -> Tensor {
     let (w, h) = image.dimensions();
     let (cw, ch) = (width as usize, height as usize);
     let plane = cw * ch;
     let mut data = vec![0f32; 3 * plane];
-    let tw = ((w as f32 * r).round() as usize).min(cw);
-    let th = ((h as f32 * r).round() as usize).min(ch);
+    let (ox, oy) = (origin[0] as usize, origin[1] as usize);
+    let tw = ((w as f32 * r).round() as usize).saturating_sub(ox).min(cw);
+    let th = ((h as f32 * r).round() as usize).saturating_sub(oy).min(ch);
     let src = image.as_raw();
     let stride = w as usize * 3;
     // Precompute horizontal taps.
     let xs: Vec<(usize, usize, f32)> = (0..tw)
         .map(|x| {
-            let sx = ((x as f32 + 0.5) / r - 0.5).clamp(0.0, (w - 1) as f32);
+            let sx = (((x + ox) as f32 + 0.5) / r - 0.5).clamp(0.0, (w - 1) as f32);
             let x0 = sx.floor() as usize;
             let x1 = (x0 + 1).min(w as usize - 1);
             (x0 * 3, x1 * 3, sx - x0 as f32)
         })
         .collect();
     for y in 0..th {
-        let sy = ((y as f32 + 0.5) / r - 0.5).clamp(0.0, (h - 1) as f32);
+        let sy = (((y + oy) as f32 + 0.5) / r - 0.5).clamp(0.0, (h - 1) as f32);
         let y0 = sy.floor() as usize;
         let y1 = (y0 + 1).min(h as usize - 1);
         let fy = sy - y0 as f32;
@@ -236,7 +334,7 @@ fn decode(
             });
         }
     }
-    Ok(nms(dets, 0.3))
+    Ok(nms(dets, super::NMS_IOU))
 }
 
 fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {

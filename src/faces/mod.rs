@@ -70,7 +70,9 @@ pub struct FaceTimings {
     pub decode: Duration,
     /// Letterbox + CenterFace + decoding its outputs.
     pub detect: Duration,
-    /// A larger decode for faces too small at detection resolution (zero when not needed).
+    /// The fine pass (tiles at twice the resolution; zero when not needed).
+    pub fine_detect: Duration,
+    /// A larger decode for the fine pass or for faces too small at detection resolution.
     pub second_decode: Duration,
     /// Aligned chips and their perceptual hashes, all faces.
     pub align_hash: Duration,
@@ -88,6 +90,9 @@ pub struct EngineOptions {
     pub threshold: f32,
     /// Compute identity embeddings (false: boxes, landmarks and crop hashes only).
     pub embed: bool,
+    /// Run the tiled fine pass (twice the resolution) when the coarse pass sees small or
+    /// uncertain faces.
+    pub fine_pass: bool,
 }
 
 impl Default for EngineOptions {
@@ -96,14 +101,18 @@ impl Default for EngineOptions {
             detect_long_side: DETECT_LONG_SIDE,
             threshold: DETECT_THRESHOLD,
             embed: true,
+            fine_pass: true,
         }
     }
 }
 
 /// Default detector input, longer side (see the module's design notes).
-pub const DETECT_LONG_SIDE: u32 = 1280;
+pub const DETECT_LONG_SIDE: u32 = 640;
 /// Default detection threshold (deface uses 0.2 for anonymisation, CenterFace's demo 0.5).
 pub const DETECT_THRESHOLD: f32 = 0.35;
+
+/// Overlap (IoU) above which two detections are one face (deface's value).
+const NMS_IOU: f32 = 0.3;
 
 /// A chip sampled from a picture where the face is smaller than this many picture pixels per chip
 /// pixel is upsampled; when the decode was reduced, the face is re-sampled from a larger decode.
@@ -189,26 +198,76 @@ impl FaceEngine {
         encoded: Option<&[u8]>,
         timings: &mut FaceTimings,
     ) -> Result<Vec<Face>, FaceError> {
+        let (full_w, full_h) = (
+            decoded.full_width.max(1) as f32,
+            decoded.full_height.max(1) as f32,
+        );
+        // Detections in `image` pixels → displayed full-resolution pixels.
+        let to_full = |image: &RgbImage, d: detect::Detection| {
+            let f = [
+                full_w / image.width().max(1) as f32,
+                full_h / image.height().max(1) as f32,
+            ];
+            detect::Detection {
+                rect: [
+                    d.rect[0] * f[0],
+                    d.rect[1] * f[1],
+                    d.rect[2] * f[0],
+                    d.rect[3] * f[1],
+                ],
+                score: d.score,
+                landmarks: d.landmarks.map(|[x, y]| [x * f[0], y * f[1]]),
+            }
+        };
+        let long = self.options.detect_long_side;
         let start = Instant::now();
-        let reduced = decode::reduce_for_detection(&decoded.image, self.options.detect_long_side);
+        let reduced = decode::reduce_for_detection(&decoded.image, long);
         let det_image = reduced.as_ref().unwrap_or(&decoded.image);
-        let to_full = [
-            decoded.full_width as f32 / det_image.width().max(1) as f32,
-            decoded.full_height as f32 / det_image.height().max(1) as f32,
-        ];
-        let detections = self.detector.detect(det_image)?;
+        let (coarse, fine_wanted) = self.detector.detect(det_image)?;
+        let mut detections: Vec<_> = coarse.into_iter().map(|d| to_full(det_image, d)).collect();
         timings.detect = start.elapsed();
+
+        // A larger decode, made at most once, for the fine pass and for chips of small faces.
+        let mut larger: Option<decode::Decoded> = None;
+        let decode_larger = |larger: &mut Option<decode::Decoded>,
+                             min_long: u32,
+                             timings: &mut FaceTimings|
+         -> Result<(), FaceError> {
+            let current = larger.as_ref().unwrap_or(decoded);
+            let have = current.image.width().max(current.image.height());
+            let reduced = current.image.width() < current.full_width;
+            if let (Some(bytes), true, true) = (encoded, reduced, have < min_long) {
+                let start = Instant::now();
+                *larger = Some(decode::decode_at_least(bytes, min_long)?);
+                timings.second_decode += start.elapsed();
+            }
+            Ok(())
+        };
+
+        if fine_wanted && self.options.fine_pass {
+            let fine_long = 2 * long;
+            decode_larger(&mut larger, fine_long, timings)?;
+            let start = Instant::now();
+            let source = larger.as_ref().unwrap_or(decoded);
+            let reduced = decode::reduce_for_detection(&source.image, fine_long);
+            let fine_image = reduced.as_ref().unwrap_or(&source.image);
+            let fine = self.detector.detect_tiled(fine_image)?;
+            detections.extend(fine.into_iter().map(|d| to_full(fine_image, d)));
+            detections = detect::nms(detections, NMS_IOU);
+            timings.fine_detect = start.elapsed();
+        }
+
         let mut faces: Vec<Face> = detections
             .iter()
             .map(|d| Face {
                 bbox: FaceBox {
-                    x: d.rect[0] * to_full[0],
-                    y: d.rect[1] * to_full[1],
-                    width: (d.rect[2] - d.rect[0]) * to_full[0],
-                    height: (d.rect[3] - d.rect[1]) * to_full[1],
+                    x: d.rect[0],
+                    y: d.rect[1],
+                    width: d.rect[2] - d.rect[0],
+                    height: d.rect[3] - d.rect[1],
                 },
                 score: d.score,
-                landmarks: d.landmarks.map(|[x, y]| [x * to_full[0], y * to_full[1]]),
+                landmarks: d.landmarks,
                 embedding: Vec::new(),
                 crop_hash: Vec::new(),
             })
@@ -216,43 +275,39 @@ impl FaceEngine {
         if faces.is_empty() {
             return Ok(faces);
         }
+
         // Chips come from the decoded picture, or from a larger decode when a face is too small
-        // there and the decode was reduced.
+        // there (picture pixels per chip pixel under MIN_CHIP_SOURCE_SCALE).
+        let tpl = align::template(align::CHIP_SIZE, align::CHIP_PADDING);
         let source_scale = |image: &RgbImage, face: &Face| {
             let f = [
-                image.width() as f32 / decoded.full_width.max(1) as f32,
-                image.height() as f32 / decoded.full_height.max(1) as f32,
+                image.width() as f32 / full_w,
+                image.height() as f32 / full_h,
             ];
             let lm = face.landmarks.map(|[x, y]| [x * f[0], y * f[1]]);
-            let tpl = align::template(align::CHIP_SIZE, align::CHIP_PADDING);
             align::Similarity::fit(&tpl, &lm).map_or(f32::INFINITY, |t| t.scale())
         };
+        let current = &larger.as_ref().unwrap_or(decoded).image;
         let smallest = faces
             .iter()
-            .map(|f| source_scale(&decoded.image, f))
+            .map(|f| source_scale(current, f))
             .fold(f32::INFINITY, f32::min);
-        let start = Instant::now();
-        let larger = match encoded {
-            Some(bytes)
-                if smallest < MIN_CHIP_SOURCE_SCALE
-                    && decoded.image.width() < decoded.full_width =>
-            {
-                let long = decoded.image.width().max(decoded.image.height()) as f32;
-                let want = (long * MIN_CHIP_SOURCE_SCALE / smallest).ceil() as u32;
-                Some(decode::decode_at_least(bytes, want)?)
-            }
-            _ => None,
-        };
-        timings.second_decode = start.elapsed();
-        let chip_source = larger.as_ref().unwrap_or(decoded);
+        if smallest < MIN_CHIP_SOURCE_SCALE {
+            let have = current.width().max(current.height()) as f32;
+            let want = (have * MIN_CHIP_SOURCE_SCALE / smallest.max(1e-3))
+                .ceil()
+                .min(65535.0);
+            decode_larger(&mut larger, want as u32, timings)?;
+        }
+        let chip_source = &larger.as_ref().unwrap_or(decoded).image;
         let f = [
-            chip_source.image.width() as f32 / decoded.full_width.max(1) as f32,
-            chip_source.image.height() as f32 / decoded.full_height.max(1) as f32,
+            chip_source.width() as f32 / full_w,
+            chip_source.height() as f32 / full_h,
         ];
         for face in &mut faces {
             let start = Instant::now();
             let lm = face.landmarks.map(|[x, y]| [x * f[0], y * f[1]]);
-            let Some(chip) = align::chip(&chip_source.image, &lm) else {
+            let Some(chip) = align::chip(chip_source, &lm) else {
                 continue;
             };
             face.crop_hash = self.hasher.hash_image(&chip).as_bytes().to_vec();
