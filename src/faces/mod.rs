@@ -353,9 +353,3 @@ mod tests {
     }
 }
 
-/// Decode an encoded image upright (EXIF orientation applied) at full resolution.
-pub fn decode_upright(encoded: &[u8]) -> Result<image::RgbImage, FaceError> {
-    image::load_from_memory(encoded)
-        .map(|i| i.to_rgb8())
-        .map_err(|e| FaceError::Decode(e.to_string()))
-}
