@@ -148,6 +148,55 @@ fn no_faces_in_a_gradient() {
     assert!(engine().faces_in_image(&img).unwrap().is_empty());
     let flat = RgbImage::from_pixel(64, 48, image::Rgb([128, 128, 128]));
     assert!(engine().faces_in_image(&flat).unwrap().is_empty());
+    for (w, h) in [(1, 1), (3, 2), (1, 700), (5000, 2)] {
+        let tiny = RgbImage::from_pixel(w, h, image::Rgb([200, 10, 10]));
+        assert!(
+            engine().faces_in_image(&tiny).unwrap().is_empty(),
+            "{w}x{h}"
+        );
+        assert!(faces(&jpeg(&tiny, 90)).is_empty(), "{w}x{h} JPEG");
+    }
+}
+
+#[test]
+fn grayscale_jpeg_works() {
+    let gray =
+        image::DynamicImage::ImageRgb8(decode_upright(&fixture("obama_portrait.jpg")).unwrap())
+            .into_luma8();
+    let mut bytes = Vec::new();
+    JpegEncoder::new_with_quality(&mut bytes, 90)
+        .encode_image(&gray)
+        .unwrap();
+    assert_eq!(faces(&bytes).len(), 1);
+}
+
+/// A photo large enough for the DCT-scaled decode (jpeg-decoder at 1/4 reads the EXIF itself).
+#[test]
+fn exif_orientation_on_a_large_photo() {
+    let small = decode_upright(&fixture("obama_portrait.jpg")).unwrap();
+    let upright = imageops::resize(
+        &small,
+        small.width() * 7,
+        small.height() * 7,
+        imageops::FilterType::Triangle,
+    );
+    let reference = faces(&jpeg(&upright, 85));
+    assert_eq!(reference.len(), 1);
+    let bytes = with_orientation(&jpeg(&imageops::rotate270(&upright), 85), 6);
+    let found = faces(&bytes);
+    assert_eq!(found.len(), 1);
+    let (got, want) = (found[0].bbox, reference[0].bbox);
+    let tol = 0.08 * want.width;
+    for (g, e) in [
+        (got.x, want.x),
+        (got.y, want.y),
+        (got.width, want.width),
+        (got.height, want.height),
+    ] {
+        assert!((g - e).abs() < tol, "{got:?} vs {want:?}");
+    }
+    let d = distance(&found[0].embedding, &reference[0].embedding);
+    assert!(d < 0.3, "embedding moved by {d}");
 }
 
 #[test]

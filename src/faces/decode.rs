@@ -33,23 +33,42 @@ fn is_jpeg(encoded: &[u8]) -> bool {
 /// Decode upright with the smallest DCT scale whose longer side is still ≥ `min_long_side`
 /// (or full resolution when the picture is smaller). Non-JPEG pictures are decoded in full.
 pub(crate) fn decode_at_least(encoded: &[u8], min_long_side: u32) -> Result<Decoded, FaceError> {
-    if is_jpeg(encoded) {
-        // jpeg-decoder validates its input, but a decoder panic must never take the run down.
-        match std::panic::catch_unwind(|| decode_jpeg(encoded, min_long_side)) {
-            Ok(result) => result,
-            Err(_) => Err(FaceError::Decode("the JPEG decoder failed".into())),
+    // The decoders validate their input, but a decoder panic must never take the run down.
+    match std::panic::catch_unwind(|| {
+        if is_jpeg(encoded) {
+            decode_jpeg(encoded, min_long_side)
+        } else {
+            decode_full(encoded)
         }
-    } else {
-        let image = image::load_from_memory(encoded)
-            .map_err(|e| FaceError::Decode(e.to_string()))?
-            .into_rgb8();
-        let (full_width, full_height) = image.dimensions();
-        Ok(Decoded {
-            image,
-            full_width,
-            full_height,
-        })
+    }) {
+        Ok(result) => result,
+        Err(_) => Err(FaceError::Decode("the decoder failed".into())),
     }
+}
+
+/// Full-resolution decode with `image` (zune-jpeg for JPEG: faster than jpeg-decoder at full
+/// size), orientation applied.
+fn decode_full(encoded: &[u8]) -> Result<Decoded, FaceError> {
+    use image::ImageDecoder;
+    let err = |e: image::ImageError| FaceError::Decode(e.to_string());
+    let mut decoder = image::ImageReader::new(std::io::Cursor::new(encoded))
+        .with_guessed_format()
+        .map_err(|e| FaceError::Decode(e.to_string()))?
+        .into_decoder()
+        .map_err(err)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(err)?;
+    image.apply_orientation(orientation);
+    let image = image.into_rgb8();
+    let (full_width, full_height) = image.dimensions();
+    if full_width == 0 || full_height == 0 {
+        return Err(FaceError::Decode("empty picture".into()));
+    }
+    Ok(Decoded {
+        image,
+        full_width,
+        full_height,
+    })
 }
 
 fn decode_jpeg(encoded: &[u8], min_long_side: u32) -> Result<Decoded, FaceError> {
@@ -65,7 +84,12 @@ fn decode_jpeg(encoded: &[u8], min_long_side: u32) -> Result<Decoded, FaceError>
     if stored_w == 0 || stored_h == 0 {
         return Err(FaceError::Decode("JPEG: empty picture".into()));
     }
-    if min_long_side < stored_w.max(stored_h) {
+    // jpeg-decoder at 1/2 is hardly faster than zune-jpeg at full size (measured on 12 MP:
+    // 50 vs 52 ms; 1/4: 32 ms; 1/8: 28 ms), so only 1/4 and 1/8 go through jpeg-decoder.
+    if min_long_side.saturating_mul(4) > stored_w.max(stored_h) {
+        return decode_full(encoded);
+    }
+    {
         // The decoder picks the smallest scale giving at least the requested size on one axis;
         // ask for the long side on both axes' proportions so the long side stays ≥ min_long_side.
         let f = min_long_side as f64 / stored_w.max(stored_h) as f64;

