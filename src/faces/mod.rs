@@ -411,4 +411,3 @@ mod tests {
         check::<FaceEngine>();
     }
 }
-
