@@ -783,7 +783,8 @@ fn eval_faces(workspace: &std::path::Path, dir: &std::path::Path, json: bool) ->
     let config = Workspace::open(workspace)
         .map(|w| w.config)
         .unwrap_or_default();
-    let mut thresholds: Vec<f32> = (8..=14).map(|t| t as f32 * 0.05).collect();
+    // t / 20 rounds exactly as the literal in the config does, so equal thresholds dedup.
+    let mut thresholds: Vec<f32> = (8..=14).map(|t| t as f32 / 20.0).collect();
     thresholds.extend([config.faces.match_distance, config.faces.ambiguous_distance]);
     thresholds.sort_by(f32::total_cmp);
     thresholds.dedup();

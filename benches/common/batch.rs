@@ -479,7 +479,7 @@ pub fn main() {
     );
 
     let exiftool = have_exiftool() && !people_mode();
-    if !exiftool {
+    if !exiftool && !people_mode() {
         eprintln!("gate_batch: NOTE: exiftool is not on PATH; timing consentgate only, no comparison (install libimage-exiftool-perl)");
     }
     let (mut gate, mut gate_inner, mut ex, mut exo) = (vec![], vec![], vec![], vec![]);
