@@ -52,19 +52,14 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
     println!("Copied {n} sample files (photos and caption sidecars) into staging. Gating for channel \"website\":\n");
     let (_, summary) = crate::cli::run_and_print(&ws, "website", actor, false)?;
     println!();
+    let exe =
+        std::env::current_exe().map_or_else(|_| "consentgate".into(), |p| p.display().to_string());
+    let root = root.display();
     println!("Look around:");
-    println!(
-        "  ls {}/outbox/website           the clean photos, neutral names",
-        root.display()
-    );
-    println!(
-        "  consentgate -w {} review list  what a moderator must look at",
-        root.display()
-    );
-    println!(
-        "  consentgate -w {} audit        the tamper-evident trail",
-        root.display()
-    );
+    println!("  ls {root}/outbox/website                 the clean photos, under neutral names");
+    println!("  {exe} -w {root} review list     what a moderator must look at");
+    println!("  {exe} -w {root} review show ID  every reason for one held photo");
+    println!("  {exe} -w {root} audit           the tamper-evident trail");
     let _ = summary;
     Ok(0)
 }
