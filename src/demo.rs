@@ -31,12 +31,31 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
         &ws.config.gate.channels,
         today,
     )?;
-    drop(conn);
     println!("consentgate demo — workspace {}", root.display());
     println!(
         "Imported the sample register: {} students.",
         report.added.len()
     );
+    // A face the register knows: one portrait enrolled for A1009 (on the no-publish list), and a
+    // different photo of the same person dropped with the event photos.
+    let faces = fixtures.join("../faces");
+    let (portrait, event) = (
+        faces.join("obama_portrait.jpg"),
+        faces.join("obama_blue_room.jpg"),
+    );
+    if portrait.is_file() && event.is_file() {
+        let engine = crate::faces::FaceEngine::load()?;
+        crate::enrol::enrol(
+            &mut conn,
+            &engine,
+            "A1009",
+            std::slice::from_ref(&portrait),
+            &ws.config.limits.to_format_limits(),
+        )?;
+        std::fs::copy(&event, ws.staging().join("assembly-hall.jpg"))?;
+        println!("Enrolled the face of A1009 (no-publish list) from {}; dropped another photo of them as assembly-hall.jpg.", portrait.display());
+    }
+    drop(conn);
     let mut n = 0;
     for entry in std::fs::read_dir(&photos)? {
         let entry = entry?;
