@@ -143,7 +143,16 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        let f = &c.faces;
+        // Inverted bands would silently turn "might be this child" into "nobody": refuse them.
+        if !(0.0..=2.0).contains(&f.match_distance) || f.ambiguous_distance < f.match_distance {
+            return Err(format!(
+                "[faces] needs 0 <= match_distance <= ambiguous_distance (found {} and {})",
+                f.match_distance, f.ambiguous_distance
+            ));
+        }
+        Ok(c)
     }
 
     /// The file `init` writes: every key present, with its default and a comment saying what it does.
@@ -240,6 +249,13 @@ mod tests {
             Config::parse(&Config::documented_default()).unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn inverted_face_bands_are_refused() {
+        let err =
+            Config::parse("[faces]\nmatch_distance = 0.7\nambiguous_distance = 0.5\n").unwrap_err();
+        assert!(err.contains("match_distance"), "{err}");
     }
 
     #[test]
