@@ -12,65 +12,9 @@ use consentgate::formats::{clean, strip_unverified, Limits};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use image::ImageEncoder;
 
-fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {
-    let mut s = vec![0xFF, marker];
-    s.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
-    s.extend_from_slice(payload);
-    s
-}
-
-/// Little-endian EXIF: IFD0 (Make, Model, ImageDescription, Orientation, GPS pointer) + GPS IFD.
-fn exif() -> Vec<u8> {
-    let mut t = b"Exif\0\0II*\0\x08\0\0\0".to_vec();
-    let base = 6;
-    let ifd0_entries = 5u16;
-    let gps_at = 8 + 2 + 12 * ifd0_entries as u32 + 4;
-    let gps_entries = 2u16;
-    let data_at = gps_at + 2 + 12 * gps_entries as u32 + 4;
-    let make = b"BenchCam\0";
-    let model = b"Model 12MP\0";
-    let desc = b"Sports day, class 4 relay race\0";
-    let lat: Vec<u8> = [(51u32, 1u32), (30, 1), (1234, 100)]
-        .iter()
-        .flat_map(|(a, b)| a.to_le_bytes().into_iter().chain(b.to_le_bytes()))
-        .collect();
-    let mut data = Vec::new();
-    let mut entry = |t: &mut Vec<u8>, tag: u16, typ: u16, count: u32, v: &[u8]| {
-        t.extend_from_slice(&tag.to_le_bytes());
-        t.extend_from_slice(&typ.to_le_bytes());
-        t.extend_from_slice(&count.to_le_bytes());
-        if v.len() <= 4 {
-            let mut x = v.to_vec();
-            x.resize(4, 0);
-            t.extend_from_slice(&x);
-        } else {
-            t.extend_from_slice(&(data_at + data.len() as u32).to_le_bytes());
-            data.extend_from_slice(v);
-        }
-    };
-    t.extend_from_slice(&ifd0_entries.to_le_bytes());
-    entry(&mut t, 0x010E, 2, desc.len() as u32, desc);
-    entry(&mut t, 0x010F, 2, make.len() as u32, make);
-    entry(&mut t, 0x0110, 2, model.len() as u32, model);
-    entry(&mut t, 0x0112, 3, 1, &6u16.to_le_bytes());
-    entry(&mut t, 0x8825, 4, 1, &gps_at.to_le_bytes());
-    t.extend_from_slice(&0u32.to_le_bytes());
-    assert_eq!(t.len() - base, gps_at as usize);
-    t.extend_from_slice(&gps_entries.to_le_bytes());
-    entry(&mut t, 0x0001, 2, 2, b"N\0");
-    entry(&mut t, 0x0002, 5, 3, &lat);
-    t.extend_from_slice(&0u32.to_le_bytes());
-    t.extend_from_slice(&data);
-    segment(0xE1, &t)
-}
-
-fn xmp() -> Vec<u8> {
-    let mut p = b"http://ns.adobe.com/xap/1.0/\0".to_vec();
-    p.extend_from_slice(
-        br#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:description><rdf:Alt><rdf:li xml:lang="x-default">Relay race</rdf:li></rdf:Alt></dc:description><dc:subject><rdf:Bag><rdf:li>sports</rdf:li><rdf:li>school</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>"#,
-    );
-    segment(0xE1, &p)
-}
+#[path = "common/metadata.rs"]
+mod metadata;
+use metadata::{exif, segment, xmp};
 
 /// A 12 MP photo-like JPEG with metadata and a trailer.
 fn input() -> Vec<u8> {
@@ -88,7 +32,7 @@ fn input() -> Vec<u8> {
         .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
         .expect("encode");
     let mut out = jpeg[..2].to_vec();
-    out.extend(exif());
+    out.extend(exif("Sports day, class 4 relay race", 6, 0));
     out.extend(xmp());
     out.extend(segment(0xFE, b"Taken by the PE department"));
     out.extend_from_slice(&jpeg[2..]);

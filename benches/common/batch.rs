@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use crate::metadata::{exif, xmp};
 use image::ImageEncoder;
 use rayon::prelude::*;
 
@@ -85,74 +86,6 @@ struct Params {
     reps: usize,
 }
 
-fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {
-    let mut s = vec![0xFF, marker];
-    s.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
-    s.extend_from_slice(payload);
-    s
-}
-
-fn rationals(v: &[(u32, u32)]) -> Vec<u8> {
-    v.iter()
-        .flat_map(|(a, b)| a.to_le_bytes().into_iter().chain(b.to_le_bytes()))
-        .collect()
-}
-
-/// Little-endian EXIF: IFD0 (ImageDescription, Make, Model, Orientation, GPS pointer) + GPS IFD
-/// (latitude and longitude with their references). The position varies a little per file.
-fn exif(i: usize) -> Vec<u8> {
-    let mut t = b"Exif\0\0II*\0\x08\0\0\0".to_vec();
-    let base = 6;
-    let ifd0_entries = 5u16;
-    let gps_at = 8 + 2 + 12 * ifd0_entries as u32 + 4;
-    let gps_entries = 4u16;
-    let data_at = gps_at + 2 + 12 * gps_entries as u32 + 4;
-    let make = b"BenchCam\0";
-    let model = b"Model 12MP\0";
-    let desc = format!("Sports day, class 4 relay race, heat {}\0", i % 6 + 1);
-    let lat = rationals(&[(51, 1), (30, 1), (1234 + i as u32, 100)]);
-    let lon = rationals(&[(0, 1), (7, 1), (4321 + i as u32, 100)]);
-    let mut data = Vec::new();
-    let mut entry = |t: &mut Vec<u8>, tag: u16, typ: u16, count: u32, v: &[u8]| {
-        t.extend_from_slice(&tag.to_le_bytes());
-        t.extend_from_slice(&typ.to_le_bytes());
-        t.extend_from_slice(&count.to_le_bytes());
-        if v.len() <= 4 {
-            let mut x = v.to_vec();
-            x.resize(4, 0);
-            t.extend_from_slice(&x);
-        } else {
-            t.extend_from_slice(&(data_at + data.len() as u32).to_le_bytes());
-            data.extend_from_slice(v);
-        }
-    };
-    t.extend_from_slice(&ifd0_entries.to_le_bytes());
-    entry(&mut t, 0x010E, 2, desc.len() as u32, desc.as_bytes());
-    entry(&mut t, 0x010F, 2, make.len() as u32, make);
-    entry(&mut t, 0x0110, 2, model.len() as u32, model);
-    entry(&mut t, 0x0112, 3, 1, &1u16.to_le_bytes());
-    entry(&mut t, 0x8825, 4, 1, &gps_at.to_le_bytes());
-    t.extend_from_slice(&0u32.to_le_bytes());
-    assert_eq!(t.len() - base, gps_at as usize);
-    t.extend_from_slice(&gps_entries.to_le_bytes());
-    entry(&mut t, 0x0001, 2, 2, b"N\0");
-    entry(&mut t, 0x0002, 5, 3, &lat);
-    entry(&mut t, 0x0003, 2, 2, b"W\0");
-    entry(&mut t, 0x0004, 5, 3, &lon);
-    t.extend_from_slice(&0u32.to_le_bytes());
-    assert_eq!(t.len() - base, data_at as usize);
-    t.extend_from_slice(&data);
-    segment(0xE1, &t)
-}
-
-fn xmp() -> Vec<u8> {
-    let mut p = b"http://ns.adobe.com/xap/1.0/\0".to_vec();
-    p.extend_from_slice(
-        br#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:exif="http://ns.adobe.com/exif/1.0/"><dc:description><rdf:Alt><rdf:li xml:lang="x-default">Relay race</rdf:li></rdf:Alt></dc:description><dc:subject><rdf:Bag><rdf:li>sports</rdf:li><rdf:li>school</rdf:li></rdf:Bag></dc:subject><exif:GPSLatitude>51,30.2N</exif:GPSLatitude></rdf:Description></rdf:RDF></x:xmpmeta>"#,
-    );
-    segment(0xE1, &p)
-}
-
 /// One photo-like JPEG: smooth gradients (direction and phase vary with `i`) plus pixel noise
 /// seeded by `i`, so every file has different content. EXIF and XMP follow the SOI marker.
 fn photo(i: usize, w: u32, h: u32) -> (Vec<u8>, usize) {
@@ -190,7 +123,11 @@ fn photo(i: usize, w: u32, h: u32) -> (Vec<u8>, usize) {
         .expect("encode");
     let mut out = Vec::with_capacity(jpeg.len() + 2048);
     out.extend_from_slice(&jpeg[..2]);
-    out.extend(exif(i));
+    out.extend(exif(
+        &format!("Sports day, class 4 relay race, heat {}", i % 6 + 1),
+        1,
+        i as u32,
+    ));
     out.extend(xmp());
     out.extend_from_slice(&jpeg[2..]);
     (out, faces)
