@@ -19,6 +19,7 @@ pub mod formats;
 pub mod gate;
 pub mod intake;
 pub mod journal;
+pub mod lock;
 pub mod outbox;
 pub mod pdq;
 pub mod redact;
