@@ -25,4 +25,7 @@ pub mod pdq;
 pub mod redact;
 pub mod register;
 pub mod review;
+pub mod service;
+pub mod status;
+pub mod watch;
 pub mod workspace;
