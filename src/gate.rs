@@ -452,7 +452,8 @@ pub struct Summary {
     pub already_processed: usize,
     /// Unfinished work from an interrupted run, finished now.
     pub recovered: usize,
-    /// Settled files not started because the gate was asked to stop; they stay in staging.
+    /// Settled files not started (or judged but not recorded, because the register changed
+    /// meanwhile) because the gate was asked to stop; they stay in staging, untouched.
     pub not_started: usize,
     pub seconds: f64,
     pub images_per_second: f64,
@@ -489,13 +490,22 @@ pub trait Progress: Sync {
     fn should_stop(&self) -> bool {
         false
     }
+    /// Asked after a photo is judged and before anything about it is written: `true` (the
+    /// register changed meanwhile) leaves it untouched in staging, to be judged again.
+    fn register_changed(&self) -> bool {
+        false
+    }
 }
+
+/// The note of a photo put back because the register changed while it was judged.
+const REJUDGE: &str = "not recorded: the register changed while it was judged; judged again";
 
 impl Progress for () {}
 
 struct Run<'a> {
     ws: &'a Workspace,
     ctx: &'a Context,
+    progress: &'a dyn Progress,
     db: Mutex<Connection>,
     actor: &'a str,
     claimed: Mutex<HashSet<String>>,
@@ -543,6 +553,7 @@ pub fn pass(
     let run = Run {
         ws,
         ctx,
+        progress,
         db: Mutex::new(ws.db()?),
         actor,
         claimed: Mutex::new(HashSet::new()),
@@ -574,6 +585,7 @@ pub fn pass(
                 return (c, Step::NotStarted);
             }
             match run.process(&c) {
+                Some(o) if o.note.as_deref() == Some(REJUDGE) => (c, Step::NotStarted),
                 Some(o) => {
                     progress.photo_done(&o);
                     (c, Step::Done(o))
@@ -601,6 +613,10 @@ pub fn pass(
                 let o = run.process(&c).unwrap_or_else(|| {
                     PhotoOutcome::left(&c.name, "duplicate of another photo in this run".into())
                 });
+                if o.note.as_deref() == Some(REJUDGE) {
+                    not_started += 1;
+                    continue;
+                }
                 progress.photo_done(&o);
                 o
             }
@@ -816,6 +832,13 @@ impl Run<'_> {
                 .and_then(|b| intake::decode_caption(&b))
         });
         let a = assess(self.ctx, &c.name, &bytes, sidecar);
+        if self.progress.register_changed() {
+            self.claimed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&hash);
+            return Some(PhotoOutcome::left(&c.name, REJUDGE.into()));
+        }
         Some(match a.decision {
             Decision::Released => self.release(c, &hash, a, sidecar_path.as_deref()),
             Decision::Held => self.hold(c, &hash, a, sidecar_path.as_deref()),

@@ -113,19 +113,25 @@ pub fn scan(staging: &Path, settle: Duration, now: SystemTime) -> Vec<Candidate>
 }
 
 /// When a file last changed: the later of its mtime and its inode change time (see module docs).
+/// An mtime in the future (a camera or server clock ahead, copied with `cp -p`) would hold the file
+/// back until that date, so then the change time alone counts — when the file system has one.
 fn last_change(meta: &fs::Metadata, now: SystemTime) -> SystemTime {
     use std::os::unix::fs::MetadataExt;
     let modified = meta.modified().unwrap_or(now);
     let ctime = u64::try_from(meta.ctime())
         .ok()
+        .filter(|&s| s > 0)
         .and_then(|s| {
-            SystemTime::UNIX_EPOCH.checked_add(Duration::new(
-                s,
-                meta.ctime_nsec().clamp(0, 999_999_999) as u32,
-            ))
-        })
-        .unwrap_or(now);
-    modified.max(ctime)
+            let nanos = u32::try_from(meta.ctime_nsec())
+                .unwrap_or(0)
+                .min(999_999_999);
+            SystemTime::UNIX_EPOCH.checked_add(Duration::new(s, nanos))
+        });
+    match ctime {
+        Some(c) if modified > now && c <= now => c,
+        Some(c) => modified.max(c),
+        None => modified,
+    }
 }
 
 /// The caption sidecar for a photo, if one exists: `IMG_1.txt`, `IMG_1.caption.txt`,

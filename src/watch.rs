@@ -75,19 +75,44 @@ pub fn stop_on_signals() -> Result<Arc<AtomicBool>, WatchError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [SIGTERM, SIGINT] {
-        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))
+        // Exit code 2: "an error" in consentgate's convention (1 would read as "something held").
+        signal_hook::flag::register_conditional_shutdown(sig, 2, Arc::clone(&stop))
             .map_err(WatchError::Signals)?;
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(WatchError::Signals)?;
     }
     Ok(stop)
 }
 
-/// `Progress` that asks the gate to stop when the flag is set.
-struct StopFlag<'a>(&'a AtomicBool);
+/// `Progress` that ends a pass early — photos in hand still finish — when a stop is requested,
+/// or when the register or the date changed under it: a withdrawal arriving during a long pass
+/// must apply to the next photo, not the next pass. A photo judged while the register changed is
+/// not recorded but judged again. The loop then reloads and carries on.
+struct PassGuard<'a> {
+    stop: &'a AtomicBool,
+    /// A connection of its own (the pass's threads share it), to read the register's version.
+    conn: std::sync::Mutex<Connection>,
+    built_from: &'a Fingerprint,
+    stale: AtomicBool,
+}
 
-impl Progress for StopFlag<'_> {
+impl Progress for PassGuard<'_> {
     fn should_stop(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.stop.load(Ordering::SeqCst) || self.register_changed()
+    }
+
+    fn register_changed(&self) -> bool {
+        if self.stale.load(Ordering::SeqCst) {
+            return true;
+        }
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        // Unreadable: treat as changed, so the loop looks again before gating more.
+        let changed = journal::register_version(&conn)
+            .map_or(true, |v| v != self.built_from.register)
+            || Local::now().date_naive() != self.built_from.today;
+        if changed {
+            self.stale.store(true, Ordering::SeqCst);
+        }
+        changed
     }
 }
 
@@ -116,24 +141,73 @@ pub fn watch(
     opts: &WatchOptions<'_>,
     stop: &AtomicBool,
 ) -> Result<WatchReport, WatchError> {
-    let mut ws = Workspace::open(root)?;
+    let ws = Workspace::open(root)?;
     let lock = WorkspaceLock::acquire(root, "watch", opts.channel)?;
     let conn = ws.db()?;
-    let mut fingerprint = Fingerprint::now(root, &conn)?;
-    let mut ctx = Context::from_workspace(&ws, &conn, opts.channel)?;
+    let fingerprint = Fingerprint::now(root, &conn)?;
+    let ctx = Context::from_workspace(&ws, &conn, opts.channel)?;
     let run_id = journal::begin_run(&conn, "watch", opts.channel, opts.actor, Utc::now())?;
-    let rescan = Duration::from_secs(ws.config.watch.rescan_seconds.max(1));
     journal::audit(
         &conn,
         opts.actor,
         "watch-started",
         "gate",
         &serde_json::json!({"channel": opts.channel, "pid": std::process::id(),
-            "settle_seconds": ws.config.gate.settle_seconds, "rescan_seconds": rescan.as_secs()}),
+            "settle_seconds": ws.config.gate.settle_seconds,
+            "rescan_seconds": ws.config.watch.rescan_seconds}),
         Utc::now(),
     )?;
+    let mut state = State {
+        ws,
+        ctx,
+        fingerprint,
+        report: WatchReport::default(),
+    };
+    let result = keep_gated(root, opts, stop, &lock, &conn, run_id, &mut state);
+    let report = state.report;
+    let outcome = if result.is_ok() { "stopped" } else { "failed" };
+    info!(
+        passes = report.passes,
+        released = report.released,
+        held = report.held,
+        left_in_staging = report.left_in_staging,
+        "{outcome}"
+    );
+    journal::end_run(&conn, run_id, outcome, Utc::now())?;
+    journal::audit(
+        &conn,
+        opts.actor,
+        &format!("watch-{outcome}"),
+        "gate",
+        &serde_json::json!({"channel": opts.channel, "pid": std::process::id(),
+            "released": report.released, "held": report.held}),
+        Utc::now(),
+    )?;
+    drop(lock);
+    result.map(|()| report)
+}
 
-    let staging = ws.staging();
+/// What the loop carries from pass to pass.
+struct State {
+    ws: Workspace,
+    ctx: Context,
+    fingerprint: Fingerprint,
+    report: WatchReport,
+}
+
+/// The loop: wait for an event, a scheduled pass or the rescan; gate; until `stop` is set.
+fn keep_gated(
+    root: &Path,
+    opts: &WatchOptions<'_>,
+    stop: &AtomicBool,
+    lock: &WorkspaceLock,
+    conn: &Connection,
+    run_id: i64,
+    st: &mut State,
+) -> Result<(), WatchError> {
+    let rescan = |ws: &Workspace| Duration::from_secs(ws.config.watch.rescan_seconds.max(1));
+
+    let staging = st.ws.staging();
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |ev| {
         let _ = tx.send(ev);
@@ -145,15 +219,14 @@ pub fn watch(
     info!(
         workspace = %root.display(),
         channel = opts.channel,
-        settle_seconds = ws.config.gate.settle_seconds,
-        rescan_seconds = rescan.as_secs(),
+        settle_seconds = st.ws.config.gate.settle_seconds,
+        rescan_seconds = rescan(&st.ws).as_secs(),
         "watching staging"
     );
 
-    let mut report = WatchReport::default();
     // The first pass at once: finish what a previous run left pending and take what waited.
     let mut due: Option<Instant> = Some(Instant::now());
-    let mut next_rescan = Instant::now() + rescan;
+    let mut next_rescan = Instant::now() + rescan(&st.ws);
     let mut paused = false;
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
@@ -177,22 +250,23 @@ pub fn watch(
             continue;
         }
         due = None;
-        next_rescan = Instant::now() + rescan;
+        next_rescan = Instant::now() + rescan(&st.ws);
 
         // Judge with the register, configuration and date as they are now.
-        let current = Fingerprint::now(root, &conn)?;
-        if current != fingerprint {
-            match reload(root, &conn, &ctx, opts.channel) {
+        let current = Fingerprint::now(root, conn)?;
+        if current != st.fingerprint {
+            match reload(root, conn, &st.ctx, opts.channel) {
                 Ok((new_ws, new_ctx)) => {
                     info!(
                         register_version = current.register,
                         "register, configuration or date changed; reloaded"
                     );
-                    ws = new_ws;
-                    ctx = new_ctx;
-                    fingerprint = current;
-                    report.reloads += 1;
+                    st.ws = new_ws;
+                    st.ctx = new_ctx;
+                    st.fingerprint = current;
+                    st.report.reloads += 1;
                     paused = false;
+                    next_rescan = Instant::now() + rescan(&st.ws);
                 }
                 Err(e) => {
                     // Never gate with a register or configuration known to be out of date.
@@ -205,8 +279,20 @@ pub fn watch(
             }
         }
 
-        match gate::pass(&ws, &lock, &ctx, opts.actor, &StopFlag(stop)) {
+        let guard = PassGuard {
+            stop,
+            conn: std::sync::Mutex::new(st.ws.db()?),
+            built_from: &st.fingerprint,
+            stale: AtomicBool::new(false),
+        };
+        let result = gate::pass(&st.ws, lock, &st.ctx, opts.actor, &guard);
+        if guard.stale.load(Ordering::SeqCst) {
+            info!("the register changed during the pass; reloading before the rest");
+            due = Some(Instant::now());
+        }
+        match result {
             Ok((outcomes, summary)) => {
+                let report = &mut st.report;
                 report.passes += 1;
                 report.released += summary.released;
                 report.held += summary.held;
@@ -216,7 +302,7 @@ pub fn watch(
                 }
                 log_summary(&summary);
                 if let Err(e) = journal::record_pass(
-                    &conn,
+                    conn,
                     run_id,
                     summary.released,
                     summary.held,
@@ -240,26 +326,8 @@ pub fn watch(
         }
     }
 
-    info!(
-        passes = report.passes,
-        released = report.released,
-        held = report.held,
-        left_in_staging = report.left_in_staging,
-        "stopping: photos in hand are finished"
-    );
-    journal::end_run(&conn, run_id, "stopped", Utc::now())?;
-    journal::audit(
-        &conn,
-        opts.actor,
-        "watch-stopped",
-        "gate",
-        &serde_json::json!({"channel": opts.channel, "pid": std::process::id(),
-            "released": report.released, "held": report.held}),
-        Utc::now(),
-    )?;
     drop(watcher);
-    drop(lock);
-    Ok(report)
+    Ok(())
 }
 
 fn notify_err(path: &Path, source: notify::Error) -> WatchError {

@@ -36,14 +36,24 @@ impl Watch {
             .stderr(fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let w = Watch {
+        let mut w = Watch {
             child: Some(child),
             log,
         };
-        // Running once `status` sees it holding the lock.
-        wait_for(Duration::from_secs(60), "watch to take the lock", || {
-            status(ws)["running"]["command"] == "watch"
-        });
+        // Ready once it holds the lock (as `status` sees it) and has said it is watching.
+        let started = Instant::now();
+        while !w.log().contains("watching staging") {
+            if let Some(exit) = w.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("watch exited ({exit}) at start:\n{}", w.log());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "watch did not start:\n{}",
+                w.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(status(ws)["running"]["command"], "watch");
         w
     }
 
@@ -492,7 +502,8 @@ fn a_second_gate_on_the_same_workspace_is_refused_and_touches_nothing() {
     let photo = jpeg(64, 48, 1);
     let p = ws.drop_file("waiting.jpg", &photo);
     let mut watch = Watch::start(&ws, "website");
-    let before = ws.cg(&["audit", "--json"]).stdout;
+    let audit = || String::from_utf8(ws.cg(&["audit", "--json"]).stdout).unwrap();
+    let before = audit();
 
     for args in [
         vec!["run", "--channel", "website"],
@@ -510,7 +521,7 @@ fn a_second_gate_on_the_same_workspace_is_refused_and_touches_nothing() {
     }
     assert_eq!(fs::read(&p).unwrap(), photo);
     assert!(journal(&ws).is_empty());
-    assert_eq!(ws.cg(&["audit", "--json"]).stdout, before, "no audit entry");
+    assert_eq!(audit(), before, "no audit entry");
     let st = status(&ws);
     assert_eq!(st["running"]["pid"], watch.pid());
     assert_eq!(st["running"]["channel"], "website");
@@ -663,4 +674,70 @@ fn the_systemd_unit_names_this_binary_workspace_and_channel_and_verifies() {
     } else {
         eprintln!("note: systemd-analyze not installed; the unit was checked line by line only");
     }
+}
+
+/// A register change during a long pass applies at once, not at the next pass: photos captioned
+/// with a child's name, released while nobody was registered, are held from the moment the
+/// register names the child — even those being judged at that moment are judged again.
+#[test]
+fn a_register_change_mid_pass_applies_at_once() {
+    let ws = Ws::new();
+    configure(&ws, 0, 30);
+    for i in 0..40u32 {
+        ws.drop_file(&format!("p{i:02}.jpg"), &jpeg(320 + i, 240, i as u8));
+        fs::write(
+            ws.staging().join(format!("p{i:02}.txt")),
+            "Well done Olivia Smith",
+        )
+        .unwrap();
+    }
+    let mut watch = Watch::start(&ws, "website");
+    wait_for(
+        Duration::from_secs(120),
+        "the first photo to be released",
+        || journal(&ws).iter().any(|r| r.state == "released"),
+    );
+    let import = ws.cg(&[
+        "register",
+        "import",
+        fixtures().join("demo/register.csv").to_str().unwrap(),
+    ]);
+    assert!(import.status.success());
+    let imported_at = chrono::Utc::now();
+    wait_for(Duration::from_secs(180), "all 40 to be gated", || {
+        journal(&ws)
+            .iter()
+            .filter(|r| r.state == "released" || r.state == "held")
+            .count()
+            == 40
+    });
+    let (exit, _) = watch.terminate();
+    assert!(exit.success());
+    let conn = rusqlite::Connection::open(ws.root.join("consentgate.db")).unwrap();
+    let late_releases: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM photos WHERE state = 'released' AND created_at > ?1",
+            [imported_at.to_rfc3339()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let held: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM photos WHERE state = 'held'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        late_releases == 0,
+        "{late_releases} photos naming Olivia were released after the register named her; log:\n{}",
+        watch.log()
+    );
+    assert!(held > 0, "the rest were held");
+    assert!(
+        watch.log().contains("register changed during the pass"),
+        "{}",
+        watch.log()
+    );
+    eprintln!("mid-pass register change: {held} held after the import");
 }
