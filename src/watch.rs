@@ -96,6 +96,11 @@ struct PassGuard<'a> {
 }
 
 impl Progress for PassGuard<'_> {
+    /// One log line per photo, as soon as it is decided (a large pass takes minutes).
+    fn photo_done(&self, outcome: &PhotoOutcome) {
+        log_outcome(outcome);
+    }
+
     fn should_stop(&self) -> bool {
         self.stop.load(Ordering::SeqCst) || self.register_changed()
     }
@@ -291,15 +296,12 @@ fn keep_gated(
             due = Some(Instant::now());
         }
         match result {
-            Ok((outcomes, summary)) => {
+            Ok((_, summary)) => {
                 let report = &mut st.report;
                 report.passes += 1;
                 report.released += summary.released;
                 report.held += summary.held;
                 report.left_in_staging += summary.errors;
-                for o in &outcomes {
-                    log_outcome(o);
-                }
                 log_summary(&summary);
                 if let Err(e) = journal::record_pass(
                     conn,

@@ -741,3 +741,95 @@ fn a_register_change_mid_pass_applies_at_once() {
     );
     eprintln!("mid-pass register change: {held} held after the import");
 }
+
+/// A configuration made invalid while `watch` runs stops the gating (fail closed: nothing is
+/// judged with settings known to be out of date) until it is fixed; then the photo is gated.
+#[test]
+fn watch_pauses_while_the_configuration_is_invalid() {
+    let ws = Ws::with_demo_register();
+    configure(&ws, 0, 1);
+    let mut watch = Watch::start(&ws, "website");
+    let cfg = ws.root.join("consentgate.toml");
+    let good = fs::read_to_string(&cfg).unwrap();
+    fs::write(
+        &cfg,
+        good.replace("check_file_names = true", "check_file_name = true"),
+    )
+    .unwrap();
+    let photo = ws.drop_file("olivia-smith.jpg", &jpeg(64, 48, 9));
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        journal(&ws).is_empty(),
+        "nothing gated with an invalid configuration"
+    );
+    assert!(photo.exists());
+    assert!(watch.log().contains("cannot reload"), "{}", watch.log());
+
+    fs::write(&cfg, good).unwrap();
+    wait_for(Duration::from_secs(60), "the photo to be gated", || {
+        !journal(&ws).is_empty()
+    });
+    assert_eq!(
+        journal(&ws)[0].state,
+        "held",
+        "the file name names a student"
+    );
+    let (exit, _) = watch.terminate();
+    assert!(exit.success());
+}
+
+/// Ctrl-C during `run` finishes the photos in hand and stops: exit 2, what was not started stays
+/// in staging untouched, nothing is left pending.
+#[test]
+fn run_stops_cleanly_on_sigint() {
+    let ws = Ws::with_demo_register();
+    let mut sent = HashMap::new();
+    for i in 0..40u32 {
+        let name = format!("r{i:02}.jpg");
+        let bytes = jpeg(320 + i, 240, i as u8);
+        ws.drop_file(&name, &bytes);
+        sent.insert(name, bytes);
+    }
+    let child = Command::new(BIN)
+        .arg("-w")
+        .arg(&ws.root)
+        .args(["run", "--channel", "website", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(
+        Duration::from_secs(120),
+        "the first photo to be gated",
+        || journal(&ws).iter().any(|r| r.state == "released"),
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("were not started and stay in staging"),
+        "{err}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    let rows = journal(&ws);
+    assert!(rows.iter().all(|r| r.state == "released"), "{rows:?}");
+    assert_eq!(
+        summary["summary"]["not_started"].as_u64().unwrap() as usize,
+        sent.len() - rows.len()
+    );
+    let done: HashSet<_> = rows.iter().map(|r| r.source.clone()).collect();
+    for (name, bytes) in &sent {
+        if !done.contains(name) {
+            assert_eq!(&fs::read(ws.staging().join(name)).unwrap(), bytes);
+        }
+    }
+    assert!(done.len() < sent.len(), "stopped before the end");
+    let st = status(&ws);
+    assert_eq!(st["last_run"]["state"], "stopped", "{st}");
+}
