@@ -517,7 +517,13 @@ fn print_status(out: &mut impl Write, ws: &Workspace, s: &crate::status::Status)
         "  staging     {} waiting to be gated, {} still being copied",
         s.staging_ready, s.staging_settling
     )?;
-    if s.pending > 0 {
+    if s.pending > 0 && s.running.is_some() {
+        writeln!(
+            out,
+            "  in hand     {} (being recorded by the running gate)",
+            s.pending
+        )?;
+    } else if s.pending > 0 {
         writeln!(
             out,
             "  unfinished  {} (left by a run that was killed; the next run or watch finishes them)",
@@ -871,11 +877,9 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
                 println!("Nothing is waiting for review.");
             }
             for i in &items {
-                let overdue = if i.waiting_hours >= 24.0 {
-                    "  OVERDUE"
-                } else {
-                    ""
-                };
+                // The policy's deadline, as `status` reports it (weekend arrivals: end of Monday).
+                let due = crate::status::response_due(&i.record.created_at.with_timezone(&Local));
+                let overdue = if Local::now() > due { "  OVERDUE" } else { "" };
                 let kinds: std::collections::BTreeSet<_> =
                     i.record.reasons.iter().map(|r| r.kind.label()).collect();
                 println!(

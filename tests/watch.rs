@@ -605,6 +605,11 @@ fn status_shows_queues_the_oldest_held_photo_overdue_and_the_last_run() {
         "{text}"
     );
     assert!(text.contains("gate now    none"), "{text}");
+    let list = String::from_utf8(ws.cg(&["review", "list"]).stdout).unwrap();
+    assert!(
+        list.contains("OVERDUE"),
+        "review list applies the same deadline: {list}"
+    );
 }
 
 #[test]
