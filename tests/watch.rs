@@ -430,7 +430,7 @@ fn watch_gates_a_burst_and_slow_copies_each_exactly_once_and_stops_cleanly_on_si
 
 /// SIGTERM in the middle of a large batch: the photos in hand finish, no new one starts, the
 /// process exits promptly and cleanly; the rest stay in staging untouched, and a restart
-/// (the journal, not memory, decides what is done) gates them.
+/// (the journal, not memory, decides what is done) gates them — even after a SIGKILL.
 #[test]
 fn sigterm_mid_batch_finishes_photos_in_hand_and_a_restart_gates_the_rest() {
     let ws = Ws::with_demo_register();
@@ -480,6 +480,23 @@ fn sigterm_mid_batch_finishes_photos_in_hand_and_a_restart_gates_the_rest() {
         done.len(),
         left.len()
     );
+
+    // A watch killed outright (SIGKILL, power cut) mid-photo: the lock dies with it, `status`
+    // says it ended unexpectedly, and the next start finishes what it had in hand.
+    let before_kill = done.len();
+    let mut killed = Watch::start(&ws, "website");
+    wait_for(Duration::from_secs(120), "more photos to be gated", || {
+        journal(&ws).len() > before_kill + 2
+    });
+    let mut child = killed.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let st = status(&ws);
+    assert!(
+        st["running"].is_null(),
+        "the kernel released the lock: {st}"
+    );
+    assert_eq!(st["last_run"]["state"], "ended unexpectedly", "{st}");
 
     let mut again = Watch::start(&ws, "website");
     wait_for(
