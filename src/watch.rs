@@ -229,6 +229,10 @@ fn keep_gated(
         "watching staging"
     );
 
+    if st.ws.config.gate.settle_seconds == 0 {
+        warn!("settle_seconds = 0: a photo may be taken while it is still being copied (it would be held as damaged); use 2 or more for a watched folder");
+    }
+
     // The first pass at once: finish what a previous run left pending and take what waited.
     let mut due: Option<Instant> = Some(Instant::now());
     let mut next_rescan = Instant::now() + rescan(&st.ws);
