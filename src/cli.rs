@@ -4,6 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use chrono::{Local, Utc};
@@ -53,6 +55,23 @@ pub enum Command {
         #[arg(long)]
         channel: String,
         /// JSON Lines: one object per photo, then a summary object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep staging gated: each photo is gated once it has settled, until SIGTERM or Ctrl-C.
+    /// Logs to stderr (RUST_LOG=debug for more). One gate per workspace: a second is refused.
+    Watch {
+        #[arg(long)]
+        channel: String,
+        /// Print a systemd unit that runs this watch as a service, and exit.
+        #[arg(long)]
+        systemd_unit: bool,
+        /// With --systemd-unit: the account the service runs as (it must own the workspace).
+        #[arg(long, requires = "systemd_unit")]
+        user: Option<String>,
+    },
+    /// The workspace at a glance: staging, held (oldest, overdue?), released, last run, running gate.
+    Status {
         #[arg(long)]
         json: bool,
     },
@@ -252,6 +271,50 @@ pub fn execute(cli: Cli) -> Result<u8> {
             let (_, summary) = run_and_print(&ws, &channel, &actor, json)?;
             Ok(summary.exit_code())
         }
+        Command::Watch {
+            channel,
+            systemd_unit,
+            user,
+        } => {
+            let ws = open()?;
+            if !ws.config.gate.channels.contains(&channel) {
+                bail!(gate::GateError::UnknownChannel(
+                    channel,
+                    ws.config.gate.channels.join(", ")
+                ));
+            }
+            let root = std::fs::canonicalize(&ws.root)
+                .with_context(|| format!("cannot resolve {}", ws.root.display()))?;
+            if systemd_unit {
+                let user = user.unwrap_or_else(os_user);
+                let unit = crate::service::systemd_unit(
+                    &crate::watch::current_exe(),
+                    &root,
+                    &channel,
+                    &user,
+                )?;
+                print!("{unit}");
+                return Ok(0);
+            }
+            init_logging();
+            let stop = crate::watch::stop_on_signals()?;
+            let opts = crate::watch::WatchOptions {
+                channel: &channel,
+                actor: &actor,
+            };
+            crate::watch::watch(&root, &opts, &stop)?;
+            Ok(0)
+        }
+        Command::Status { json } => {
+            let ws = open()?;
+            let s = crate::status::status(&ws)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print_status(&mut std::io::stdout().lock(), &ws, &s)?;
+            }
+            Ok(0)
+        }
         Command::Check {
             file,
             caption,
@@ -291,8 +354,9 @@ pub fn execute(cli: Cli) -> Result<u8> {
     }
 }
 
-/// Progress on a terminal: a bar on stderr. Silent when piped or with --json.
-struct Bar(indicatif::ProgressBar);
+/// Progress on a terminal: a bar on stderr (silent when piped or with --json), and the stop flag
+/// SIGTERM/Ctrl-C set: photos in hand finish, no new one starts.
+struct Bar(indicatif::ProgressBar, Option<Arc<AtomicBool>>);
 
 impl Progress for Bar {
     fn start(&self, total: usize) {
@@ -301,6 +365,21 @@ impl Progress for Bar {
     fn photo_done(&self, _o: &PhotoOutcome) {
         self.0.inc(1);
     }
+    fn should_stop(&self) -> bool {
+        self.1.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+}
+
+/// Timestamped log lines on stderr (the system journal under systemd). `RUST_LOG` adjusts.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
 }
 
 /// Run the gate and print per-photo lines and the summary. Shared by `run` and `demo`.
@@ -322,8 +401,18 @@ pub fn run_and_print(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let (outcomes, summary) = gate::run(ws, &RunOptions { channel, actor }, &Bar(bar.clone()))?;
+    // Without handlers a signal would kill the run mid-photo (safe, thanks to the journal, but
+    // the next run would have to finish it); with them, the photos in hand finish first.
+    let stop = crate::watch::stop_on_signals().ok();
+    let (outcomes, summary) =
+        gate::run(ws, &RunOptions { channel, actor }, &Bar(bar.clone(), stop))?;
     bar.finish_and_clear();
+    if summary.not_started > 0 {
+        eprintln!(
+            "stopped: {} photo(s) were not started and stay in staging; run again to gate them",
+            summary.not_started
+        );
+    }
     let mut out = std::io::stdout().lock();
     if json {
         for o in &outcomes {
@@ -416,6 +505,87 @@ fn print_summary(out: &mut impl Write, channel: &str, s: &Summary) -> Result<()>
             out,
             "Held photos wait for a moderator: consentgate review list"
         )?;
+    }
+    Ok(())
+}
+
+fn print_status(out: &mut impl Write, ws: &Workspace, s: &crate::status::Status) -> Result<()> {
+    let local = |t: &chrono::DateTime<Utc>| t.with_timezone(&Local).format("%a %Y-%m-%d %H:%M");
+    writeln!(out, "Workspace {}", ws.root.display())?;
+    writeln!(
+        out,
+        "  staging     {} waiting to be gated, {} still being copied",
+        s.staging_ready, s.staging_settling
+    )?;
+    if s.pending > 0 && s.running.is_some() {
+        writeln!(
+            out,
+            "  in hand     {} (being recorded by the running gate)",
+            s.pending
+        )?;
+    } else if s.pending > 0 {
+        writeln!(
+            out,
+            "  unfinished  {} (left by a run that was killed; the next run or watch finishes them)",
+            s.pending
+        )?;
+    }
+    match &s.oldest_held {
+        None => writeln!(out, "  held        {} waiting for a moderator", s.held)?,
+        Some(o) => writeln!(
+            out,
+            "  held        {} waiting for a moderator; oldest #{} ({}) for {:.1} h, respond by {}{}",
+            s.held,
+            o.id,
+            o.channel,
+            o.age_hours,
+            local(&o.respond_by),
+            if o.overdue { "  OVERDUE" } else { "" }
+        )?,
+    }
+    let released: Vec<String> = s.released.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    writeln!(
+        out,
+        "  released    {}",
+        if released.is_empty() {
+            "none yet".to_string()
+        } else {
+            released.join(", ")
+        }
+    )?;
+    if s.rejected > 0 {
+        writeln!(out, "  rejected    {}", s.rejected)?;
+    }
+    match &s.last_run {
+        None => writeln!(out, "  last run    never")?,
+        Some(l) => {
+            let r = &l.run;
+            let last = r
+                .last_pass_at
+                .map(|t| format!(", last pass {}", local(&t)))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  last run    {} for {} by {}, started {}{last}: {} released, {} held, {} left in staging — {}",
+                r.command, r.channel, r.actor, local(&r.started_at), r.released, r.held, r.left_in_staging, l.state
+            )?;
+        }
+    }
+    match &s.running {
+        Some(h) => writeln!(
+            out,
+            "  gate now    {} for {} (pid {}, since {} by {} on {})",
+            h.command,
+            h.channel,
+            h.pid,
+            local(&h.since),
+            h.user,
+            h.host
+        )?,
+        None => writeln!(
+            out,
+            "  gate now    none: photos in staging wait for `consentgate run` or `consentgate watch`"
+        )?,
     }
     Ok(())
 }
@@ -707,11 +877,9 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
                 println!("Nothing is waiting for review.");
             }
             for i in &items {
-                let overdue = if i.waiting_hours >= 24.0 {
-                    "  OVERDUE"
-                } else {
-                    ""
-                };
+                // The policy's deadline, as `status` reports it (weekend arrivals: end of Monday).
+                let due = crate::status::response_due(&i.record.created_at.with_timezone(&Local));
+                let overdue = if Local::now() > due { "  OVERDUE" } else { "" };
                 let kinds: std::collections::BTreeSet<_> =
                     i.record.reasons.iter().map(|r| r.kind.label()).collect();
                 println!(

@@ -22,6 +22,22 @@ pub struct Config {
     pub gate: Gate,
     pub faces: Faces,
     pub limits: Limits,
+    pub watch: Watch,
+}
+
+/// `consentgate watch`: the long-running service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Watch {
+    /// Look through staging this often even without a file-system event (events can be missed,
+    /// e.g. on network shares).
+    pub rescan_seconds: u64,
+}
+
+impl Default for Watch {
+    fn default() -> Self {
+        Watch { rescan_seconds: 30 }
+    }
 }
 
 /// What an unknown face (one that matches no enrolled student) does to a photo.
@@ -167,7 +183,7 @@ impl Config {
             .join(", ");
         format!(
             r#"# consentgate configuration. Every key is shown with its default value.
-# Edit and save; the next `consentgate run` uses it.
+# Edit and save; the next `consentgate run` uses it, and a running `consentgate watch` reloads it.
 
 [gate]
 # The publishing channels the school uses. `consentgate run --channel NAME` must name one of these,
@@ -214,6 +230,11 @@ max_megapixels = {mp}
 max_dimension = {dim}
 # Files larger than this many megabytes are held without being read into memory.
 max_file_megabytes = {mb}
+
+[watch]
+# `consentgate watch` reacts to new files at once (file-system events) and also looks through
+# staging this often, in case an event was missed (network shares often send none).
+rescan_seconds = {rescan}
 "#,
             settle = d.gate.settle_seconds,
             faces_enabled = d.faces.enabled,
@@ -235,6 +256,7 @@ max_file_megabytes = {mb}
             mp = d.limits.max_megapixels,
             dim = d.limits.max_dimension,
             mb = d.limits.max_file_megabytes,
+            rescan = d.watch.rescan_seconds,
         )
     }
 }
@@ -249,6 +271,14 @@ mod tests {
             Config::parse(&Config::documented_default()).unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn a_config_written_before_watch_existed_still_loads() {
+        let old = "[gate]\nsettle_seconds = 3\n[faces]\nenabled = false\n";
+        let c = Config::parse(old).unwrap();
+        assert_eq!(c.watch.rescan_seconds, 30);
+        assert_eq!(c.gate.settle_seconds, 3);
     }
 
     #[test]

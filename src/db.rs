@@ -116,6 +116,62 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE photos ADD COLUMN faces TEXT NOT NULL DEFAULT '[]';
     "#,
+    // 3: watch and status. `register_version` counts every change to what a photo is judged
+    // against (students, consent, devices, face templates, rejected photos), whoever makes it, so a
+    // long-running `watch` knows when to reload; `runs` records each `run` and `watch` for `status`.
+    r#"
+    CREATE TABLE register_version (
+        only    INTEGER PRIMARY KEY CHECK (only = 1),
+        version INTEGER NOT NULL
+    );
+    INSERT INTO register_version (only, version) VALUES (1, 0);
+    CREATE TRIGGER students_insert_bumps_register AFTER INSERT ON students
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER students_update_bumps_register AFTER UPDATE ON students
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER students_delete_bumps_register AFTER DELETE ON students
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER consents_insert_bumps_register AFTER INSERT ON consents
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER consents_update_bumps_register AFTER UPDATE ON consents
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER consents_delete_bumps_register AFTER DELETE ON consents
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER devices_insert_bumps_register AFTER INSERT ON devices
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER devices_update_bumps_register AFTER UPDATE ON devices
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER devices_delete_bumps_register AFTER DELETE ON devices
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER face_templates_insert_bumps_register AFTER INSERT ON face_templates
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER face_templates_update_bumps_register AFTER UPDATE ON face_templates
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER face_templates_delete_bumps_register AFTER DELETE ON face_templates
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER rejected_hashes_insert_bumps_register AFTER INSERT ON rejected_hashes
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER rejected_hashes_update_bumps_register AFTER UPDATE ON rejected_hashes
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER rejected_hashes_delete_bumps_register AFTER DELETE ON rejected_hashes
+        BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TABLE runs (
+        id              INTEGER PRIMARY KEY,
+        command         TEXT NOT NULL CHECK (command IN ('run', 'watch')),
+        channel         TEXT NOT NULL,
+        actor           TEXT NOT NULL,
+        pid             INTEGER NOT NULL,
+        started_at      TEXT NOT NULL,
+        last_pass_at    TEXT,
+        -- NULL while running, and after a crash (status tells the two apart by the lock).
+        finished_at     TEXT,
+        outcome         TEXT CHECK (outcome IN ('finished', 'stopped', 'failed')),
+        passes          INTEGER NOT NULL DEFAULT 0,
+        released        INTEGER NOT NULL DEFAULT 0,
+        held            INTEGER NOT NULL DEFAULT 0,
+        left_in_staging INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
 ];
 
 fn migrations() -> Migrations<'static> {

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{Local, NaiveDate, Utc};
@@ -23,6 +23,7 @@ use crate::faces::{FaceEngine, FaceError};
 use crate::formats::{self, Cleaned};
 use crate::intake::{self, Candidate, Found};
 use crate::journal::{self, JournalError, NewPhoto, PhotoRecord, PhotoState};
+use crate::lock::{LockError, WorkspaceLock};
 use crate::outbox::{self, OutboxError};
 use crate::register::{SchoolDevice, Student};
 use crate::workspace::{Workspace, WorkspaceError};
@@ -39,6 +40,8 @@ pub enum GateError {
     Sql(#[from] rusqlite::Error),
     #[error(transparent)]
     Faces(#[from] FaceError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("cannot read {path}: {source}")]
     Read {
         path: String,
@@ -56,8 +59,9 @@ pub struct Context {
     limits: formats::Limits,
     /// Today, for consent expiry and neutral names.
     pub today: NaiveDate,
-    /// The face models; `None` when `[faces] enabled = false`.
-    engine: Option<FaceEngine>,
+    /// The face models; `None` when `[faces] enabled = false`. Shared so a refreshed context
+    /// (register changed under a running `watch`) does not load them again.
+    engine: Option<Arc<FaceEngine>>,
     templates: Vec<Template>,
     students: HashMap<String, Student>,
     face_policy: FacePolicy,
@@ -90,6 +94,17 @@ impl Context {
         devices: Vec<SchoolDevice>,
         templates: Vec<Template>,
     ) -> Result<Context, GateError> {
+        Context::with_engine(config, channel, students, devices, templates, None)
+    }
+
+    fn with_engine(
+        config: &Config,
+        channel: &str,
+        students: &[Student],
+        devices: Vec<SchoolDevice>,
+        templates: Vec<Template>,
+        engine: Option<Arc<FaceEngine>>,
+    ) -> Result<Context, GateError> {
         if !config.gate.channels.iter().any(|c| c == channel) {
             return Err(GateError::UnknownChannel(
                 channel.to_string(),
@@ -108,10 +123,10 @@ impl Context {
             devices,
             limits: config.limits.to_format_limits(),
             today: Local::now().date_naive(),
-            engine: if config.faces.enabled {
-                Some(FaceEngine::load()?)
-            } else {
-                None
+            engine: match (config.faces.enabled, engine) {
+                (false, _) => None,
+                (true, Some(e)) => Some(e),
+                (true, None) => Some(Arc::new(FaceEngine::load()?)),
             },
             templates,
             students: students.iter().map(|s| (s.id.clone(), s.clone())).collect(),
@@ -132,10 +147,27 @@ impl Context {
         conn: &Connection,
         channel: &str,
     ) -> Result<Context, GateError> {
+        Context::load(ws, conn, channel, None)
+    }
+
+    /// The same context rebuilt from the register and configuration as they are now, keeping the
+    /// loaded face models (loading them is the slow part). A stale register would be a leak: a
+    /// withdrawal or a newly enrolled no-publish face must apply to the very next photo.
+    pub fn refreshed(&self, ws: &Workspace, conn: &Connection) -> Result<Context, GateError> {
+        Context::load(ws, conn, &self.channel, self.engine.clone())
+    }
+
+    fn load(
+        ws: &Workspace,
+        conn: &Connection,
+        channel: &str,
+        engine: Option<Arc<FaceEngine>>,
+    ) -> Result<Context, GateError> {
         let students = crate::register::all_students(conn)?;
         let devices = crate::register::devices(conn)?;
         let templates = crate::register::templates(conn)?;
-        let mut ctx = Context::new(&ws.config, channel, &students, devices, templates)?;
+        let mut ctx =
+            Context::with_engine(&ws.config, channel, &students, devices, templates, engine)?;
         ctx.rejected = crate::journal::rejected_hashes(conn)?
             .into_iter()
             .filter_map(|(photo_id, hash, mirror, quality)| {
@@ -420,14 +452,20 @@ pub struct Summary {
     pub already_processed: usize,
     /// Unfinished work from an interrupted run, finished now.
     pub recovered: usize,
+    /// Settled files not started (or judged but not recorded, because the register changed
+    /// meanwhile) because the gate was asked to stop; they stay in staging, untouched.
+    pub not_started: usize,
     pub seconds: f64,
     pub images_per_second: f64,
+    /// When the earliest file still settling will be ready (for `watch` to come back then).
+    #[serde(skip)]
+    pub next_ready: Option<SystemTime>,
 }
 
 impl Summary {
-    /// 0 all released, 1 something held, 2 an error.
+    /// 0 all released, 1 something held, 2 an error (or stopped before everything was gated).
     pub fn exit_code(&self) -> u8 {
-        if self.errors > 0 {
+        if self.errors > 0 || self.not_started > 0 {
             2
         } else if self.held > 0 {
             1
@@ -443,17 +481,31 @@ pub struct RunOptions<'a> {
     pub actor: &'a str,
 }
 
-/// Callbacks for progress display; both may be called from several threads.
+/// Callbacks for progress display and stopping; all may be called from several threads.
 pub trait Progress: Sync {
     fn start(&self, _total: usize) {}
     fn photo_done(&self, _outcome: &PhotoOutcome) {}
+    /// Asked before each photo is started: `true` starts no more (photos in hand are finished,
+    /// never left half-done), e.g. after SIGTERM.
+    fn should_stop(&self) -> bool {
+        false
+    }
+    /// Asked after a photo is judged and before anything about it is written: `true` (the
+    /// register changed meanwhile) leaves it untouched in staging, to be judged again.
+    fn register_changed(&self) -> bool {
+        false
+    }
 }
+
+/// The note of a photo put back because the register changed while it was judged.
+const REJUDGE: &str = "not recorded: the register changed while it was judged; judged again";
 
 impl Progress for () {}
 
 struct Run<'a> {
     ws: &'a Workspace,
     ctx: &'a Context,
+    progress: &'a dyn Progress,
     db: Mutex<Connection>,
     actor: &'a str,
     claimed: Mutex<HashSet<String>>,
@@ -463,20 +515,47 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Gate every settled file in staging.
+/// Gate every settled file in staging once: take the workspace lock (refused if another `run` or
+/// a `watch` has it), load the register and models, gate, record the run.
 pub fn run(
     ws: &Workspace,
     opts: &RunOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<(Vec<PhotoOutcome>, Summary), GateError> {
-    let started = Instant::now();
+    let lock = WorkspaceLock::acquire(&ws.root, "run", opts.channel)?;
     let conn = ws.db()?;
     let ctx = Context::from_workspace(ws, &conn, opts.channel)?;
+    let run_id = journal::begin_run(&conn, "run", opts.channel, opts.actor, Utc::now())?;
+    let result = pass(ws, &lock, &ctx, opts.actor, progress);
+    let (outcome, totals) = match &result {
+        Ok((_, s)) if s.not_started > 0 => ("stopped", Some(s)),
+        Ok((_, s)) => ("finished", Some(s)),
+        Err(_) => ("failed", None),
+    };
+    if let Some(s) = totals {
+        journal::record_pass(&conn, run_id, s.released, s.held, s.errors, Utc::now())?;
+    }
+    journal::end_run(&conn, run_id, outcome, Utc::now())?;
+    result
+}
+
+/// One pass over staging with a prepared context, under a lock the caller holds (`watch` keeps
+/// one context and one lock across many passes). Finishes what an interrupted run left pending,
+/// then gates every settled file in parallel.
+pub fn pass(
+    ws: &Workspace,
+    _lock: &WorkspaceLock,
+    ctx: &Context,
+    actor: &str,
+    progress: &dyn Progress,
+) -> Result<(Vec<PhotoOutcome>, Summary), GateError> {
+    let started = Instant::now();
     let run = Run {
         ws,
-        ctx: &ctx,
-        db: Mutex::new(conn),
-        actor: opts.actor,
+        ctx,
+        progress,
+        db: Mutex::new(ws.db()?),
+        actor,
         claimed: Mutex::new(HashSet::new()),
     };
     outbox::clean_temporaries(&ws.root);
@@ -484,27 +563,60 @@ pub fn run(
 
     let settle = Duration::from_secs(ws.config.gate.settle_seconds);
     let candidates = intake::scan(&ws.staging(), settle, SystemTime::now());
+    let next_ready = candidates
+        .iter()
+        .filter_map(|c| match c.found {
+            Found::Settling { ready_at } => Some(ready_at),
+            _ => None,
+        })
+        .min();
     progress.start(candidates.len());
-    let results: Vec<(Candidate, Option<PhotoOutcome>)> = candidates
+    /// What became of a candidate in the parallel sweep.
+    enum Step {
+        Done(PhotoOutcome),
+        /// Another file in this run has the same content: decided after it.
+        SameContent,
+        NotStarted,
+    }
+    let results: Vec<(Candidate, Step)> = candidates
         .into_par_iter()
         .map(|c| {
-            let out = run.process(&c);
-            if let Some(o) = &out {
-                progress.photo_done(o);
+            if progress.should_stop() {
+                return (c, Step::NotStarted);
             }
-            (c, out)
+            match run.process(&c) {
+                Some(o) if o.note.as_deref() == Some(REJUDGE) => (c, Step::NotStarted),
+                Some(o) => {
+                    progress.photo_done(&o);
+                    (c, Step::Done(o))
+                }
+                None => (c, Step::SameContent),
+            }
         })
         .collect();
     // Files whose content another file in this run was handling: now that one is decided, these
     // are duplicates of decided content.
     let mut outcomes = Vec::with_capacity(results.len());
-    for (c, out) in results {
-        let o = match out {
-            Some(o) => o,
-            None => {
+    let mut not_started = 0;
+    for (c, step) in results {
+        let o = match step {
+            Step::Done(o) => o,
+            Step::NotStarted => {
+                not_started += 1;
+                continue;
+            }
+            Step::SameContent if progress.should_stop() => {
+                not_started += 1;
+                continue;
+            }
+            Step::SameContent => {
                 let o = run.process(&c).unwrap_or_else(|| {
                     PhotoOutcome::left(&c.name, "duplicate of another photo in this run".into())
                 });
+                if o.note.as_deref() == Some(REJUDGE) {
+                    not_started += 1;
+                    continue;
+                }
                 progress.photo_done(&o);
                 o
             }
@@ -514,6 +626,8 @@ pub fn run(
 
     let mut s = Summary {
         recovered,
+        not_started,
+        next_ready,
         ..Summary::default()
     };
     for o in &outcomes {
@@ -627,7 +741,7 @@ impl Run<'_> {
     fn process(&self, c: &Candidate) -> Option<PhotoOutcome> {
         let settle = self.ws.config.gate.settle_seconds;
         let (size, modified) = match &c.found {
-            Found::Settling => {
+            Found::Settling { .. } => {
                 return Some(PhotoOutcome::left(
                     &c.name,
                     format!("still being written; it is taken once unchanged for {settle} s"),
@@ -718,6 +832,13 @@ impl Run<'_> {
                 .and_then(|b| intake::decode_caption(&b))
         });
         let a = assess(self.ctx, &c.name, &bytes, sidecar);
+        if self.progress.register_changed() {
+            self.claimed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&hash);
+            return Some(PhotoOutcome::left(&c.name, REJUDGE.into()));
+        }
         Some(match a.decision {
             Decision::Released => self.release(c, &hash, a, sidecar_path.as_deref()),
             Decision::Held => self.hold(c, &hash, a, sidecar_path.as_deref()),

@@ -2,7 +2,12 @@
 //!
 //! Symbolic links are never followed (a link could point at anything on the machine); files still
 //! being written are left until their size and modification time have settled; caption sidecars
-//! (`NAME.txt`, `NAME.caption.txt`) travel with their photo rather than being gated themselves.
+//! (`NAME.txt`, `NAME.caption.txt`) travel with their photo rather than being gated themselves,
+//! and a photo waits while its sidecar is still settling (captions often arrive just after).
+//!
+//! "Settled" is judged on the later of the modification time and the inode change time: copies
+//! that preserve the original's mtime (`cp -p`, Explorer over SMB) set it to the past, but every
+//! write and every `utime` moves the change time, which nobody can set back.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,8 +20,9 @@ use walkdir::WalkDir;
 pub enum Found {
     /// A regular file whose size and mtime have settled.
     Ready { size: u64, modified: SystemTime },
-    /// Modified less than the settle time ago: probably still being copied.
-    Settling,
+    /// Changed less than the settle time ago (it or its sidecar): probably still being copied.
+    /// Taken no earlier than `ready_at`, if nothing changes before then.
+    Settling { ready_at: SystemTime },
     /// A symbolic link (not followed).
     SymbolicLink { target: String },
 }
@@ -82,9 +88,15 @@ pub fn scan(staging: &Path, settle: Duration, now: SystemTime) -> Vec<Candidate>
         }
         let Ok(meta) = entry.metadata() else { continue };
         let modified = meta.modified().unwrap_or(now);
-        let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
-        let found = if age < settle {
-            Found::Settling
+        // The photo and its caption must both have settled.
+        let changed = sidecar_for(entry.path())
+            .and_then(|s| fs::symlink_metadata(s).ok())
+            .map_or(last_change(&meta, now), |sm| {
+                last_change(&meta, now).max(last_change(&sm, now))
+            });
+        let ready_at = changed + settle;
+        let found = if ready_at > now {
+            Found::Settling { ready_at }
         } else {
             Found::Ready {
                 size: meta.len(),
@@ -98,6 +110,28 @@ pub fn scan(staging: &Path, settle: Duration, now: SystemTime) -> Vec<Candidate>
         });
     }
     out
+}
+
+/// When a file last changed: the later of its mtime and its inode change time (see module docs).
+/// An mtime in the future (a camera or server clock ahead, copied with `cp -p`) would hold the file
+/// back until that date, so then the change time alone counts — when the file system has one.
+fn last_change(meta: &fs::Metadata, now: SystemTime) -> SystemTime {
+    use std::os::unix::fs::MetadataExt;
+    let modified = meta.modified().unwrap_or(now);
+    let ctime = u64::try_from(meta.ctime())
+        .ok()
+        .filter(|&s| s > 0)
+        .and_then(|s| {
+            let nanos = u32::try_from(meta.ctime_nsec())
+                .unwrap_or(0)
+                .min(999_999_999);
+            SystemTime::UNIX_EPOCH.checked_add(Duration::new(s, nanos))
+        });
+    match ctime {
+        Some(c) if modified > now && c <= now => c,
+        Some(c) => modified.max(c),
+        None => modified,
+    }
 }
 
 /// The caption sidecar for a photo, if one exists: `IMG_1.txt`, `IMG_1.caption.txt`,
@@ -170,7 +204,42 @@ mod tests {
             matches!(found[1].found, Found::SymbolicLink { ref target } if target == "/etc/passwd")
         );
         let now = scan(s, Duration::from_secs(5), SystemTime::now());
-        assert_eq!(now[0].found, Found::Settling);
+        assert!(matches!(now[0].found, Found::Settling { .. }));
+    }
+
+    #[test]
+    fn a_copy_that_keeps_an_old_mtime_still_waits_and_so_does_a_photo_whose_caption_is_new() {
+        let d = tempfile::tempdir().unwrap();
+        let settle = Duration::from_secs(5);
+        let p = d.path().join("copied.jpg");
+        fs::write(&p, b"x").unwrap();
+        // `cp -p` sets the mtime to the original's, days ago; the change time is now.
+        let f = fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(3 * 86_400))
+            .unwrap();
+        let found = scan(d.path(), settle, SystemTime::now());
+        let Found::Settling { ready_at } = found[0].found else {
+            panic!("{:?}", found[0].found)
+        };
+        assert!(ready_at > SystemTime::now() + Duration::from_secs(3));
+        let later = SystemTime::now() + Duration::from_secs(6);
+        assert!(matches!(
+            scan(d.path(), settle, later)[0].found,
+            Found::Ready { .. }
+        ));
+
+        // A caption written after its photo holds the photo back until it too has settled.
+        let q = d.path().join("b.jpg");
+        fs::write(&q, b"y").unwrap();
+        let t0 = SystemTime::now();
+        std::thread::sleep(Duration::from_millis(1100));
+        fs::write(d.path().join("b.txt"), b"caption").unwrap();
+        let at = t0 + Duration::from_millis(5_500);
+        let b = scan(d.path(), settle, at)
+            .into_iter()
+            .find(|c| c.name == "b.jpg")
+            .unwrap();
+        assert!(matches!(b.found, Found::Settling { .. }), "{:?}", b.found);
     }
 
     #[test]

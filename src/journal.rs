@@ -301,6 +301,168 @@ pub fn rejected_hashes(conn: &Connection) -> Result<Vec<(i64, String, String, u8
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// How many times the register (students, consent, devices, face templates, rejected photos) has
+/// changed; SQLite triggers count every change, so a long-running gate knows when to reload.
+pub fn register_version(conn: &Connection) -> Result<i64, JournalError> {
+    Ok(conn.query_row(
+        "SELECT version FROM register_version WHERE only = 1",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// One `run` or `watch`, as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub command: String,
+    pub channel: String,
+    pub actor: String,
+    pub pid: i64,
+    pub started_at: DateTime<Utc>,
+    pub last_pass_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `finished`, `stopped` (by a signal) or `failed`; `None` while running or after a crash.
+    pub outcome: Option<String>,
+    pub passes: i64,
+    pub released: i64,
+    pub held: i64,
+    pub left_in_staging: i64,
+}
+
+/// Record that a `run` or `watch` started. Returns its id for [`record_pass`] and [`end_run`].
+pub fn begin_run(
+    conn: &Connection,
+    command: &str,
+    channel: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, JournalError> {
+    conn.execute(
+        "INSERT INTO runs (command, channel, actor, pid, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            command,
+            channel,
+            actor,
+            std::process::id(),
+            now.to_rfc3339()
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Add one pass over staging to a run's totals.
+pub fn record_pass(
+    conn: &Connection,
+    run: i64,
+    released: usize,
+    held: usize,
+    left_in_staging: usize,
+    now: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    conn.execute(
+        "UPDATE runs SET passes = passes + 1, released = released + ?2, held = held + ?3,
+         left_in_staging = left_in_staging + ?4, last_pass_at = ?5 WHERE id = ?1",
+        params![
+            run,
+            released as i64,
+            held as i64,
+            left_in_staging as i64,
+            now.to_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Record how a run ended: `finished`, `stopped` or `failed`.
+pub fn end_run(
+    conn: &Connection,
+    run: i64,
+    outcome: &str,
+    now: DateTime<Utc>,
+) -> Result<(), JournalError> {
+    conn.execute(
+        "UPDATE runs SET finished_at = ?2, outcome = ?3 WHERE id = ?1",
+        params![run, now.to_rfc3339(), outcome],
+    )?;
+    Ok(())
+}
+
+/// The most recent `run` or `watch`.
+pub fn last_run(conn: &Connection) -> Result<Option<RunRecord>, JournalError> {
+    let row = conn
+        .query_row(
+            "SELECT id, command, channel, actor, pid, started_at, last_pass_at, finished_at, outcome,
+                    passes, released, held, left_in_staging
+             FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| {
+                Ok((
+                    (
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ),
+                    (
+                        r.get::<_, String>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                    ),
+                    (
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, i64>(10)?,
+                        r.get::<_, i64>(11)?,
+                        r.get::<_, i64>(12)?,
+                    ),
+                ))
+            },
+        )
+        .optional()?;
+    let Some(((id, command, channel, actor, pid), times, counts)) = row else {
+        return Ok(None);
+    };
+    let (started, last_pass, finished, outcome) = times;
+    let (passes, released, held, left_in_staging) = counts;
+    Ok(Some(RunRecord {
+        id,
+        command,
+        channel,
+        actor,
+        pid,
+        started_at: parse_time(&started)?,
+        last_pass_at: last_pass.as_deref().map(parse_time).transpose()?,
+        finished_at: finished.as_deref().map(parse_time).transpose()?,
+        outcome,
+        passes,
+        released,
+        held,
+        left_in_staging,
+    }))
+}
+
+/// How many journal rows are in each state.
+pub fn state_counts(
+    conn: &Connection,
+) -> Result<std::collections::BTreeMap<String, i64>, JournalError> {
+    let mut stmt = conn.prepare("SELECT state, COUNT(*) FROM photos GROUP BY state")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Released (or approved) photos per channel.
+pub fn released_per_channel(
+    conn: &Connection,
+) -> Result<std::collections::BTreeMap<String, i64>, JournalError> {
+    let mut stmt = conn.prepare(
+        "SELECT channel, COUNT(*) FROM photos WHERE state IN ('released', 'approved') GROUP BY channel",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// One row of the audit trail.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {

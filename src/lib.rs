@@ -5,6 +5,8 @@
 //! collect embedded captions) → `captions` (match text against the register's names) → `decide`
 //! (turn findings into release/hold with reasons) → `outbox` (durable release or hold, journal, audit).
 //! `register` owns students and consent; `review` is the moderator's side; `cli` is the thin edge.
+//! `gate` runs the stages over staging once; `watch` keeps doing so as a service, under the
+//! workspace `lock` that lets only one gate run at a time; `status` shows the workspace at a glance.
 
 pub mod captions;
 pub mod cli;
@@ -19,9 +21,13 @@ pub mod formats;
 pub mod gate;
 pub mod intake;
 pub mod journal;
+pub mod lock;
 pub mod outbox;
 pub mod pdq;
 pub mod redact;
 pub mod register;
 pub mod review;
+pub mod service;
+pub mod status;
+pub mod watch;
 pub mod workspace;
