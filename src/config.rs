@@ -22,6 +22,16 @@ pub struct Config {
     pub gate: Gate,
     pub faces: Faces,
     pub limits: Limits,
+    pub serve: Serve,
+}
+
+/// The review page (`consentgate serve`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Serve {
+    /// SHA-256 (hex) of the login token. Only the hash is kept, so a copy of this file does not
+    /// let anyone in; `init` and `serve --new-token` create a token and print it once.
+    pub login_token_sha256: Option<String>,
 }
 
 /// What an unknown face (one that matches no enrolled student) does to a photo.
@@ -144,6 +154,11 @@ impl Config {
 
     pub fn parse(text: &str) -> Result<Config, String> {
         let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(h) = &c.serve.login_token_sha256 {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err("[serve] login_token_sha256 must be 64 hex digits; make a new token with `consentgate serve --new-token`".into());
+            }
+        }
         let f = &c.faces;
         // Inverted bands would silently turn "might be this child" into "nobody": refuse them.
         if !(0.0..=2.0).contains(&f.match_distance) || f.ambiguous_distance < f.match_distance {
@@ -214,6 +229,10 @@ max_megapixels = {mp}
 max_dimension = {dim}
 # Files larger than this many megabytes are held without being read into memory.
 max_file_megabytes = {mb}
+
+# The review page (`consentgate serve`). Its login token is kept here only as a SHA-256 hash:
+# `consentgate init` and `consentgate serve --new-token` make one and print it once.
+[serve]
 "#,
             settle = d.gate.settle_seconds,
             faces_enabled = d.faces.enabled,
@@ -256,6 +275,18 @@ mod tests {
         let err =
             Config::parse("[faces]\nmatch_distance = 0.7\nambiguous_distance = 0.5\n").unwrap_err();
         assert!(err.contains("match_distance"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_login_token_hash_is_refused_and_none_is_fine() {
+        assert!(Config::parse("[serve]\nlogin_token_sha256 = \"abc\"\n").is_err());
+        let ok = format!("[serve]\nlogin_token_sha256 = \"{}\"\n", "ab".repeat(32));
+        assert!(Config::parse(&ok)
+            .unwrap()
+            .serve
+            .login_token_sha256
+            .is_some());
+        assert_eq!(Config::parse("").unwrap().serve.login_token_sha256, None);
     }
 
     #[test]

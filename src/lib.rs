@@ -24,4 +24,5 @@ pub mod pdq;
 pub mod redact;
 pub mod register;
 pub mod review;
+pub mod serve;
 pub mod workspace;
