@@ -303,3 +303,51 @@ fn the_queue_audit_and_reject_views_work() {
     assert!(audit.contains("The trail is intact"), "{audit}");
     assert!(audit.contains("rejected") && audit.contains("name in the file name"));
 }
+
+#[test]
+fn the_cli_mirrors_the_caption_and_face_actions() {
+    let ws = held_workspace();
+    let out = ws.cg(&[
+        "--as",
+        "J. Moderator",
+        "review",
+        "caption",
+        "1",
+        "--text",
+        "Sports day",
+        "--note",
+        "name removed",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("names nobody"));
+    assert_eq!(record(&ws, 1)["caption"], "Sports day");
+
+    let out = ws.cg(&[
+        "review",
+        "caption",
+        "2",
+        "--text",
+        "Aarav P. wins",
+        "--note",
+        "n",
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("will not be released"));
+    assert!(kinds(&record(&ws, 2)).contains(&"caption_names_student".to_string()));
+
+    // No note, or a face the photo does not have: refused with what to do next.
+    let out = ws.cg(&["review", "caption", "2", "--text", "x", "--note", " "]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a note is required"));
+    let out = ws.cg(&["review", "face", "1", "1", "A1001", "--note", "n"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no face 1 (it has 0)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
