@@ -265,6 +265,19 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
         assert!(c.get_alert_text().await.is_err(), "no alert is open");
         assert!(image_loaded(&c, "#preview").await?, "preview loaded");
 
+        // The page's own script runs under the CSP: clicking face 3 (its row; boxes work the same) chooses it in the form.
+        c.find(Locator::Css("table.faces tr[data-face='3']"))
+            .await?
+            .click()
+            .await?;
+        let chosen = c
+            .execute(
+                "return document.getElementById('face-number').value;",
+                vec![],
+            )
+            .await?;
+        assert_eq!(chosen, serde_json::json!("3"));
+
         // Screenshot: saved for people to look at, and not blank.
         let png = c.screenshot().await?;
         let shot =
