@@ -91,6 +91,18 @@ pub enum Command {
     Review(ReviewCmd),
     /// Print the audit trail, or verify that it has not been tampered with.
     Audit(AuditArgs),
+    /// The moderator's review page in a browser (this computer only, unless --bind says otherwise).
+    Serve {
+        /// Port to listen on (0: any free port; the address is printed).
+        #[arg(long, default_value_t = 8470)]
+        port: u16,
+        /// Address to listen on. Anything but 127.0.0.1 or ::1 shows children's photos to the network.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Make a new login token (the old one stops working), print it once and exit.
+        #[arg(long)]
+        new_token: bool,
+    },
     /// Measure the face stage on a labelled folder, to choose thresholds from numbers.
     #[command(subcommand)]
     Eval(EvalCmd),
@@ -198,6 +210,23 @@ pub enum ReviewCmd {
         #[arg(long)]
         note: String,
     },
+    /// Replace a held photo's caption; it is checked again and travels only if it names nobody.
+    Caption {
+        id: i64,
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        note: String,
+    },
+    /// "Face N is student ID": adds a face template from it and re-checks the photo's faces.
+    Face {
+        id: i64,
+        /// The face's number, as `review show` lists them (from 1).
+        face: usize,
+        student: String,
+        #[arg(long)]
+        note: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -258,6 +287,8 @@ pub fn execute(cli: Cli) -> Result<u8> {
                 ws.root.join(crate::workspace::CONFIG_FILE).display()
             );
             println!("  drop photos into {}", ws.staging().display());
+            let token = crate::serve::token::create(&ws.root)?;
+            println!("Review page login token (shown only now; keep it in the school's password manager): {token}");
             println!(
                 "Next: consentgate -w {} register import students.csv",
                 dir.display()
@@ -349,6 +380,11 @@ pub fn execute(cli: Cli) -> Result<u8> {
         }
         Command::Review(cmd) => review_cmd(&open()?, cmd, &actor),
         Command::Audit(args) => audit_cmd(&open()?, args),
+        Command::Serve {
+            port,
+            bind,
+            new_token,
+        } => serve_cmd(&open()?, port, bind, new_token, &actor),
         Command::Eval(EvalCmd::Faces { dir, json }) => eval_faces(&cli.workspace, &dir, json),
         Command::Demo { dir, fixtures } => crate::demo::run(dir.as_deref(), &fixtures, &actor),
     }
@@ -877,9 +913,7 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
                 println!("Nothing is waiting for review.");
             }
             for i in &items {
-                // The policy's deadline, as `status` reports it (weekend arrivals: end of Monday).
-                let due = crate::status::response_due(&i.record.created_at.with_timezone(&Local));
-                let overdue = if Local::now() > due { "  OVERDUE" } else { "" };
+                let overdue = if i.overdue { "  OVERDUE" } else { "" };
                 let kinds: std::collections::BTreeSet<_> =
                     i.record.reasons.iter().map(|r| r.kind.label()).collect();
                 println!(
@@ -943,7 +977,71 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
             println!("Rejected #{id}; its files stay in held/ as the record.");
             Ok(0)
         }
+        ReviewCmd::Caption { id, text, note } => {
+            let e = review::edit_caption(ws, id, &text, &note, actor)?;
+            let names: Vec<&str> = e.names.iter().map(|h| h.student_id.as_str()).collect();
+            match (e.travels, names.is_empty()) {
+                (true, _) => println!("Caption of #{id} saved; it names nobody and is released with the photo when approved."),
+                (false, true) => println!("Caption of #{id} removed."),
+                (false, false) => println!("Caption of #{id} saved, but it names or may name {}: it will not be released with the photo.", names.join(", ")),
+            }
+            Ok(0)
+        }
+        ReviewCmd::Face {
+            id,
+            face,
+            student,
+            note,
+        } => {
+            let n = face.checked_sub(1).context("faces are numbered from 1")?;
+            let engine = crate::faces::FaceEngine::load()?;
+            let a = review::attribute_face(ws, &engine, id, n, &student, &note, actor)?;
+            println!(
+                "Face {face} of #{id} recorded as {student}; a face template was added. #{id} stays held with {} reason(s):",
+                a.reasons.len()
+            );
+            for r in &a.reasons {
+                println!("  - {}: {}", r.kind.label(), r.detail);
+            }
+            Ok(0)
+        }
     }
+}
+
+fn serve_cmd(
+    ws: &Workspace,
+    port: u16,
+    bind: std::net::IpAddr,
+    new_token: bool,
+    actor: &str,
+) -> Result<u8> {
+    if new_token {
+        let token = crate::serve::token::create(&ws.root)?;
+        journal::audit(
+            &ws.db()?,
+            actor,
+            "login-token-created",
+            "review page",
+            &serde_json::json!({}),
+            Utc::now(),
+        )?;
+        println!(
+            "New review page login token (shown only now; the old one no longer works): {token}"
+        );
+        println!(
+            "Start the page with: consentgate -w {} serve",
+            ws.root.display()
+        );
+        return Ok(0);
+    }
+    if !crate::serve::is_loopback(bind) {
+        eprintln!("WARNING: --bind {bind} makes the review page, with children's photos and names, reachable from other computers, over plain HTTP (no encryption). Use it only on a trusted school network, behind its firewall.");
+    }
+    crate::serve::run(ws.clone(), crate::serve::Options { bind, port }, |addr| {
+        println!("consentgate review page: http://{addr}/  (log in with your name and the login token; Ctrl-C stops it)");
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(0)
 }
 
 fn eval_faces(workspace: &std::path::Path, dir: &std::path::Path, json: bool) -> Result<u8> {

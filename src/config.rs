@@ -23,6 +23,7 @@ pub struct Config {
     pub faces: Faces,
     pub limits: Limits,
     pub watch: Watch,
+    pub serve: Serve,
 }
 
 /// `consentgate watch`: the long-running service.
@@ -38,6 +39,15 @@ impl Default for Watch {
     fn default() -> Self {
         Watch { rescan_seconds: 30 }
     }
+}
+
+/// The review page (`consentgate serve`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Serve {
+    /// SHA-256 (hex) of the login token. Only the hash is kept, so a copy of this file does not
+    /// let anyone in; `init` and `serve --new-token` create a token and print it once.
+    pub login_token_sha256: Option<String>,
 }
 
 /// What an unknown face (one that matches no enrolled student) does to a photo.
@@ -160,6 +170,11 @@ impl Config {
 
     pub fn parse(text: &str) -> Result<Config, String> {
         let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(h) = &c.serve.login_token_sha256 {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err("[serve] login_token_sha256 must be 64 hex digits; make a new token with `consentgate serve --new-token`".into());
+            }
+        }
         let f = &c.faces;
         // Inverted bands would silently turn "might be this child" into "nobody": refuse them.
         if !(0.0..=2.0).contains(&f.match_distance) || f.ambiguous_distance < f.match_distance {
@@ -235,6 +250,10 @@ max_file_megabytes = {mb}
 # `consentgate watch` reacts to new files at once (file-system events) and also looks through
 # staging this often, in case an event was missed (network shares often send none).
 rescan_seconds = {rescan}
+
+# The review page (`consentgate serve`). Its login token is kept here only as a SHA-256 hash:
+# `consentgate init` and `consentgate serve --new-token` make one and print it once.
+[serve]
 "#,
             settle = d.gate.settle_seconds,
             faces_enabled = d.faces.enabled,
@@ -286,6 +305,18 @@ mod tests {
         let err =
             Config::parse("[faces]\nmatch_distance = 0.7\nambiguous_distance = 0.5\n").unwrap_err();
         assert!(err.contains("match_distance"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_login_token_hash_is_refused_and_none_is_fine() {
+        assert!(Config::parse("[serve]\nlogin_token_sha256 = \"abc\"\n").is_err());
+        let ok = format!("[serve]\nlogin_token_sha256 = \"{}\"\n", "ab".repeat(32));
+        assert!(Config::parse(&ok)
+            .unwrap()
+            .serve
+            .login_token_sha256
+            .is_some());
+        assert_eq!(Config::parse("").unwrap().serve.login_token_sha256, None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::faces::{FaceEngine, FaceError};
+use crate::faces::{Face, FaceBox, FaceEngine, FaceError};
 use crate::formats::{self, FormatError};
 use crate::register::{self, RegisterError};
 
@@ -22,6 +22,10 @@ pub enum EnrolError {
     Faces { path: String, source: FaceError },
     #[error("{path}: found {found} faces; an enrolment photo must show exactly one face — crop it to the student and try again")]
     NotOneFace { path: String, found: usize },
+    #[error("the face at x {x:.0}, y {y:.0} was not found again in the photo; the clean copy may have been changed — reload the page and try again")]
+    FaceNotFound { x: f32, y: f32 },
+    #[error("{path}: the face is too small or too close to the edge to make a template; choose a clearer photo")]
+    NoTemplate { path: String },
     #[error(transparent)]
     Register(#[from] RegisterError),
 }
@@ -60,10 +64,71 @@ pub fn template_from_photo(
         });
     }
     let face = faces.remove(0);
+    as_template(face, &p)
+}
+
+/// A face's template; a face the aligner could not crop (no embedding) makes none.
+fn as_template(face: Face, path: &str) -> Result<Enrolment, EnrolError> {
+    if face.embedding.is_empty() || face.crop_hash.is_empty() {
+        return Err(EnrolError::NoTemplate {
+            path: path.to_string(),
+        });
+    }
     Ok(Enrolment {
         embedding: face.embedding,
         crop_hash: face.crop_hash,
     })
+}
+
+/// The moderator's "this face is student X": the template of the face at `bbox` (`[x, y, w, h]`,
+/// as the gate recorded it) among the faces found again in the same clean copy. Returns that
+/// face's index in `faces` too. Detection is deterministic, so the same face overlaps itself;
+/// anything below half overlap is refused rather than guessed.
+pub fn template_for_face(
+    faces: &[Face],
+    bbox: [f32; 4],
+    what: &str,
+) -> Result<(usize, Enrolment), EnrolError> {
+    let iou = |b: &FaceBox| {
+        let (ax1, ay1) = (bbox[0] + bbox[2], bbox[1] + bbox[3]);
+        let (bx1, by1) = (b.x + b.width, b.y + b.height);
+        let w = (ax1.min(bx1) - bbox[0].max(b.x)).max(0.0);
+        let h = (ay1.min(by1) - bbox[1].max(b.y)).max(0.0);
+        let inter = w * h;
+        let union = bbox[2] * bbox[3] + b.width * b.height - inter;
+        if union > 0.0 {
+            inter / union
+        } else {
+            0.0
+        }
+    };
+    let best = faces
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (i, iou(&f.bbox)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, overlap)| *overlap >= 0.5);
+    let Some((index, _)) = best else {
+        return Err(EnrolError::FaceNotFound {
+            x: bbox[0],
+            y: bbox[1],
+        });
+    };
+    Ok((index, as_template(faces[index].clone(), what)?))
+}
+
+/// Store templates for one student, labelled with where they came from (for the audit and for
+/// `register forget`). Call inside the transaction that records why.
+pub fn store_templates(
+    conn: &rusqlite::Connection,
+    id: &str,
+    templates: &[Enrolment],
+    source: &str,
+) -> Result<(), EnrolError> {
+    for t in templates {
+        register::add_template(conn, id, &t.embedding, &t.crop_hash, source)?;
+    }
+    Ok(())
 }
 
 /// Enrol one student from one or more photos. All photos must succeed or nothing is stored.
@@ -85,9 +150,7 @@ pub fn enrol(
         .map(|p| template_from_photo(engine, p, limits))
         .collect::<Result<Vec<_>, _>>()?;
     let tx = conn.transaction().map_err(RegisterError::from)?;
-    for t in &templates {
-        register::add_template(&tx, id, &t.embedding, &t.crop_hash, "enrolment")?;
-    }
+    store_templates(&tx, id, &templates, "enrolment")?;
     tx.commit().map_err(RegisterError::from)?;
     Ok(templates.len())
 }

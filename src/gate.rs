@@ -131,13 +131,7 @@ impl Context {
             templates,
             students: students.iter().map(|s| (s.id.clone(), s.clone())).collect(),
             rejected: Vec::new(),
-            face_policy: FacePolicy {
-                match_distance: config.faces.match_distance,
-                ambiguous_distance: config.faces.ambiguous_distance,
-                unknown_faces: config.faces.unknown_faces,
-                action: config.faces.action,
-                same_picture_bits: SAME_PICTURE_BITS,
-            },
+            face_policy: face_policy(config),
         })
     }
 
@@ -377,6 +371,17 @@ pub fn assess(
 
 /// Crop-hash bits within which a face is the same picture as an enrolment photo.
 const SAME_PICTURE_BITS: u32 = 20;
+
+/// How faces are judged under this config; the moderator's re-assessment uses the same rules.
+pub fn face_policy(config: &Config) -> FacePolicy {
+    FacePolicy {
+        match_distance: config.faces.match_distance,
+        ambiguous_distance: config.faces.ambiguous_distance,
+        unknown_faces: config.faces.unknown_faces,
+        action: config.faces.action,
+        same_picture_bits: SAME_PICTURE_BITS,
+    }
+}
 
 /// Replace the clean copy with one whose non-publishable faces are blurred. Returns how many.
 pub fn redact_copy(clean: &mut Cleaned, faces: &[FaceFinding]) -> Result<usize, String> {

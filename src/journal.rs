@@ -221,6 +221,29 @@ pub fn set_state(
     Ok(())
 }
 
+/// Replace a photo's reasons and face findings (a moderator's re-assessment of a held photo).
+pub fn set_findings(
+    conn: &Connection,
+    id: i64,
+    reasons: &[Reason],
+    faces: &[FaceFinding],
+) -> Result<(), JournalError> {
+    conn.execute(
+        "UPDATE photos SET reasons = ?2, faces = ?3 WHERE id = ?1",
+        params![id, json(reasons), json(faces)],
+    )?;
+    Ok(())
+}
+
+/// Set the caption that travels with the photo on release (`None`: no caption is released).
+pub fn set_caption(conn: &Connection, id: i64, caption: Option<&str>) -> Result<(), JournalError> {
+    conn.execute(
+        "UPDATE photos SET caption = ?2 WHERE id = ?1",
+        params![id, caption],
+    )?;
+    Ok(())
+}
+
 /// Forget an unfinished record whose files never moved (the photo is still in staging).
 pub fn delete_pending(conn: &Connection, id: i64) -> Result<(), JournalError> {
     conn.execute(
@@ -530,19 +553,34 @@ pub fn audit_trail(
     let mut rows = stmt.query([subject])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        let detail: String = r.get(5)?;
-        out.push(AuditEntry {
-            seq: r.get(0)?,
-            at: r.get(1)?,
-            actor: r.get(2)?,
-            action: r.get(3)?,
-            subject: r.get(4)?,
-            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
-            prev_hash: r.get(6)?,
-            hash: r.get(7)?,
-        });
+        out.push(audit_row(r)?);
     }
     Ok(out)
+}
+
+/// The newest `limit` audit entries, newest first.
+pub fn recent_audit(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>, JournalError> {
+    let mut stmt = conn.prepare("SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?1")?;
+    let mut rows = stmt.query([i64::try_from(limit).unwrap_or(i64::MAX)])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(audit_row(r)?);
+    }
+    Ok(out)
+}
+
+fn audit_row(r: &rusqlite::Row<'_>) -> Result<AuditEntry, rusqlite::Error> {
+    let detail: String = r.get(5)?;
+    Ok(AuditEntry {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        subject: r.get(4)?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+        prev_hash: r.get(6)?,
+        hash: r.get(7)?,
+    })
 }
 
 /// The result of checking the chain.

@@ -27,6 +27,7 @@ pub mod pdq;
 pub mod redact;
 pub mod register;
 pub mod review;
+pub mod serve;
 pub mod service;
 pub mod status;
 pub mod watch;

@@ -2,11 +2,19 @@
 //! always with a note and the moderator's name in the audit trail (policy: a second opinion before
 //! anything doubtful goes out, and a record of who gave it).
 
-use chrono::{Local, Utc};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Datelike, Local, NaiveDateTime, TimeZone, Utc, Weekday};
 use serde::Serialize;
 
+use crate::captions::{CaptionHit, NameMatcher, TextSource};
+use crate::decide::{self, FaceFinding, Reason, ReasonKind};
+use crate::enrol::{self, EnrolError};
+use crate::faces::{FaceEngine, FaceError};
 use crate::journal::{self, JournalError, PhotoRecord, PhotoState};
 use crate::outbox::{self, OutboxError};
+use crate::register::{self, Student};
 use crate::workspace::{Workspace, WorkspaceError};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +39,55 @@ pub enum ReviewError {
     NoteRequired,
     #[error("the clean copy of photo #{0} is missing from {1}; the held folder was changed by hand — restore it, or reject the photo")]
     CleanCopyMissing(i64, String),
+    #[error("photo #{0}'s held folder is not inside this workspace's held/ folder; the journal or the folder was changed by hand — run `consentgate audit verify` and restore held/{0}")]
+    OutsideHeld(i64),
+    #[error("photo #{id} has no face {face} (it has {count}); `consentgate review show {id}` lists them")]
+    NoSuchFace { id: i64, face: usize, count: usize },
+    #[error("no student {0:?} in the register; `consentgate register list` shows the ids")]
+    UnknownStudent(String),
+    #[error("the caption is {0} characters long; the limit is {MAX_CAPTION_CHARS}")]
+    CaptionTooLong(usize),
+    #[error(transparent)]
+    Enrol(#[from] EnrolError),
+    #[error("{0}; the face cannot be attributed now — try again, or reject the photo")]
+    Faces(#[from] FaceError),
+}
+
+/// The longest caption the moderator may write (a caption, not an article).
+pub const MAX_CAPTION_CHARS: usize = 2000;
+
+/// When a photo that arrived at `received` (local time) must have an answer. The school's policy
+/// (appendix A, section 4) asks for a response within 24 hours, or on the next working day when
+/// it arrives at a weekend: so Monday to Friday the deadline is 24 hours later (a Friday evening
+/// photo is due on Saturday evening), and a Saturday or Sunday photo is due by the end of Monday.
+/// Bank holidays are not known to consentgate.
+pub fn due_at(received: NaiveDateTime) -> NaiveDateTime {
+    match received.weekday() {
+        Weekday::Sat | Weekday::Sun => {
+            let mut day = received.date();
+            while matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+                match day.succ_opt() {
+                    Some(next) => day = next,
+                    None => break,
+                }
+            }
+            // The end of that working day.
+            day.succ_opt()
+                .unwrap_or(day)
+                .and_time(chrono::NaiveTime::MIN)
+        }
+        _ => received + chrono::Duration::hours(24),
+    }
+}
+
+/// [`due_at`] for a UTC arrival time, in this machine's time zone.
+pub fn due_at_utc(received: DateTime<Utc>) -> DateTime<Utc> {
+    let due = due_at(received.with_timezone(&Local).naive_local());
+    Local
+        .from_local_datetime(&due)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| due.and_utc())
 }
 
 /// A held photo as the moderator sees it.
@@ -40,16 +97,25 @@ pub struct HeldItem {
     pub record: PhotoRecord,
     /// How long it has waited, in hours.
     pub waiting_hours: f64,
+    /// When the policy wants an answer by ([`due_at`]).
+    pub due_at: DateTime<Utc>,
+    pub overdue: bool,
 }
 
+/// Held photos, oldest first.
 pub fn held(ws: &Workspace) -> Result<Vec<HeldItem>, ReviewError> {
     let conn = ws.db()?;
     let now = Utc::now();
     Ok(journal::in_state(&conn, &[PhotoState::Held])?
         .into_iter()
-        .map(|record| HeldItem {
-            waiting_hours: (now - record.created_at).num_minutes() as f64 / 60.0,
-            record,
+        .map(|record| {
+            let due_at = due_at_utc(record.created_at);
+            HeldItem {
+                waiting_hours: (now - record.created_at).num_minutes() as f64 / 60.0,
+                due_at,
+                overdue: now > due_at,
+                record,
+            }
         })
         .collect())
 }
@@ -94,7 +160,7 @@ fn held_clean_copy(
     ws: &Workspace,
     rec: &PhotoRecord,
 ) -> Result<(Vec<u8>, &'static str), ReviewError> {
-    let (Some(ext), Some(dir)) = (rec.clean_ext.as_deref(), rec.held_dir.as_deref()) else {
+    let (Some(ext), Some(_)) = (rec.clean_ext.as_deref(), rec.held_dir.as_deref()) else {
         let why = rec
             .reasons
             .first()
@@ -113,9 +179,17 @@ fn held_clean_copy(
             ))
         }
     };
-    let clean_path = outbox::held_clean_path(&ws.root.join(dir), ext);
-    let bytes = std::fs::read(&clean_path)
-        .map_err(|_| ReviewError::CleanCopyMissing(rec.id, clean_path.display().to_string()))?;
+    let dir = held_folder(ws, rec)?;
+    let clean_path = outbox::held_clean_path(&dir, ext);
+    let missing = || ReviewError::CleanCopyMissing(rec.id, clean_path.display().to_string());
+    // A symbolic link planted in held/ must not make consentgate read (or publish) another file.
+    if !std::fs::symlink_metadata(&clean_path)
+        .map_err(|_| missing())?
+        .is_file()
+    {
+        return Err(missing());
+    }
+    let bytes = std::fs::read(&clean_path).map_err(|_| missing())?;
     Ok((bytes, ext))
 }
 
@@ -246,4 +320,364 @@ pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), Re
     )?;
     tx.commit()?;
     Ok(())
+}
+
+/// A held photo's folder, checked to be inside this workspace's `held/` (symbolic links resolved),
+/// so nothing read on a moderator's behalf ever comes from elsewhere.
+pub fn held_folder(ws: &Workspace, rec: &PhotoRecord) -> Result<PathBuf, ReviewError> {
+    let outside = || ReviewError::OutsideHeld(rec.id);
+    let dir = rec.held_dir.as_deref().ok_or_else(outside)?;
+    let held = ws.held().canonicalize().map_err(|_| outside())?;
+    let dir = ws.root.join(dir).canonicalize().map_err(|_| outside())?;
+    let named_by_id = dir.file_name().and_then(|n| n.to_str()) == Some(&rec.id.to_string());
+    if dir.parent() != Some(held.as_path()) || !named_by_id {
+        return Err(outside());
+    }
+    Ok(dir)
+}
+
+/// The clean copy of photo `id` (what approval would release) and its extension, read only from
+/// inside `held/`.
+pub fn clean_copy(ws: &Workspace, id: i64) -> Result<(Vec<u8>, &'static str), ReviewError> {
+    let rec = journal::get(&ws.db()?, id)?;
+    held_clean_copy(ws, &rec)
+}
+
+/// Where the moderator's edited caption is kept; the original sidecar stays untouched in
+/// `original/`.
+const EDITED_CAPTION: &str = "caption-edited.txt";
+
+/// A held photo's caption as the moderator sees it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Caption {
+    /// The text (the moderator's edit if there is one, else the sidecar that came with the photo).
+    pub text: Option<String>,
+    /// True when `text` is the moderator's edit.
+    pub edited: bool,
+    /// Why the sidecar could not be read, when it could not.
+    pub unreadable: Option<String>,
+}
+
+/// The current caption of a held photo.
+pub fn caption(ws: &Workspace, rec: &PhotoRecord) -> Result<Caption, ReviewError> {
+    let dir = held_folder(ws, rec)?;
+    let edited = dir.join(EDITED_CAPTION);
+    if std::fs::symlink_metadata(&edited).is_ok_and(|m| m.is_file()) {
+        return Ok(
+            match std::fs::read(&edited)
+                .map_err(|e| e.to_string())
+                .and_then(|b| crate::intake::decode_caption(&b))
+            {
+                Ok(text) => Caption {
+                    text: Some(text),
+                    edited: true,
+                    unreadable: None,
+                },
+                Err(e) => Caption {
+                    unreadable: Some(e),
+                    edited: true,
+                    ..Caption::default()
+                },
+            },
+        );
+    }
+    let original = crate::gate::held_original(&dir, &rec.source_name);
+    let Some(sidecar) = crate::intake::sidecar_for(&original) else {
+        return Ok(Caption::default());
+    };
+    Ok(
+        match std::fs::read(&sidecar)
+            .map_err(|e| e.to_string())
+            .and_then(|b| crate::intake::decode_caption(&b))
+        {
+            Ok(text) => Caption {
+                text: Some(text.trim().to_string()),
+                ..Caption::default()
+            },
+            Err(e) => Caption {
+                unreadable: Some(e),
+                ..Caption::default()
+            },
+        },
+    )
+}
+
+/// The register's names, ready to check text the way the gate does.
+pub struct CaptionChecker {
+    matcher: NameMatcher,
+    names: HashMap<String, String>,
+}
+
+impl CaptionChecker {
+    pub fn new(students: &[Student]) -> CaptionChecker {
+        let people: Vec<_> = students.iter().map(Student::person_name).collect();
+        CaptionChecker {
+            matcher: NameMatcher::new(&people),
+            names: students
+                .iter()
+                .map(|s| (s.id.clone(), s.display_name()))
+                .collect(),
+        }
+    }
+
+    /// Every student `text` names (or may name), as the gate would report it.
+    pub fn scan(&self, text: &str, source: &TextSource) -> Vec<CaptionHit> {
+        self.matcher.scan(text, source)
+    }
+
+    /// A hit as the reason the gate would give.
+    pub fn reason(&self, hit: &CaptionHit) -> Reason {
+        decide::caption_reason(hit, self.names.get(&hit.student_id).map(String::as_str))
+    }
+}
+
+/// A sidecar caption reason (the gate labels them with the source "sidecar").
+fn is_sidecar_reason(r: &Reason) -> bool {
+    match r.kind {
+        ReasonKind::CaptionUnreadable => true,
+        ReasonKind::CaptionNamesStudent | ReasonKind::CaptionMayNameStudent => r
+            .detail
+            .starts_with(&format!("{} ", TextSource::Sidecar.label())),
+        _ => false,
+    }
+}
+
+/// What an edited caption does.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptionEdit {
+    /// The students the new caption names or may name (then it is not released with the photo).
+    pub names: Vec<CaptionHit>,
+    /// Whether approval would release the new caption beside the photo.
+    pub travels: bool,
+    /// The photo's reasons after the edit (it stays held either way; approval is a separate step).
+    pub reasons: Vec<Reason>,
+}
+
+/// Replace a held photo's caption. The new text is checked exactly as the gate checks a sidecar:
+/// the sidecar's caption reasons are replaced by the new text's, and only a caption that names
+/// nobody is released with the photo on approval — editing "Olivia Smith" into "O. Smith" still
+/// keeps the caption back. The photo stays held; the original sidecar is kept untouched, and the
+/// caption before and after go into the audit trail.
+pub fn edit_caption(
+    ws: &Workspace,
+    id: i64,
+    text: &str,
+    note: &str,
+    actor: &str,
+) -> Result<CaptionEdit, ReviewError> {
+    if note.trim().is_empty() {
+        return Err(ReviewError::NoteRequired);
+    }
+    let text = text.replace("\r\n", "\n");
+    let text = text.trim();
+    let chars = text.chars().count();
+    if chars > MAX_CAPTION_CHARS {
+        return Err(ReviewError::CaptionTooLong(chars));
+    }
+    let mut conn = ws.db()?;
+    let rec = held_record(&conn, id)?;
+    let dir = held_folder(ws, &rec)?;
+    let before = caption(ws, &rec)?;
+    let checker = CaptionChecker::new(&register::all_students(&conn)?);
+    let names = checker.scan(text, &TextSource::Sidecar);
+    let mut reasons: Vec<Reason> = rec
+        .reasons
+        .iter()
+        .filter(|r| !is_sidecar_reason(r))
+        .cloned()
+        .collect();
+    reasons.extend(names.iter().map(|h| checker.reason(h)));
+    let (_, reasons) = decide::decide(reasons);
+    let travels = names.is_empty() && !text.is_empty();
+    outbox::write_durably(&ws.root, &dir.join(EDITED_CAPTION), text.as_bytes())?;
+    let tx = conn.transaction()?;
+    let now = Utc::now();
+    journal::set_caption(&tx, id, travels.then_some(text))?;
+    journal::set_findings(&tx, id, &reasons, &rec.faces)?;
+    for h in &names {
+        journal::record_appearance(&tx, id, &h.student_id, "caption (edited)")?;
+    }
+    let detail = serde_json::json!({
+        "note": note,
+        "before": before.text,
+        "after": text,
+        "names": names.iter().map(|h| &h.student_id).collect::<Vec<_>>(),
+        "caption_released_on_approval": travels,
+    });
+    journal::audit(
+        &tx,
+        actor,
+        "caption-edited",
+        &format!("photo #{id}"),
+        &detail,
+        now,
+    )?;
+    tx.commit()?;
+    Ok(CaptionEdit {
+        names,
+        travels,
+        reasons,
+    })
+}
+
+/// What "this face is student X" changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaceAttribution {
+    /// The face (0-based, in the re-assessed list) with its new judgement.
+    pub index: usize,
+    pub finding: FaceFinding,
+    /// The photo's reasons after re-assessment (it stays held; approval is a separate step).
+    pub reasons: Vec<Reason>,
+}
+
+fn is_face_reason(kind: ReasonKind) -> bool {
+    matches!(
+        kind,
+        ReasonKind::FaceNoPublish
+            | ReasonKind::FaceNoConsent
+            | ReasonKind::FaceAmbiguous
+            | ReasonKind::FaceUnknown
+    )
+}
+
+/// The moderator's "face `face` (0-based) is student `student`": adds a template for the student
+/// from that face (as enrolment does, from the held clean copy; the photo itself is not kept in
+/// the register), then re-judges every face of the photo against the register as the gate would,
+/// so the page shows the new attribution and the reasons it leaves. The photo stays held: a face
+/// now known to be a student without consent is still a reason, and releasing is a separate,
+/// deliberate step.
+pub fn attribute_face(
+    ws: &Workspace,
+    engine: &FaceEngine,
+    id: i64,
+    face: usize,
+    student: &str,
+    note: &str,
+    actor: &str,
+) -> Result<FaceAttribution, ReviewError> {
+    if note.trim().is_empty() {
+        return Err(ReviewError::NoteRequired);
+    }
+    let mut conn = ws.db()?;
+    let rec = held_record(&conn, id)?;
+    held_folder(ws, &rec)?;
+    let before = rec
+        .faces
+        .get(face)
+        .ok_or(ReviewError::NoSuchFace {
+            id,
+            face: face + 1,
+            count: rec.faces.len(),
+        })?
+        .clone();
+    if register::get_student(&conn, student)?.is_none() {
+        return Err(ReviewError::UnknownStudent(student.to_string()));
+    }
+    let (bytes, _) = held_clean_copy(ws, &rec)?;
+    let found = engine.faces_in(&bytes)?;
+    let what = format!("photo #{id} face {}", face + 1);
+    let (index, template) = enrol::template_for_face(&found, before.bbox, &what)?;
+    let source = format!("moderator: {what}");
+
+    let tx = conn.transaction()?;
+    enrol::store_templates(&tx, student, std::slice::from_ref(&template), &source)?;
+    let templates = register::templates(&tx)?;
+    let students: HashMap<String, Student> = register::all_students(&tx)?
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let (findings, face_reasons) = decide::judge_faces(
+        &found,
+        &templates,
+        &students,
+        &rec.channel,
+        Local::now().date_naive(),
+        &crate::gate::face_policy(&ws.config),
+    );
+    let mut reasons: Vec<Reason> = rec
+        .reasons
+        .iter()
+        .filter(|r| !is_face_reason(r.kind))
+        .cloned()
+        .collect();
+    reasons.extend(face_reasons);
+    let (_, reasons) = decide::decide(reasons);
+    let finding = findings
+        .get(index)
+        .cloned()
+        .ok_or(ReviewError::NoSuchFace {
+            id,
+            face: face + 1,
+            count: findings.len(),
+        })?;
+    let now = Utc::now();
+    journal::set_findings(&tx, id, &reasons, &findings)?;
+    journal::record_appearance(&tx, id, student, "face (moderator)")?;
+    journal::audit(
+        &tx,
+        actor,
+        "face-attributed",
+        &format!("photo #{id}"),
+        &serde_json::json!({"note": note, "face": face + 1, "student": student, "before": before, "after": finding}),
+        now,
+    )?;
+    journal::audit(
+        &tx,
+        actor,
+        "face-enrolled",
+        student,
+        &serde_json::json!({"source": source, "note": note}),
+        now,
+    )?;
+    tx.commit()?;
+    Ok(FaceAttribution {
+        index,
+        finding,
+        reasons,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|d| d.and_hms_opt(h, min, 0))
+            .unwrap()
+    }
+
+    #[test]
+    fn weekday_photos_are_due_24_hours_later_weekend_photos_by_the_end_of_monday() {
+        // 2026-03-02 is a Monday.
+        assert_eq!(due_at(at(2026, 3, 2, 9, 30)), at(2026, 3, 3, 9, 30));
+        // Friday evening: 24 hours, so Saturday evening (the policy says "within 24 hours").
+        assert_eq!(due_at(at(2026, 3, 6, 18, 0)), at(2026, 3, 7, 18, 0));
+        // Saturday and Sunday: the end of Monday.
+        assert_eq!(due_at(at(2026, 3, 7, 10, 0)), at(2026, 3, 10, 0, 0));
+        assert_eq!(due_at(at(2026, 3, 8, 23, 59)), at(2026, 3, 10, 0, 0));
+    }
+
+    #[test]
+    fn only_sidecar_caption_reasons_are_replaced_by_an_edit() {
+        let r = |kind, detail: &str| Reason {
+            kind,
+            detail: detail.into(),
+            student: None,
+        };
+        assert!(is_sidecar_reason(&r(
+            ReasonKind::CaptionNamesStudent,
+            "sidecar names Olivia Smith (A1001): \"Olivia Smith\" (full name)"
+        )));
+        assert!(!is_sidecar_reason(&r(
+            ReasonKind::CaptionNamesStudent,
+            "filename names Olivia Smith (A1001): \"olivia-smith\" (full name)"
+        )));
+        assert!(!is_sidecar_reason(&r(
+            ReasonKind::CaptionNamesStudent,
+            "embedded XMP dc:description names Olivia Smith (A1001): \"Olivia Smith\" (full name)"
+        )));
+        assert!(!is_sidecar_reason(&r(ReasonKind::FaceUnknown, "sidecar")));
+    }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, Datelike, Days, Local, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::intake::{self, Found};
@@ -48,7 +48,7 @@ pub struct OldestHeld {
     pub channel: String,
     pub held_since: DateTime<Utc>,
     pub age_hours: f64,
-    /// When the policy says a moderator must have responded (see [`response_due`]).
+    /// When the policy says a moderator must have responded (see [`crate::review::due_at`]).
     pub respond_by: DateTime<Utc>,
     pub overdue: bool,
 }
@@ -60,32 +60,6 @@ pub struct LastRun {
     /// `running`, `finished`, `stopped`, `failed`, or `ended unexpectedly` (no outcome recorded
     /// and nobody holds the lock: the process was killed or crashed).
     pub state: String,
-}
-
-/// The policy's deadline for a held photo (appendix A: "responded to within 24 hours, or on the
-/// next working day if received at a weekend"): 24 hours after it arrived on Monday to Friday; by
-/// the end of the following Monday when it arrived on a Saturday or Sunday. Bank holidays are not
-/// known to consentgate.
-pub fn response_due<Tz: TimeZone>(received: &DateTime<Tz>) -> DateTime<Tz> {
-    let days_to_monday = match received.weekday() {
-        Weekday::Sat => 2,
-        Weekday::Sun => 1,
-        _ => return received.clone() + chrono::Duration::hours(24),
-    };
-    // End of Monday = the start of Tuesday, local time.
-    let tuesday = received
-        .date_naive()
-        .checked_add_days(Days::new(days_to_monday + 1));
-    tuesday
-        .and_then(|d| {
-            received
-                .timezone()
-                .from_local_datetime(&d.and_time(NaiveTime::MIN))
-                .earliest()
-        })
-        .unwrap_or_else(|| {
-            received.clone() + chrono::Duration::hours(24 * (days_to_monday as i64 + 1))
-        })
 }
 
 /// Gather the workspace's status.
@@ -106,7 +80,7 @@ pub fn status(ws: &Workspace) -> Result<Status, StatusError> {
         .into_iter()
         .min_by_key(|r| (r.created_at, r.id))
         .map(|r| {
-            let due = response_due(&r.created_at.with_timezone(&Local)).with_timezone(&Utc);
+            let due = crate::review::due_at_utc(r.created_at);
             OldestHeld {
                 id: r.id,
                 channel: r.channel,
@@ -136,29 +110,4 @@ pub fn status(ws: &Workspace) -> Result<Status, StatusError> {
         last_run,
         running,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::FixedOffset;
-
-    fn at(s: &str) -> DateTime<FixedOffset> {
-        DateTime::parse_from_rfc3339(s).unwrap()
-    }
-
-    #[test]
-    fn weekday_holds_are_due_in_24_hours_weekend_ones_by_the_end_of_monday() {
-        // 2026-11-20 is a Friday.
-        let cases = [
-            ("2026-11-18T09:30:00+00:00", "2026-11-19T09:30:00+00:00"), // Wed
-            ("2026-11-20T16:00:00+00:00", "2026-11-21T16:00:00+00:00"), // Fri: 24 h, as written
-            ("2026-11-21T10:00:00+00:00", "2026-11-24T00:00:00+00:00"), // Sat -> end of Mon
-            ("2026-11-22T23:59:00+00:00", "2026-11-24T00:00:00+00:00"), // Sun -> end of Mon
-            ("2026-11-23T00:01:00+01:00", "2026-11-24T00:01:00+01:00"), // Mon
-        ];
-        for (received, due) in cases {
-            assert_eq!(response_due(&at(received)), at(due), "received {received}");
-        }
-    }
 }

@@ -53,6 +53,16 @@ mod embed;
 
 pub use decode::decode_upright;
 
+/// An upright decode whose longer side is at least `min_long_side` (a JPEG DCT-scaled, so much
+/// cheaper than in full), with the full upright size that face boxes refer to: for previews.
+pub fn decode_upright_at_least(
+    encoded: &[u8],
+    min_long_side: u32,
+) -> Result<(RgbImage, u32, u32), FaceError> {
+    let d = decode::decode_at_least(encoded, min_long_side)?;
+    Ok((d.image, d.full_width, d.full_height))
+}
+
 /// Length of an identity embedding.
 pub const EMBEDDING_LEN: usize = 128;
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests (`mod common;`).
 #![allow(dead_code)]
 pub mod exiftool;
+pub mod serve;
 pub mod workspace;
 
 /// The shared corpus (../shared/corpus/<sub>), present on developers' machines and in CI but not

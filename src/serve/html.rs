@@ -1,0 +1,567 @@
+//! The pages, as `maud` templates: every interpolated value (captions, names, file names, notes,
+//! audit details) is HTML-escaped by the template engine at compile-checked sites; nothing is
+//! marked pre-escaped. No inline script or style (the Content-Security-Policy forbids both):
+//! face boxes are SVG attributes, behaviour is in `/static/app.js`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Local, Utc};
+use maud::{html, Markup, DOCTYPE};
+
+use super::auth::Moderator;
+use crate::captions::{CaptionHit, Severity};
+use crate::decide::{Band, FaceFinding};
+use crate::journal::{AuditEntry, PhotoRecord, PhotoState, Takedown, Verification};
+use crate::review::{Caption, HeldItem, MAX_CAPTION_CHARS};
+
+fn layout(title: &str, who: Option<&Moderator>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="same-origin";
+                title { (title) " — consentgate" }
+                link rel="stylesheet" href="/static/style.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                header.top {
+                    span.brand { "consentgate" }
+                    @if let Some(who) = who {
+                        nav {
+                            a href="/queue" { "Held photos" }
+                            a href="/audit" { "Audit trail" }
+                            a href="/takedown" { "Takedown list" }
+                        }
+                        form.logout method="post" action="/logout" {
+                            span.who { "Signed in as " strong #moderator { (who.name) } }
+                            input type="hidden" name="csrf" value=(who.csrf);
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main {
+                    @if let Some(flash) = who.and_then(|w| w.flash.as_deref()) {
+                        p.flash role="status" #flash { (flash) }
+                    }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+pub fn error_page(status: StatusCode, message: &str) -> Markup {
+    layout(
+        "Refused",
+        None,
+        html! {
+            h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
+            p.error #error { (message) }
+            p { a href="/queue" { "Back to the held photos" } " · " a href="/login" { "Log in" } }
+        },
+    )
+}
+
+pub fn login(error: Option<&str>) -> Markup {
+    layout(
+        "Log in",
+        None,
+        html! {
+            h1 { "Review held photos" }
+            @if let Some(e) = error {
+                p.error #error role="alert" { (e) }
+            }
+            form.login method="post" action="/login" {
+                label for="name" { "Your name (recorded with every decision you make)" }
+                input #name type="text" name="name" required maxlength="80" autocomplete="name";
+                label for="token" { "Login token" }
+                input #token type="password" name="token" required autocomplete="current-password";
+                button #login type="submit" { "Log in" }
+            }
+            p.hint {
+                "The login token was printed when the workspace was created. Lost it? "
+                "Run " code { "consentgate serve --new-token" } " on the school's computer."
+            }
+        },
+    )
+}
+
+fn when(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local)
+        .format("%a %-d %b %Y, %H:%M")
+        .to_string()
+}
+
+/// "3 days 4 h", "5 h 12 min", "12 min".
+pub fn waited(minutes: i64) -> String {
+    let m = minutes.max(0);
+    let (days, hours, mins) = (m / 1440, (m % 1440) / 60, m % 60);
+    match (days, hours) {
+        (0, 0) => format!("{mins} min"),
+        (0, h) => format!("{h} h {mins} min"),
+        (d, h) => format!("{d} day{} {h} h", if d == 1 { "" } else { "s" }),
+    }
+}
+
+pub fn queue(who: &Moderator, items: &[HeldItem], now: DateTime<Utc>) -> Markup {
+    let overdue = items.iter().filter(|i| i.overdue).count();
+    layout(
+        "Held photos",
+        Some(who),
+        html! {
+            h1 { "Held photos" }
+            p.summary {
+                @if items.is_empty() {
+                    "Nothing is waiting for review."
+                } @else {
+                    (items.len()) " waiting, oldest first. "
+                    @if overdue > 0 {
+                        strong.overdue-text { (overdue) " overdue" }
+                        " (policy: answer within 24 hours, or on the next working day when a photo arrives at a weekend)."
+                    }
+                }
+            }
+            ol.queue {
+                @for item in items {
+                    @let rec = &item.record;
+                    li.card.overdue[item.overdue] data-id=(rec.id) {
+                        a.thumb href=(format!("/photo/{}", rec.id)) {
+                            @if rec.clean_ext.is_some() {
+                                img src=(format!("/photo/{}/thumb", rec.id)) alt=(format!("photo #{}", rec.id)) loading="lazy";
+                            } @else {
+                                span.nothumb { "no preview" }
+                            }
+                        }
+                        div.info {
+                            a.title href=(format!("/photo/{}", rec.id)) {
+                                "#" (rec.id) " " span.filename { (rec.source_name) }
+                            }
+                            p.meta {
+                                "for " strong { (rec.channel) } " · waited " (waited((now - rec.created_at).num_minutes()))
+                                " · due " (when(item.due_at))
+                                @if item.overdue { " " span.badge { "OVERDUE" } }
+                            }
+                            @let kinds: BTreeSet<&str> = rec.reasons.iter().map(|r| r.kind.label()).collect();
+                            ul.kinds {
+                                @for k in kinds { li { (k) } }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Everything a photo's page shows.
+pub struct PhotoPage {
+    pub rec: PhotoRecord,
+    pub caption: Caption,
+    /// What the register's names find in the caption and in the file name.
+    pub caption_hits: Vec<CaptionHit>,
+    pub name_hits: Vec<CaptionHit>,
+    /// Student id → display name.
+    pub names: HashMap<String, String>,
+    /// Full upright size of the photo, when a preview could be made.
+    pub size: Option<(u32, u32)>,
+    pub preview_error: Option<String>,
+    pub history: Vec<AuditEntry>,
+    pub due_at: DateTime<Utc>,
+}
+
+/// `text` with every place a student's name was found marked.
+fn highlighted(text: &str, hits: &[CaptionHit], names: &HashMap<String, String>) -> Markup {
+    let mut spans: Vec<(usize, usize, &CaptionHit)> = hits
+        .iter()
+        .filter(|h| !h.matched.is_empty())
+        .flat_map(|h| {
+            text.match_indices(h.matched.as_str())
+                .map(move |(i, m)| (i, i + m.len(), h))
+        })
+        .collect();
+    spans.sort_by_key(|&(start, end, h)| (start, std::cmp::Reverse(end), h.severity));
+    let mut parts: Vec<(&str, Option<&CaptionHit>)> = Vec::new();
+    let mut pos = 0;
+    for (start, end, h) in spans {
+        if start < pos {
+            continue;
+        }
+        parts.push((&text[pos..start], None));
+        parts.push((&text[start..end], Some(h)));
+        pos = end;
+    }
+    parts.push((&text[pos..], None));
+    html! {
+        @for (part, hit) in parts {
+            @if let Some(h) = hit {
+                @let who = names.get(&h.student_id).map_or(h.student_id.clone(), |n| format!("{n} ({})", h.student_id));
+                @let verb = if h.severity == Severity::Block { "names" } else { "may name" };
+                mark.block[h.severity == Severity::Block].maybe[h.severity == Severity::Review]
+                    title=(format!("{verb} {who}: {}", h.form)) { (part) }
+            } @else {
+                (part)
+            }
+        }
+    }
+}
+
+fn face_who(f: &FaceFinding, names: &HashMap<String, String>) -> String {
+    let name = |id: &String| {
+        names
+            .get(id)
+            .map_or_else(|| id.clone(), |n| format!("{n} ({id})"))
+    };
+    match (f.band, &f.student) {
+        (Band::Match, Some(id)) => name(id),
+        (Band::Ambiguous, Some(id)) => format!("might be {}", name(id)),
+        _ => "matches nobody enrolled".to_string(),
+    }
+}
+
+/// The short label drawn on a face box: its number, who it matched and how closely.
+fn face_label(i: usize, f: &FaceFinding, names: &HashMap<String, String>) -> String {
+    let name = |id: &String| names.get(id).cloned().unwrap_or_else(|| id.clone());
+    match (f.band, &f.student, f.score) {
+        (Band::Match, Some(id), Some(d)) => format!("{} · {} {d:.2}", i + 1, name(id)),
+        (Band::Match, Some(id), None) => format!("{} · {}", i + 1, name(id)),
+        (Band::Ambiguous, Some(id), Some(d)) => format!("{} · {}? {d:.2}", i + 1, name(id)),
+        _ => format!("{} · unknown", i + 1),
+    }
+}
+
+fn score(f: &FaceFinding) -> String {
+    f.score.map_or("—".into(), |d| format!("{d:.2}"))
+}
+
+fn note_field(id: &str) -> Markup {
+    html! {
+        label for=(id) { "Note (required; it goes into the audit trail with your name)" }
+        textarea id=(id) name="note" required rows="2" maxlength="2000" {}
+    }
+}
+
+pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
+    let rec = &p.rec;
+    let id = rec.id;
+    let held = rec.state == PhotoState::Held;
+    let overdue = held && now > p.due_at;
+    let flagged = rec.faces.iter().any(|f| !f.may_publish);
+    let mut student_list: Vec<(&String, &String)> = p.names.iter().collect();
+    student_list.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
+    layout(
+        &format!("Photo #{id}"),
+        Some(who),
+        html! {
+            h1 {
+                "Photo #" (id) " "
+                span.filename #filename { (highlighted(&rec.source_name, &p.name_hits, &p.names)) }
+            }
+            p.meta {
+                span.state { (state_words(rec.state)) }
+                " · for " strong { (rec.channel) }
+                " · arrived " (when(rec.created_at))
+                @if held {
+                    " · waited " (waited((now - rec.created_at).num_minutes()))
+                    " · due " (when(p.due_at))
+                    @if overdue { " " span.badge { "OVERDUE" } }
+                }
+                @if let Some(o) = &rec.outbox_path { " · released as " code { (o) } }
+            }
+            div.photo-layout {
+                section.picture {
+                    @if let Some((w, h)) = p.size {
+                        @let font = (w.max(h) as f32 / 45.0).max(10.0);
+                        div.stage {
+                            img #preview src=(format!("/photo/{id}/preview")) alt=(format!("photo #{id}, metadata removed"));
+                            svg.faces viewBox=(format!("0 0 {w} {h}")) preserveAspectRatio="none" role="img" aria-label="face boxes" {
+                                @for (i, f) in rec.faces.iter().enumerate() {
+                                    @let [x, y, bw, bh] = f.bbox;
+                                    @let label_y = if y > font * 1.2 { y - font * 0.3 } else { y + bh + font };
+                                    g.face.ok[f.may_publish].flag[!f.may_publish] data-face=(i + 1) {
+                                        title { "Face " (i + 1) ": " (face_who(f, &p.names)) ", distance " (score(f)) }
+                                        rect x=(x) y=(y) width=(bw) height=(bh) vector-effect="non-scaling-stroke" {}
+                                        text x=(x) y=(label_y) font-size=(font) {
+                                            (face_label(i, f, &p.names))
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        p.hint { a href=(format!("/photo/{id}/full")) target="_blank" rel="noopener" { "Open the clean copy at full size" } }
+                    } @else {
+                        div.nothumb.big {
+                            "No preview: "
+                            (p.preview_error.as_deref().unwrap_or("the gate could not make a clean copy of this file"))
+                        }
+                    }
+                }
+                section.findings {
+                    h2 { "Why it was held" }
+                    @if rec.reasons.is_empty() {
+                        p { "No reasons remain." }
+                    }
+                    ul.reasons #reasons {
+                        @for r in &rec.reasons {
+                            li { strong { (r.kind.label()) } ": " (r.detail) }
+                        }
+                    }
+                    h2 { "Caption" }
+                    @if let Some(text) = &p.caption.text {
+                        blockquote.caption #caption { (highlighted(text, &p.caption_hits, &p.names)) }
+                        p.hint {
+                            @if p.caption.edited { "Edited by a moderator. " }
+                            @if rec.caption.is_some() {
+                                "It names nobody, so it is released with the photo."
+                            } @else if !p.caption_hits.is_empty() {
+                                "It names or may name a student, so it is not released with the photo."
+                            }
+                        }
+                    } @else if let Some(e) = &p.caption.unreadable {
+                        p.error { "The caption file cannot be read: " (e) }
+                    } @else {
+                        p.hint { "No caption came with this photo." }
+                    }
+                    @if !rec.faces.is_empty() {
+                        h2 { "Faces" }
+                        table.faces #faces {
+                            thead { tr { th { "#" } th { "who" } th { "where" } th { "distance" } th { "detector" } th { "may be published on " (rec.channel) } } }
+                            tbody {
+                                @for (i, f) in rec.faces.iter().enumerate() {
+                                    tr.flag[!f.may_publish] data-face=(i + 1) {
+                                        td { (i + 1) }
+                                        td { (face_who(f, &p.names)) }
+                                        td.nowrap { (format!("x {:.0}, y {:.0}", f.bbox[0], f.bbox[1])) }
+                                        td { (score(f)) }
+                                        td { (format!("{:.2}", f.detection)) }
+                                        td { @if f.may_publish { "yes" } @else { strong { "no" } } }
+                                    }
+                                }
+                            }
+                        }
+                        p.hint { "Distance: smaller is more alike; a face counts as a student up to the match threshold in consentgate.toml." }
+                    }
+                    @if !rec.removed.is_empty() {
+                        h2 { "Metadata removed" }
+                        p { (rec.removed.join(", ")) }
+                    }
+                }
+            }
+            @if held {
+                section.actions #actions {
+                    h2 { "Decide" }
+                    form.action method="post" action=(format!("/photo/{id}/approve")) {
+                        h3 { "Approve" }
+                        p.hint { "Releases the clean copy to " code { "outbox/" (rec.channel) "/" } "." }
+                        input type="hidden" name="csrf" value=(who.csrf);
+                        (note_field("approve-note"))
+                        button #approve type="submit" { "Approve and release" }
+                    }
+                    @if flagged {
+                        form.action method="post" action=(format!("/photo/{id}/redact")) {
+                            h3 { "Blur and release" }
+                            p.hint { "Blurs every face marked in red, releases the result; the original stays held." }
+                            input type="hidden" name="csrf" value=(who.csrf);
+                            (note_field("redact-note"))
+                            button #redact type="submit" { "Blur faces and release" }
+                        }
+                    }
+                    form.action method="post" action=(format!("/photo/{id}/reject")) {
+                        h3 { "Reject" }
+                        p.hint { "Never released; a re-upload of this picture will be held too." }
+                        input type="hidden" name="csrf" value=(who.csrf);
+                        (note_field("reject-note"))
+                        button.danger #reject type="submit" { "Reject" }
+                    }
+                    @if !rec.faces.is_empty() {
+                        form.action method="post" action=(format!("/photo/{id}/face")) {
+                            h3 { "This face is…" }
+                            p.hint { "Adds a face template for the student (from this face only) and checks every face again. The photo stays held." }
+                            input type="hidden" name="csrf" value=(who.csrf);
+                            label for="face-number" { "Face" }
+                            select #face-number name="face" {
+                                @for (i, f) in rec.faces.iter().enumerate() {
+                                    option value=(i + 1) { (i + 1) " — " (face_who(f, &p.names)) }
+                                }
+                            }
+                            label for="face-student" { "is the student" }
+                            select #face-student name="student" required {
+                                option value="" { "choose…" }
+                                @for (sid, name) in &student_list {
+                                    option value=(sid) { (name) " (" (sid) ")" }
+                                }
+                            }
+                            (note_field("face-note"))
+                            button #attribute type="submit" { "Record who this is" }
+                        }
+                    }
+                    form.action method="post" action=(format!("/photo/{id}/caption")) {
+                        h3 { "Edit the caption" }
+                        p.hint { "Checked again against the register: a caption that still names a student is not released with the photo. The original caption is kept." }
+                        input type="hidden" name="csrf" value=(who.csrf);
+                        label for="caption-text" { "Caption" }
+                        textarea #caption-text name="caption" rows="3" maxlength=(MAX_CAPTION_CHARS) {
+                            (p.caption.text.as_deref().unwrap_or(""))
+                        }
+                        (note_field("caption-note"))
+                        button #edit-caption type="submit" { "Save caption" }
+                    }
+                }
+            }
+            section.history {
+                h2 { "History" }
+                (audit_table(&p.history))
+            }
+        },
+    )
+}
+
+fn state_words(s: PhotoState) -> &'static str {
+    match s {
+        PhotoState::Held => "held for review",
+        PhotoState::Approved => "approved and released",
+        PhotoState::Rejected => "rejected",
+        PhotoState::Released => "released by the gate",
+        PhotoState::PendingHold | PhotoState::PendingRelease => "being processed",
+    }
+}
+
+fn audit_table(entries: &[AuditEntry]) -> Markup {
+    html! {
+        table.audit {
+            thead { tr { th { "#" } th { "when" } th { "who" } th { "what" } th { "about" } th { "detail" } } }
+            tbody {
+                @for e in entries {
+                    @let detail = e.detail.to_string();
+                    @let short: String = detail.chars().take(400).collect();
+                    tr {
+                        td { (e.seq) }
+                        td.nowrap { (e.at.get(..16).unwrap_or(&e.at).replace('T', " ")) }
+                        td { (e.actor) }
+                        td { (e.action) }
+                        td { (e.subject) }
+                        td.detail {
+                            @if let Some(note) = e.detail.get("note").and_then(|n| n.as_str()) {
+                                strong { "Note: " } (note) br;
+                            }
+                            code { (short) @if short.len() < detail.len() { "…" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn audit(who: &Moderator, v: &Verification, entries: &[AuditEntry], limit: usize) -> Markup {
+    layout(
+        "Audit trail",
+        Some(who),
+        html! {
+            h1 { "Audit trail" }
+            @if let Some((seq, why)) = &v.broken_at {
+                p.error #verify {
+                    "THE TRAIL HAS BEEN TAMPERED WITH at entry " (seq) ": " (why)
+                    ". Tell the school's data protection lead."
+                }
+            } @else {
+                p.verified #verify {
+                    "The trail is intact: " (v.rows) " entries, each linked to the one before. Head hash "
+                    code { (v.head) } " — note it down to detect later removal of entries."
+                }
+            }
+            p.hint { "The newest " (limit) " entries, newest first. Everything: " code { "consentgate audit" } }
+            (audit_table(entries))
+        },
+    )
+}
+
+pub fn takedown(
+    who: &Moderator,
+    students: &[(String, String)],
+    selected: Option<(&str, &str, &[Takedown])>,
+) -> Markup {
+    layout(
+        "Takedown list",
+        Some(who),
+        html! {
+            h1 { "Takedown list" }
+            p.hint { "Every released photo a student was recognised or named in, for when consent is withdrawn. "
+                "Recording the withdrawal itself: " code { "consentgate register withdraw ID --channel C" } }
+            form.inline method="get" action="/takedown" {
+                label for="student" { "Student" }
+                select #student name="student" {
+                    @for (sid, name) in students {
+                        option value=(sid) selected[selected.is_some_and(|s| s.0 == sid)] { (name) " (" (sid) ")" }
+                    }
+                }
+                button #show type="submit" { "Show" }
+            }
+            @if let Some((sid, name, list)) = selected {
+                h2 { (name) " (" (sid) ")" }
+                @if list.is_empty() {
+                    p #takedown-empty { "No released photo is linked to this student." }
+                } @else {
+                    table.takedown #takedown {
+                        thead { tr { th { "photo" } th { "channel" } th { "file in the outbox" } th { "released" } th { "how they were found" } } }
+                        tbody {
+                            @for t in list {
+                                tr {
+                                    td { a href=(format!("/photo/{}", t.photo_id)) { "#" (t.photo_id) } }
+                                    td { (t.channel) }
+                                    td { code { (t.outbox_path) } }
+                                    td { (t.published_at.map(when).unwrap_or_default()) }
+                                    td { (t.via) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caption_hits_are_marked_and_everything_is_escaped() {
+        let hit = CaptionHit {
+            student_id: "A1".into(),
+            severity: Severity::Block,
+            form: "full name".into(),
+            matched: "Olivia Smith".into(),
+            source: "sidecar".into(),
+        };
+        let names = HashMap::from([("A1".to_string(), "Olivia <b>Smith</b>".to_string())]);
+        let out = highlighted(
+            "<script>alert(1)</script> Olivia Smith & Olivia Smith",
+            &[hit],
+            &names,
+        )
+        .into_string();
+        assert!(
+            out.starts_with("&lt;script&gt;alert(1)&lt;/script&gt; "),
+            "{out}"
+        );
+        assert_eq!(out.matches("<mark class=\"block\"").count(), 2, "{out}");
+        assert!(
+            out.contains("&amp;") && out.contains("Olivia &lt;b&gt;Smith"),
+            "{out}"
+        );
+        assert!(!out.contains("<script>") && !out.contains("<b>"), "{out}");
+    }
+
+    #[test]
+    fn waiting_times_read_naturally() {
+        assert_eq!(waited(5), "5 min");
+        assert_eq!(waited(125), "2 h 5 min");
+        assert_eq!(waited(1440 + 60), "1 day 1 h");
+        assert_eq!(waited(3 * 1440), "3 days 0 h");
+    }
+}

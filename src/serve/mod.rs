@@ -1,0 +1,166 @@
+//! `consentgate serve`: the moderator's review page, in a browser, on the school's own machine.
+//!
+//! **Server.** `axum` on a single-threaded `tokio` runtime: a well-kept HTTP stack (hyper) with
+//! typed extractors, so every request passes the same authentication, CSRF and origin checks
+//! before a handler sees it, and nothing here parses HTTP by hand. Work that blocks (SQLite,
+//! decoding photos, the face models) runs on tokio's blocking pool. Moderator actions are
+//! serialised by one lock so two moderators cannot approve the same photo twice.
+//!
+//! **Security.** Bound to 127.0.0.1 unless `--bind` says otherwise (with a warning). Login with
+//! the moderator's name and the workspace's login token (compared as SHA-256 hashes in constant
+//! time; failed logins are slowed and limited). A session is a random id in an `HttpOnly`,
+//! `SameSite=Strict` cookie, kept in memory with an idle and an absolute expiry. Every
+//! state-changing request is a POST that must carry the session's CSRF token and come from this
+//! origin (`Origin`/`Referer`/`Sec-Fetch-Site`); GET never changes anything. On loopback the
+//! `Host` header must name loopback (DNS rebinding). Every page is HTML-escaped by `maud`, sent
+//! with a strict Content-Security-Policy, `nosniff`, `no-store` and `Referrer-Policy: same-origin`
+//! (no URL ever goes to another site; `no-referrer` would make browsers send `Origin: null` on
+//! our own forms, defeating the origin check). Photos are
+//! served only by journal id, from inside `held/` ([`crate::review::held_folder`]); URL text is
+//! never joined to a path. Every asset is compiled into the binary; no network is used.
+
+mod assets;
+mod auth;
+mod html;
+mod images;
+mod routes;
+pub mod token;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use crate::faces::FaceEngine;
+use crate::workspace::Workspace;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("this workspace has no login token for the review page yet; create one with `consentgate serve --new-token` (it is printed once), then start `consentgate serve` again")]
+    NoToken,
+    #[error("cannot listen on {addr}: {source}; choose another port with --port, or stop the program using it")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the review page stopped: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where to listen.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub bind: IpAddr,
+    /// 0 picks a free port (the bound address is reported to `ready`).
+    pub port: u16,
+}
+
+/// One logged-in moderator.
+struct Session {
+    name: String,
+    csrf: String,
+    created: Instant,
+    last_seen: Instant,
+    /// A message for the next page ("Photo #3 approved ...").
+    flash: Option<String>,
+}
+
+/// The login token's hash as last read from the config, and when the config last changed.
+struct TokenState {
+    sha256: Option<String>,
+    modified: Option<std::time::SystemTime>,
+}
+
+/// Everything the handlers share.
+struct App {
+    ws: Workspace,
+    /// Re-read when `consentgate.toml` changes, so `serve --new-token` takes effect at once.
+    token: Mutex<TokenState>,
+    /// `Host` header values accepted (loopback binding only; `None`: any).
+    hosts: Option<Vec<String>>,
+    sessions: Mutex<HashMap<String, Session>>,
+    /// When recent logins failed (for slowing down guessing).
+    failures: Mutex<VecDeque<Instant>>,
+    images: images::Cache,
+    /// Loaded on the first "this face is" action (loading takes about a second).
+    engine: OnceLock<Result<FaceEngine, String>>,
+    /// Serialises moderator actions.
+    actions: Mutex<()>,
+}
+
+/// Whether `ip` is on this machine only.
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+/// Serve the review page until Ctrl-C or SIGTERM. `ready` is called with the bound address once
+/// the page is reachable.
+pub fn run(
+    ws: Workspace,
+    options: Options,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let token = TokenState {
+        sha256: Some(
+            ws.config
+                .serve
+                .login_token_sha256
+                .clone()
+                .ok_or(ServeError::NoToken)?,
+        ),
+        modified: std::fs::metadata(ws.root.join(crate::workspace::CONFIG_FILE))
+            .and_then(|m| m.modified())
+            .ok(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .build()?;
+    runtime.block_on(async move {
+        let addr = SocketAddr::new(options.bind, options.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let bound = listener.local_addr()?;
+        let hosts = is_loopback(bound.ip()).then(|| {
+            let p = bound.port();
+            vec![
+                format!("127.0.0.1:{p}"),
+                format!("localhost:{p}"),
+                format!("[::1]:{p}"),
+                bound.to_string(),
+            ]
+        });
+        let app = Arc::new(App {
+            ws,
+            token: Mutex::new(token),
+            hosts,
+            sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(VecDeque::new()),
+            images: images::Cache::default(),
+            engine: OnceLock::new(),
+            actions: Mutex::new(()),
+        });
+        ready(bound);
+        axum::serve(listener, routes::router(app))
+            .with_graceful_shutdown(shutdown())
+            .await?;
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
