@@ -129,14 +129,30 @@ pub fn neutral_name(date: chrono::NaiveDate, clean_bytes: &[u8], ext: &str) -> S
     format!("{}-{}.{ext}", date.format("%Y-%m-%d"), &hash[..12])
 }
 
-/// Remove temporary files a killed run left behind (never in the outbox itself).
+/// Remove temporary files a killed process left behind (never in the outbox itself).
+///
+/// Only files older than [`STALE_TEMPORARY`]: the review page and `review` commands write
+/// through the same folder while `watch` runs, and removing one of their files mid-write would
+/// make the moderator's action fail.
 pub fn clean_temporaries(tmp_root: &Path) {
+    let now = std::time::SystemTime::now();
     if let Ok(entries) = fs::read_dir(tmp_root.join(TMP_DIR)) {
         for e in entries.flatten() {
-            let _ = fs::remove_file(e.path());
+            let stale = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age >= STALE_TEMPORARY);
+            if stale {
+                let _ = fs::remove_file(e.path());
+            }
         }
     }
 }
+
+/// A durable write takes well under a second; a temporary this old belongs to no live writer.
+pub const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Where a held photo's files live: `held/<id>/`.
 pub fn held_dir(held_root: &Path, id: i64) -> PathBuf {
@@ -156,6 +172,24 @@ pub fn held_original_dir(dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A temporary another process is writing right now survives; a killed process's old one goes.
+    #[test]
+    fn clean_temporaries_removes_only_stale_files() {
+        let root = tempfile::tempdir().unwrap();
+        let tmp = root.path().join(TMP_DIR);
+        fs::create_dir_all(&tmp).unwrap();
+        let fresh = tmp.join("fresh");
+        let old = tmp.join("old");
+        fs::write(&fresh, b"being written").unwrap();
+        let f = fs::File::create(&old).unwrap();
+        f.set_modified(std::time::SystemTime::now() - STALE_TEMPORARY * 2)
+            .unwrap();
+        drop(f);
+        clean_temporaries(root.path());
+        assert!(fresh.exists(), "a live writer's temporary was removed");
+        assert!(!old.exists(), "a stale temporary was left");
+    }
 
     #[test]
     fn write_durably_replaces_atomically_and_leaves_no_temporaries() {

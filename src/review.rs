@@ -45,6 +45,14 @@ pub enum ReviewError {
     NoSuchFace { id: i64, face: usize, count: usize },
     #[error("no student {0:?} in the register; `consentgate register list` shows the ids")]
     UnknownStudent(String),
+    #[error("face {face} of photo #{id} was recognised as {other} (distance {distance:.2}); it cannot also be taught as {student}. If the recognition is wrong, `consentgate register forget {other}` and re-enrol {other} from a good photo, then try again")]
+    FaceIsSomeoneElse {
+        id: i64,
+        face: usize,
+        other: String,
+        distance: f32,
+        student: String,
+    },
     #[error("the caption is {0} characters long; the limit is {MAX_CAPTION_CHARS}")]
     CaptionTooLong(usize),
     #[error(transparent)]
@@ -572,6 +580,20 @@ pub fn attribute_face(
         .clone();
     if register::get_student(&conn, student)?.is_none() {
         return Err(ReviewError::UnknownStudent(student.to_string()));
+    }
+    // A face the gate recognised as someone else is not re-labelled: one mis-click would file
+    // that student's face under this one, and later photos of them (burst shots, the same photo
+    // for another channel) would then match this student, and could be released automatically.
+    if let (decide::Band::Match, Some(other)) = (before.band, &before.student) {
+        if other != student {
+            return Err(ReviewError::FaceIsSomeoneElse {
+                id,
+                face: face + 1,
+                other: other.clone(),
+                distance: before.score.unwrap_or(0.0),
+                student: student.to_string(),
+            });
+        }
     }
     let (bytes, _) = held_clean_copy(ws, &rec)?;
     let found = engine.faces_in(&bytes)?;

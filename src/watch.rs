@@ -12,8 +12,9 @@
 //! finish, starts no new ones, and returns; the lock is released when the process ends.
 //!
 //! Log lines carry photo ids, reason kinds and neutral outbox names — never captions or reason
-//! details, which name students, because logs end up in the system journal. File names appear
-//! only for files an error left in staging (staff must find those) and at debug level.
+//! details, which name students, because logs end up in the system journal. File names (which
+//! staff often make out of students' names) appear only at debug level; a file an error left in
+//! staging is logged by a short reference.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -389,7 +390,15 @@ fn log_outcome(o: &PhotoOutcome) {
             if note.starts_with("still being written") {
                 debug!(file = %o.file, "still settling");
             } else {
-                warn!(file = %o.file, problem = note, "left in staging");
+                // File names and the problem text (which quotes paths) may name a student, and
+                // info/warn lines go to the system journal: a short reference here, the name at
+                // debug level.
+                let file_ref = &hex::encode(Sha256::digest(o.file.as_bytes()))[..12];
+                warn!(
+                    file_ref,
+                    "left in staging by a disk or permission problem; it is retried on the next pass (RUST_LOG=debug shows the file and the problem)"
+                );
+                debug!(file_ref, file = %o.file, problem = note, "left in staging");
             }
         }
     }

@@ -93,6 +93,38 @@ fn a_no_publish_student_is_recognised_in_another_photo() {
         "no faces: nothing to hold: {field}"
     );
     assert!(field["faces"].as_array().unwrap().is_empty());
+
+    // A moderator cannot re-label a face the gate recognised as someone else: one mis-click would
+    // file the no-publish student's face under a student with consent.
+    let id = o["id"].as_i64().unwrap().to_string();
+    let templates = |ws: &Ws, student: &str| -> i64 {
+        let conn = rusqlite::Connection::open(ws.root.join("consentgate.db")).unwrap();
+        conn.query_row(
+            "SELECT COUNT(*) FROM face_templates WHERE student_id = ?1",
+            [student],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let before = templates(&ws, "A1001");
+    let out = ws.cg(&[
+        "review",
+        "face",
+        &id,
+        "1",
+        "A1001",
+        "--note",
+        "looks like A1001",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("recognised as A1009") && err.contains("register forget A1009"),
+        "{err}"
+    );
+    assert_eq!(templates(&ws, "A1001"), before, "no template was added");
+    let show = ws.cg(&["review", "show", &id]);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("A1009"));
 }
 
 /// Consent decides per channel; withdrawing it lists the published photo for takedown.

@@ -220,7 +220,7 @@ fn actions_need_a_session_the_csrf_token_and_this_origin() {
     assert_eq!(r.status, 303);
     assert_eq!(get(addr, "/queue", &x(Some(cookie))).status, 303);
 
-    // Guessing is limited: after ten wrong tokens (one was Mallory's above) even the right one waits.
+    // Guessing is slowed: after ten wrong tokens (one was Mallory's above) every attempt waits.
     for i in 0..10 {
         let r = post(
             addr,
@@ -236,7 +236,11 @@ fn actions_need_a_session_the_csrf_token_and_this_origin() {
         &x(None),
         &form(&[("name", "M"), ("token", &token)]),
     );
-    assert_eq!(r.status, 429);
+    // Slowed down, but not locked out: whoever floods the login form cannot shut the moderator out.
+    assert_eq!(
+        r.status, 303,
+        "the right token still logs in while guesses are slowed"
+    );
 }
 
 #[test]

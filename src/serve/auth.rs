@@ -24,9 +24,11 @@ pub const COOKIE: &str = "cg_session";
 const IDLE: Duration = Duration::from_secs(2 * 3600);
 /// No session lasts longer than a working day.
 const MAX_AGE: Duration = Duration::from_secs(12 * 3600);
-/// At most this many failed logins in `FAILURE_WINDOW`; then logins wait.
+/// After this many failed logins in `FAILURE_WINDOW`, every attempt waits `GUESSING_DELAY`.
 const MAX_FAILURES: usize = 10;
 const FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
+/// Extra wait for every login attempt while `MAX_FAILURES` wrong tokens are in the window.
+const GUESSING_DELAY: Duration = Duration::from_secs(2);
 /// Forms are small; anything larger is refused before it is parsed.
 pub const FORM_LIMIT: usize = 64 * 1024;
 /// Longest moderator name (it goes into every audit entry).
@@ -203,7 +205,10 @@ impl App {
 
     /// Check a login; on success start a session and return its cookie.
     pub async fn login(&self, name: &str, token: &str) -> Result<String, Refusal> {
-        {
+        // After many wrong tokens every attempt is slowed down, but the right token still gets
+        // in: a 128-bit token cannot be guessed anyway, and refusing it would let anyone who can
+        // reach the port lock the moderator out.
+        let guessing = {
             let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             while failures
@@ -212,12 +217,10 @@ impl App {
             {
                 failures.pop_front();
             }
-            if failures.len() >= MAX_FAILURES {
-                return Err(Refusal::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many wrong login tokens; wait ten minutes, or create a new token with `consentgate serve --new-token`",
-                ));
-            }
+            failures.len() >= MAX_FAILURES
+        };
+        if guessing {
+            tokio::time::sleep(GUESSING_DELAY).await;
         }
         let name = name.trim();
         if name.is_empty()
@@ -242,6 +245,12 @@ impl App {
                 .push_back(Instant::now());
             // Slow guessing down without holding up anyone else.
             tokio::time::sleep(Duration::from_millis(500)).await;
+            if guessing {
+                return Err(Refusal::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many wrong login tokens; every attempt is now slowed down for ten minutes. Check the token, or create a new one with `consentgate serve --new-token`",
+                ));
+            }
             return Err(Refusal::new(
                 StatusCode::UNAUTHORIZED,
                 "that login token is not right; ask whoever runs consentgate for the current one",
