@@ -21,7 +21,7 @@ use crate::config::{Config, FaceAction};
 use crate::decide::{self, Decision, FaceFinding, FacePolicy, Reason, ReasonKind, Template};
 use crate::faces::{FaceEngine, FaceError};
 use crate::formats::{self, Cleaned};
-use crate::intake::{self, Candidate, Found};
+use crate::intake::{self, Candidate, Found, SidecarRead};
 use crate::journal::{self, JournalError, NewPhoto, PhotoRecord, PhotoState};
 use crate::lock::{LockError, WorkspaceLock};
 use crate::outbox::{self, OutboxError};
@@ -822,6 +822,30 @@ impl Run<'_> {
                 ))
             }
         }
+        // The sidecar as it is now, not as it was at the scan (which may be minutes ago): a caption
+        // written or rewritten since is judged only once it has settled, never half-written.
+        let caption_settling = || {
+            PhotoOutcome::left(
+                &c.name,
+                format!("its caption file is still being written; it is taken once unchanged for {settle} s"),
+            )
+        };
+        let judged = match intake::sidecar_for(&c.path) {
+            None => None,
+            Some(path) => {
+                match intake::read_sidecar(&path, Duration::from_secs(settle), SystemTime::now()) {
+                    SidecarRead::Settling => return Some(caption_settling()),
+                    SidecarRead::Read(bytes) => Some(JudgedSidecar {
+                        path,
+                        bytes: Ok(bytes),
+                    }),
+                    SidecarRead::Unreadable(e) => Some(JudgedSidecar {
+                        path,
+                        bytes: Err(e),
+                    }),
+                }
+            }
+        };
         if !self
             .claimed
             .lock()
@@ -830,23 +854,32 @@ impl Run<'_> {
         {
             return None;
         }
-        let sidecar_path = intake::sidecar_for(&c.path);
-        let sidecar = sidecar_path.as_ref().map(|p| {
-            std::fs::read(p)
-                .map_err(|e| e.to_string())
-                .and_then(|b| intake::decode_caption(&b))
-        });
-        let a = assess(self.ctx, &c.name, &bytes, sidecar);
-        if self.progress.register_changed() {
+        let unclaim = || {
             self.claimed
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&hash);
+        };
+        let sidecar = judged
+            .as_ref()
+            .map(|j| j.bytes.clone().and_then(|b| intake::decode_caption(&b)));
+        let a = assess(self.ctx, &c.name, &bytes, sidecar);
+        if self.progress.register_changed() {
+            unclaim();
             return Some(PhotoOutcome::left(&c.name, REJUDGE.into()));
         }
+        // Judging takes a while (faces): a caption that arrived, changed or went meanwhile is not
+        // the one judged, so nothing is decided on it; the photo is judged again later.
+        if !judged.as_ref().map_or_else(
+            || intake::sidecar_for(&c.path).is_none(),
+            |j| j.unchanged(&c.path),
+        ) {
+            unclaim();
+            return Some(caption_settling());
+        }
         Some(match a.decision {
-            Decision::Released => self.release(c, &hash, a, sidecar_path.as_deref()),
-            Decision::Held => self.hold(c, &hash, a, sidecar_path.as_deref()),
+            Decision::Released => self.release(c, &hash, a, judged.as_ref()),
+            Decision::Held => self.hold(c, &hash, a, judged.as_ref().map(|j| j.path.as_path())),
         })
     }
 
@@ -888,7 +921,7 @@ impl Run<'_> {
         c: &Candidate,
         hash: &str,
         a: Assessment,
-        sidecar: Option<&Path>,
+        sidecar: Option<&JudgedSidecar>,
     ) -> PhotoOutcome {
         let Some(clean) = a.cleaned else {
             return PhotoOutcome::left(
@@ -1125,7 +1158,7 @@ impl Run<'_> {
         c: &Candidate,
         hash: &str,
         id: i64,
-        sidecar: Option<&Path>,
+        sidecar: Option<&JudgedSidecar>,
         mut outcome: PhotoOutcome,
     ) -> PhotoOutcome {
         let state = if outcome.decision == Outcome::Released {
@@ -1151,11 +1184,38 @@ impl Run<'_> {
                     "released, but the original could not be removed from staging: {e}"
                 ));
             }
+            // The staff's caption goes only if it is still the one judged; one rewritten since
+            // stays in staging for them to see.
             if let Some(s) = sidecar {
-                let _ = std::fs::remove_file(s);
+                if s.unchanged(&c.path) {
+                    let _ = std::fs::remove_file(&s.path);
+                } else {
+                    outcome.note = Some(format!(
+                        "released, but its caption file changed just as it was released and was left in staging: check {}",
+                        s.path.display()
+                    ));
+                }
             }
         }
         outcome
+    }
+}
+
+/// The sidecar a photo was judged with: where it was and what it held.
+struct JudgedSidecar {
+    path: PathBuf,
+    bytes: Result<Vec<u8>, String>,
+}
+
+impl JudgedSidecar {
+    /// Is the photo's sidecar still this one, with the same content?
+    fn unchanged(&self, photo: &Path) -> bool {
+        intake::sidecar_for(photo).as_deref() == Some(self.path.as_path())
+            && match &self.bytes {
+                Ok(judged) => std::fs::read(&self.path).is_ok_and(|now| &now == judged),
+                // Unreadable then: still unreadable or not, it holds the photo (never releases).
+                Err(_) => true,
+            }
     }
 }
 

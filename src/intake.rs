@@ -134,6 +134,46 @@ fn last_change(meta: &fs::Metadata, now: SystemTime) -> SystemTime {
     }
 }
 
+/// A caption sidecar as the gate reads it when it judges the photo (which may be minutes after the
+/// scan, in a large pass).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SidecarRead {
+    /// It changed less than the settle time ago, or while it was being read: probably still being
+    /// written. The photo waits.
+    Settling,
+    /// Its bytes, unchanged while they were read.
+    Read(Vec<u8>),
+    /// It could not be read (the photo is held for it).
+    Unreadable(String),
+}
+
+/// Read a photo's sidecar for judging: only once it has settled (as [`scan`] requires of a
+/// sidecar that was there at scan time), and only if it did not change while being read, so a
+/// caption being (re)written is never judged cut short — before the student's name.
+pub fn read_sidecar(path: &Path, settle: Duration, now: SystemTime) -> SidecarRead {
+    let before = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => return SidecarRead::Unreadable(e.to_string()),
+    };
+    if last_change(&before, now) + settle > now {
+        return SidecarRead::Settling;
+    }
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return SidecarRead::Unreadable(e.to_string()),
+    };
+    let unchanged = fs::symlink_metadata(path).is_ok_and(|after| {
+        after.len() == before.len()
+            && after.len() == bytes.len() as u64
+            && last_change(&after, now) == last_change(&before, now)
+    });
+    if unchanged {
+        SidecarRead::Read(bytes)
+    } else {
+        SidecarRead::Settling
+    }
+}
+
 /// The caption sidecar for a photo, if one exists: `IMG_1.txt`, `IMG_1.caption.txt`,
 /// `IMG_1.jpg.txt` or `IMG_1.jpg.caption.txt`.
 pub fn sidecar_for(photo: &Path) -> Option<PathBuf> {

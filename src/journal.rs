@@ -221,6 +221,24 @@ pub fn set_state(
     Ok(())
 }
 
+/// Move photo `id` from state `from` to `to`, only if it is still in `from`. Returns whether it
+/// moved. Call it inside a `BEGIN IMMEDIATE` transaction that also read the state, so that two
+/// moderators (or a moderator and the CLI) acting at once cannot both move the same photo: the one
+/// that loses sees `false` and must undo whatever it did.
+pub fn transition(
+    conn: &Connection,
+    id: i64,
+    from: PhotoState,
+    to: PhotoState,
+    now: DateTime<Utc>,
+) -> Result<bool, JournalError> {
+    let changed = conn.execute(
+        "UPDATE photos SET state = ?3, decided_at = ?4 WHERE id = ?1 AND state = ?2",
+        params![id, from.as_str(), to.as_str(), now.to_rfc3339()],
+    )?;
+    Ok(changed == 1)
+}
+
 /// Replace a photo's reasons and face findings (a moderator's re-assessment of a held photo).
 pub fn set_findings(
     conn: &Connection,

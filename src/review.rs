@@ -29,6 +29,10 @@ pub enum ReviewError {
     Outbox(#[from] OutboxError),
     #[error("photo #{id} is {state}, not held; `consentgate review list` shows what is waiting")]
     NotHeld { id: i64, state: &'static str },
+    #[error("photo #{id} was {state} by someone else while you were deciding, so your action was not applied; `consentgate review show {id}` shows who and why")]
+    DecidedMeanwhile { id: i64, state: &'static str },
+    #[error("photo #{0} was changed by someone else (its caption or faces) while you were deciding, so nothing was released; look at it again with `consentgate review show {0}`")]
+    ChangedMeanwhile(i64),
     #[error("photo #{0} cannot be approved: the gate could not make a clean copy ({1}); re-export it as JPEG, PNG or WebP and drop it in again")]
     NoCleanCopy(i64, String),
     #[error("photo #{0} has no face to blur (it was held for another reason); approve or reject it instead")]
@@ -143,6 +147,57 @@ fn held_record(conn: &rusqlite::Connection, id: i64) -> Result<PhotoRecord, Revi
     Ok(rec)
 }
 
+/// Begin the write transaction a moderator's action on a held photo runs in, and read the photo
+/// again inside it. The transaction is `BEGIN IMMEDIATE`: it takes the database's write lock
+/// before reading, so across every process (each `serve`, every CLI command) only one action on a
+/// held photo runs at a time, and a photo another moderator decided meanwhile is refused here,
+/// before anything is written.
+fn claim_held(
+    conn: &mut rusqlite::Connection,
+    id: i64,
+) -> Result<(rusqlite::Transaction<'_>, PhotoRecord), ReviewError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let rec = journal::get(&tx, id)?;
+    if rec.state != PhotoState::Held {
+        return Err(ReviewError::DecidedMeanwhile {
+            id,
+            state: rec.state.as_str(),
+        });
+    }
+    Ok((tx, rec))
+}
+
+/// Move a claimed photo out of `held`; it cannot fail to move while the claim's transaction is
+/// open, but if it did, nothing is recorded.
+fn leave_held(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    to: PhotoState,
+    now: DateTime<Utc>,
+) -> Result<(), ReviewError> {
+    if journal::transition(tx, id, PhotoState::Held, to, now)? {
+        return Ok(());
+    }
+    let state = journal::get(tx, id)?.state.as_str();
+    Err(ReviewError::DecidedMeanwhile { id, state })
+}
+
+/// Write a file into the outbox, remembering it in `created` if this call made it (a file of that
+/// name that was already there is not ours to remove).
+fn write_outbox_file(
+    ws: &Workspace,
+    dest: &std::path::Path,
+    bytes: &[u8],
+    created: &mut Vec<PathBuf>,
+) -> Result<(), ReviewError> {
+    let existed = std::fs::symlink_metadata(dest).is_ok();
+    outbox::write_durably(&ws.root, dest, bytes)?;
+    if !existed {
+        created.push(dest.to_path_buf());
+    }
+    Ok(())
+}
+
 /// Release a held photo's clean copy to its channel's outbox. Returns the outbox path.
 pub fn approve(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<String, ReviewError> {
     if note.trim().is_empty() {
@@ -217,6 +272,11 @@ fn as_cleaned(bytes: Vec<u8>, ext: &'static str) -> crate::formats::Cleaned {
 
 /// Write a held photo's (possibly redacted) clean copy to its channel's outbox, durably, then
 /// record it as approved with the moderator's name. Returns the outbox path.
+///
+/// The photo is claimed first ([`claim_held`]) and the outbox written while the claim is held, so a
+/// moderator who loses a race writes nothing; a photo whose caption or faces changed since `rec`
+/// was read (what `bytes` were made from) is refused. If recording fails, the outbox files this
+/// call created are removed again, so the outbox never holds a photo the journal says is held.
 #[allow(clippy::too_many_arguments)]
 fn publish_held(
     ws: &Workspace,
@@ -228,35 +288,56 @@ fn publish_held(
     action: &str,
     mut detail: serde_json::Value,
 ) -> Result<String, ReviewError> {
+    let (tx, fresh) = claim_held(conn, rec.id)?;
+    if serde_json::to_value(&fresh).ok() != serde_json::to_value(rec).ok() {
+        return Err(ReviewError::ChangedMeanwhile(rec.id));
+    }
     let name = outbox::neutral_name(Local::now().date_naive(), bytes, ext);
     let rel = std::path::Path::new("outbox").join(&rec.channel).join(name);
     let dest = ws.root.join(&rel);
-    if let Some(caption) = &rec.caption {
-        outbox::write_durably(&ws.root, &dest.with_extension("txt"), caption.as_bytes())?;
-    }
-    outbox::write_durably(&ws.root, &dest, bytes)?;
     let rel_s = rel.to_string_lossy().into_owned();
-    let tx = conn.transaction()?;
-    let now = Utc::now();
-    journal::set_paths(&tx, rec.id, Some(&rel_s), None)?;
-    journal::set_state(&tx, rec.id, PhotoState::Approved, now)?;
-    if let Some(d) = detail.as_object_mut() {
-        d.insert("outbox".into(), rel_s.clone().into());
-        d.insert("file".into(), rec.source_name.clone().into());
-        d.insert(
-            "reasons".into(),
-            serde_json::to_value(&rec.reasons).unwrap_or_default(),
-        );
+    let mut created = Vec::new();
+    let result = (|| -> Result<(), ReviewError> {
+        if let Some(caption) = &rec.caption {
+            write_outbox_file(
+                ws,
+                &dest.with_extension("txt"),
+                caption.as_bytes(),
+                &mut created,
+            )?;
+        }
+        write_outbox_file(ws, &dest, bytes, &mut created)?;
+        let now = Utc::now();
+        leave_held(&tx, rec.id, PhotoState::Approved, now)?;
+        journal::set_paths(&tx, rec.id, Some(&rel_s), None)?;
+        if let Some(d) = detail.as_object_mut() {
+            d.insert("outbox".into(), rel_s.clone().into());
+            d.insert("file".into(), rec.source_name.clone().into());
+            d.insert(
+                "reasons".into(),
+                serde_json::to_value(&rec.reasons).unwrap_or_default(),
+            );
+        }
+        journal::audit(
+            &tx,
+            actor,
+            action,
+            &format!("photo #{}", rec.id),
+            &detail,
+            now,
+        )?;
+        tx.commit()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for path in &created {
+            let _ = std::fs::remove_file(path);
+        }
+        if let Some(dir) = dest.parent().filter(|_| !created.is_empty()) {
+            let _ = outbox::sync_dir(dir);
+        }
+        return Err(e);
     }
-    journal::audit(
-        &tx,
-        actor,
-        action,
-        &format!("photo #{}", rec.id),
-        &detail,
-        now,
-    )?;
-    tx.commit()?;
     Ok(rel_s)
 }
 
@@ -304,9 +385,9 @@ pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), Re
     let hash = held_clean_copy(ws, &rec)
         .ok()
         .and_then(|(bytes, ext)| crate::gate::photo_pdq(&as_cleaned(bytes, ext)).ok());
-    let tx = conn.transaction()?;
+    let (tx, rec) = claim_held(&mut conn, id)?;
     let now = Utc::now();
-    journal::set_state(&tx, id, PhotoState::Rejected, now)?;
+    leave_held(&tx, id, PhotoState::Rejected, now)?;
     if let Some(d) = &hash {
         use crate::pdq::Dihedral;
         journal::add_rejected_hash(
@@ -483,10 +564,12 @@ pub fn edit_caption(
         return Err(ReviewError::CaptionTooLong(chars));
     }
     let mut conn = ws.db()?;
-    let rec = held_record(&conn, id)?;
+    held_record(&conn, id)?;
+    // Claimed before anything is written: a photo approved or rejected meanwhile keeps its caption.
+    let (tx, rec) = claim_held(&mut conn, id)?;
     let dir = held_folder(ws, &rec)?;
     let before = caption(ws, &rec)?;
-    let checker = CaptionChecker::new(&register::all_students(&conn)?);
+    let checker = CaptionChecker::new(&register::all_students(&tx)?);
     let names = checker.scan(text, &TextSource::Sidecar);
     let mut reasons: Vec<Reason> = rec
         .reasons
@@ -498,7 +581,6 @@ pub fn edit_caption(
     let (_, reasons) = decide::decide(reasons);
     let travels = names.is_empty() && !text.is_empty();
     outbox::write_durably(&ws.root, &dir.join(EDITED_CAPTION), text.as_bytes())?;
-    let tx = conn.transaction()?;
     let now = Utc::now();
     journal::set_caption(&tx, id, travels.then_some(text))?;
     journal::set_findings(&tx, id, &reasons, &rec.faces)?;
@@ -601,7 +683,9 @@ pub fn attribute_face(
     let (index, template) = enrol::template_for_face(&found, before.bbox, &what)?;
     let source = format!("moderator: {what}");
 
-    let tx = conn.transaction()?;
+    // Re-read inside the write lock: a photo decided meanwhile is refused, and a caption edited
+    // meanwhile keeps its reasons.
+    let (tx, rec) = claim_held(&mut conn, id)?;
     enrol::store_templates(&tx, student, std::slice::from_ref(&template), &source)?;
     let templates = register::templates(&tx)?;
     let students: HashMap<String, Student> = register::all_students(&tx)?

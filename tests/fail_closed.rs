@@ -315,3 +315,77 @@ fn a_run_killed_midway_is_finished_by_the_next() {
     );
     assert!(ws.cg(&["audit", "verify"]).status.success());
 }
+
+/// A caption (re)written after the scan, while a long pass is under way, is read at judging time:
+/// one changed less than the settle time ago is not judged half-written (cut before the student's
+/// name) — the photo waits in staging with its caption, nothing released, nothing journalled — and
+/// once the caption has settled, the photo is held for the student it names.
+#[test]
+fn a_caption_written_during_the_pass_is_judged_only_once_settled() {
+    // Writes the first half of the caption after the scan, before any photo is read.
+    struct HalfCaption(std::path::PathBuf);
+    impl consentgate::gate::Progress for HalfCaption {
+        fn start(&self, _total: usize) {
+            fs::write(&self.0, "Well done ").unwrap();
+        }
+    }
+    let ws = Ws::with_demo_register();
+    let cfg = ws.root.join("consentgate.toml");
+    fs::write(
+        &cfg,
+        fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("settle_seconds = 0", "settle_seconds = 1"),
+    )
+    .unwrap();
+    let photo = ws.drop_file("sports.jpg", &jpeg(64, 48, 8));
+    let caption = ws.staging().join("sports.txt");
+    // The photo has settled (its change time, which nobody can set back, is over 1 s old).
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+
+    let workspace = consentgate::workspace::Workspace::open(&ws.root).unwrap();
+    let opts = consentgate::gate::RunOptions {
+        channel: "website",
+        actor: "test",
+    };
+    let (outcomes, _) =
+        consentgate::gate::run(&workspace, &opts, &HalfCaption(caption.clone())).unwrap();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert_eq!(
+        outcomes[0].decision,
+        consentgate::gate::Outcome::LeftInStaging,
+        "{outcomes:?}"
+    );
+    let note = outcomes[0].note.as_deref().unwrap_or_default();
+    assert!(note.contains("still being written"), "{note}");
+    assert!(photo.exists(), "the photo waits in staging");
+    assert_eq!(
+        fs::read_to_string(&caption).unwrap(),
+        "Well done ",
+        "the staff's caption is kept"
+    );
+    assert!(ws.files_under("outbox").is_empty(), "nothing released");
+    assert!(ws.files_under("held").is_empty());
+    let conn = workspace.db().unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM photos", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0, "no journal record for a photo left waiting");
+
+    // The caption is finished and settles: now it is judged, whole.
+    fs::write(&caption, "Well done Olivia Smith!").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    let (lines, _, code) = ws.run_json("website");
+    assert_eq!(code, 1, "{lines:#?}");
+    let o = outcome_for(&lines, "sports.jpg");
+    assert_eq!(o["decision"], "held", "{o}");
+    assert!(
+        o["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "caption_names_student" && r["student"] == "A1001"),
+        "{o}"
+    );
+    assert!(ws.files_under("outbox").is_empty(), "nothing released");
+}

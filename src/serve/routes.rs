@@ -77,7 +77,10 @@ impl From<ReviewError> for Refusal {
             ReviewError::Journal(JournalError::NoSuchPhoto(_))
             | ReviewError::CleanCopyMissing(..)
             | ReviewError::NoCleanCopy(..) => StatusCode::NOT_FOUND,
-            ReviewError::NotHeld { .. } | ReviewError::NothingToRedact(_) => StatusCode::CONFLICT,
+            ReviewError::NotHeld { .. }
+            | ReviewError::DecidedMeanwhile { .. }
+            | ReviewError::ChangedMeanwhile(_)
+            | ReviewError::NothingToRedact(_) => StatusCode::CONFLICT,
             ReviewError::NoteRequired
             | ReviewError::NoSuchFace { .. }
             | ReviewError::UnknownStudent(_)
