@@ -172,6 +172,14 @@ const MIGRATIONS: &[&str] = &[
         left_in_staging INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 4: crash safety. The write-ahead record names the photo's staged path as raw bytes (names
+    // need not be UTF-8) and its caption file with the hash of the caption judged, so recovery
+    // can finish a hold forward and clear a released photo's caption from staging.
+    r#"
+    ALTER TABLE photos ADD COLUMN staged_path BLOB;
+    ALTER TABLE photos ADD COLUMN sidecar_path BLOB;
+    ALTER TABLE photos ADD COLUMN sidecar_hash TEXT;
+    "#,
 ];
 
 fn migrations() -> Migrations<'static> {

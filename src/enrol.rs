@@ -138,6 +138,7 @@ pub fn enrol(
     id: &str,
     photos: &[PathBuf],
     limits: &formats::Limits,
+    actor: &str,
 ) -> Result<usize, EnrolError> {
     if register::get_student(conn, id)
         .map_err(RegisterError::from)?
@@ -151,6 +152,15 @@ pub fn enrol(
         .collect::<Result<Vec<_>, _>>()?;
     let tx = conn.transaction().map_err(RegisterError::from)?;
     store_templates(&tx, id, &templates, "enrolment")?;
+    crate::audit::record(
+        &tx,
+        actor,
+        "face-enrolled",
+        id,
+        &serde_json::json!({"photos": templates.len()}),
+        chrono::Utc::now(),
+    )
+    .map_err(RegisterError::from)?;
     tx.commit().map_err(RegisterError::from)?;
     Ok(templates.len())
 }
@@ -169,6 +179,7 @@ pub fn enrol_dir(
     engine: &FaceEngine,
     dir: &Path,
     limits: &formats::Limits,
+    actor: &str,
 ) -> Result<DirReport, EnrolError> {
     let mut report = DirReport::default();
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -195,7 +206,14 @@ pub fn enrol_dir(
             .file_stem()
             .map(|s| s.to_string_lossy().trim().to_string())
             .unwrap_or_default();
-        match enrol(conn, engine, &id, std::slice::from_ref(&path), limits) {
+        match enrol(
+            conn,
+            engine,
+            &id,
+            std::slice::from_ref(&path),
+            limits,
+            actor,
+        ) {
             Ok(_) => report.enrolled.push(id),
             Err(EnrolError::Register(RegisterError::UnknownStudent(_))) => report.skipped.push((
                 name,

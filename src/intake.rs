@@ -61,12 +61,13 @@ pub fn scan(staging: &Path, settle: Duration, now: SystemTime) -> Vec<Candidate>
         .into_iter()
         .flatten()
     {
-        let name = entry
-            .path()
-            .strip_prefix(staging)
-            .unwrap_or(entry.path())
-            .to_string_lossy()
-            .into_owned();
+        let name = display_name(
+            entry
+                .path()
+                .strip_prefix(staging)
+                .unwrap_or(entry.path())
+                .as_os_str(),
+        );
         let file_name = entry.file_name().to_string_lossy();
         if is_ignored(&file_name) {
             continue;
@@ -175,20 +176,44 @@ pub fn read_sidecar(path: &Path, settle: Duration, now: SystemTime) -> SidecarRe
 }
 
 /// The caption sidecar for a photo, if one exists: `IMG_1.txt`, `IMG_1.caption.txt`,
-/// `IMG_1.jpg.txt` or `IMG_1.jpg.caption.txt`.
+/// `IMG_1.jpg.txt` or `IMG_1.jpg.caption.txt`. Paired on the raw bytes of the name, so a name
+/// that is not valid UTF-8 (`caf\xe9.jpg` from an old Windows share) keeps its caption.
 pub fn sidecar_for(photo: &Path) -> Option<PathBuf> {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let dir = photo.parent()?;
-    let name = photo.file_name()?.to_string_lossy().into_owned();
-    let stem = photo.file_stem()?.to_string_lossy().into_owned();
+    let name = photo.file_name()?.as_bytes();
+    let stem = photo.file_stem()?.as_bytes();
+    let with = |base: &[u8], suffix: &[u8]| {
+        let mut n = base.to_vec();
+        n.extend_from_slice(suffix);
+        dir.join(OsString::from_vec(n))
+    };
     [
-        format!("{stem}.txt"),
-        format!("{stem}.caption.txt"),
-        format!("{name}.txt"),
-        format!("{name}.caption.txt"),
+        with(stem, b".txt"),
+        with(stem, b".caption.txt"),
+        with(name, b".txt"),
+        with(name, b".caption.txt"),
     ]
     .into_iter()
-    .map(|n| dir.join(n))
     .find(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+}
+
+/// A file name as people see it: the name itself when it is valid UTF-8, else with each byte
+/// that is not shown as `\xNN` — escaped, never dropped or replaced by `?`.
+pub fn display_name(name: &std::ffi::OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    match name.to_str() {
+        Some(s) => s.to_string(),
+        None => name
+            .as_bytes()
+            .utf8_chunks()
+            .map(|c| {
+                let bad: String = c.invalid().iter().map(|b| format!("\\x{b:02X}")).collect();
+                format!("{}{bad}", c.valid())
+            })
+            .collect(),
+    }
 }
 
 /// Read a sidecar as text: UTF-8 (with or without BOM) or UTF-16 with a BOM. Anything else is

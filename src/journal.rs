@@ -8,7 +8,6 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::decide::{FaceFinding, Reason};
 
@@ -74,10 +73,19 @@ pub struct PhotoRecord {
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub faces: Vec<FaceFinding>,
+    /// The photo's path in staging relative to the staging folder, as raw bytes (a name need not
+    /// be UTF-8); `None` in records older than migration 4 (then `source_name` is the path).
+    #[serde(skip)]
+    pub staged_path: Option<Vec<u8>>,
+    /// Its caption file's path in staging (raw bytes), and the SHA-256 of the caption judged.
+    #[serde(skip)]
+    pub sidecar_path: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub sidecar_hash: Option<String>,
 }
 
 const PHOTO_COLUMNS: &str =
-    "id, content_hash, channel, source_name, state, reasons, removed, caption, outbox_path, held_dir, clean_ext, created_at, decided_at, faces";
+    "id, content_hash, channel, source_name, state, reasons, removed, caption, outbox_path, held_dir, clean_ext, created_at, decided_at, faces, staged_path, sidecar_path, sidecar_hash";
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, JournalError> {
     DateTime::parse_from_rfc3339(s)
@@ -108,6 +116,9 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> Result<PhotoRecord, JournalError> {
         decided_at: decided.as_deref().map(parse_time).transpose()?,
         faces: serde_json::from_str(&r.get::<_, String>(13)?)
             .map_err(|e| JournalError::Corrupt(e.to_string()))?,
+        staged_path: r.get(14)?,
+        sidecar_path: r.get(15)?,
+        sidecar_hash: r.get(16)?,
     })
 }
 
@@ -167,6 +178,10 @@ pub struct NewPhoto<'a> {
     pub caption: Option<&'a str>,
     pub clean_ext: Option<&'a str>,
     pub faces: &'a [FaceFinding],
+    /// Raw bytes of the staged path (relative to staging), of its sidecar, and the sidecar's hash.
+    pub staged_path: &'a [u8],
+    pub sidecar_path: Option<&'a [u8]>,
+    pub sidecar_hash: Option<&'a str>,
 }
 
 /// Write-ahead: record the intended fate before touching any file, so a killed run can finish it.
@@ -176,8 +191,8 @@ pub fn insert_pending(
     now: DateTime<Utc>,
 ) -> Result<i64, JournalError> {
     conn.execute(
-        "INSERT INTO photos (content_hash, channel, source_name, state, reasons, removed, caption, clean_ext, created_at, faces)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO photos (content_hash, channel, source_name, state, reasons, removed, caption, clean_ext, created_at, faces, staged_path, sidecar_path, sidecar_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             p.content_hash,
             p.channel,
@@ -188,7 +203,10 @@ pub fn insert_pending(
             p.caption,
             p.clean_ext,
             now.to_rfc3339(),
-            json(p.faces)
+            json(p.faces),
+            p.staged_path,
+            p.sidecar_path,
+            p.sidecar_hash
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -250,6 +268,12 @@ pub fn set_findings(
         "UPDATE photos SET reasons = ?2, faces = ?3 WHERE id = ?1",
         params![id, json(reasons), json(faces)],
     )?;
+    Ok(())
+}
+
+/// A held photo's clean copy could not be kept (or re-made): approval is then refused.
+pub fn clear_clean_copy(conn: &Connection, id: i64) -> Result<(), JournalError> {
+    conn.execute("UPDATE photos SET clean_ext = NULL WHERE id = ?1", [id])?;
     Ok(())
 }
 
@@ -502,208 +526,4 @@ pub fn released_per_channel(
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// One row of the audit trail.
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditEntry {
-    pub seq: i64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub subject: String,
-    pub detail: serde_json::Value,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-fn chain_hash(
-    prev: &str,
-    seq: i64,
-    at: &str,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    detail: &str,
-) -> String {
-    let mut h = Sha256::new();
-    for part in [prev, &seq.to_string(), at, actor, action, subject, detail] {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
-}
-
-/// Append one audit row. Call inside the transaction that makes the change it records.
-pub fn audit(
-    conn: &Connection,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    detail: &serde_json::Value,
-    now: DateTime<Utc>,
-) -> Result<(), JournalError> {
-    let last: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (seq, prev) = last.map_or((1, GENESIS.to_string()), |(s, h)| (s + 1, h));
-    let at = now.to_rfc3339();
-    let detail = detail.to_string();
-    let hash = chain_hash(&prev, seq, &at, actor, action, subject, &detail);
-    conn.execute(
-        "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![seq, at, actor, action, subject, detail, prev, hash],
-    )?;
-    Ok(())
-}
-
-pub fn audit_trail(
-    conn: &Connection,
-    subject: Option<&str>,
-) -> Result<Vec<AuditEntry>, JournalError> {
-    let mut stmt = conn.prepare("SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit WHERE (?1 IS NULL OR subject = ?1) ORDER BY seq")?;
-    let mut rows = stmt.query([subject])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        out.push(audit_row(r)?);
-    }
-    Ok(out)
-}
-
-/// The newest `limit` audit entries, newest first.
-pub fn recent_audit(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>, JournalError> {
-    let mut stmt = conn.prepare("SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?1")?;
-    let mut rows = stmt.query([i64::try_from(limit).unwrap_or(i64::MAX)])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        out.push(audit_row(r)?);
-    }
-    Ok(out)
-}
-
-fn audit_row(r: &rusqlite::Row<'_>) -> Result<AuditEntry, rusqlite::Error> {
-    let detail: String = r.get(5)?;
-    Ok(AuditEntry {
-        seq: r.get(0)?,
-        at: r.get(1)?,
-        actor: r.get(2)?,
-        action: r.get(3)?,
-        subject: r.get(4)?,
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
-        prev_hash: r.get(6)?,
-        hash: r.get(7)?,
-    })
-}
-
-/// The result of checking the chain.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Verification {
-    pub rows: usize,
-    /// Hash of the newest row: write it down (or print it) to detect later truncation.
-    pub head: String,
-    /// The first row whose content or link does not match, with what is wrong.
-    pub broken_at: Option<(i64, String)>,
-}
-
-pub fn verify(conn: &Connection) -> Result<Verification, JournalError> {
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq",
-    )?;
-    let mut rows = stmt.query([])?;
-    let mut prev = GENESIS.to_string();
-    let mut expected_seq = 1;
-    let mut count = 0;
-    while let Some(r) = rows.next()? {
-        let (seq, at, actor, action, subject, detail, prev_hash, hash): (
-            i64,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-        ) = (
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-        );
-        count += 1;
-        let problem = if seq != expected_seq {
-            Some(format!("row {expected_seq} is missing"))
-        } else if prev_hash != prev {
-            Some("its link to the previous row does not match (a row before it was changed or removed)".to_string())
-        } else if chain_hash(&prev_hash, seq, &at, &actor, &action, &subject, &detail) != hash {
-            Some("its content was changed after it was written".to_string())
-        } else {
-            None
-        };
-        if let Some(p) = problem {
-            return Ok(Verification {
-                rows: count,
-                head: hash,
-                broken_at: Some((seq, p)),
-            });
-        }
-        prev = hash;
-        expected_seq += 1;
-    }
-    Ok(Verification {
-        rows: count,
-        head: prev,
-        broken_at: None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tampering_with_any_audit_row_is_detected() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = crate::db::open(&dir.path().join("a.db")).unwrap();
-        let now = Utc::now();
-        for i in 0..5 {
-            audit(
-                &conn,
-                "alice",
-                "released",
-                &format!("photo {i}"),
-                &serde_json::json!({"i": i}),
-                now,
-            )
-            .unwrap();
-        }
-        let ok = verify(&conn).unwrap();
-        assert_eq!((ok.rows, ok.broken_at.clone()), (5, None));
-
-        // The triggers refuse edits through SQL...
-        assert!(conn
-            .execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3", [])
-            .is_err());
-        assert!(conn.execute("DELETE FROM audit WHERE seq = 3", []).is_err());
-        // ...and someone who drops them is still caught by the chain.
-        conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
-            .unwrap();
-        conn.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3", [])
-            .unwrap();
-        assert_eq!(verify(&conn).unwrap().broken_at.map(|b| b.0), Some(3));
-        conn.execute("UPDATE audit SET actor = 'alice' WHERE seq = 3", [])
-            .unwrap();
-        assert_eq!(verify(&conn).unwrap().broken_at, None);
-        conn.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
-        assert!(verify(&conn).unwrap().broken_at.is_some());
-    }
 }

@@ -44,21 +44,23 @@ pub fn write_durably(tmp_root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), O
     let tmp_dir = tmp_root.join(TMP_DIR);
     fs::create_dir_all(&tmp_dir).map_err(write_err(&tmp_dir))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix("write-")
+        .prefix(&writer_prefix("write-"))
         .tempfile_in(&tmp_dir)
         .map_err(write_err(&tmp_dir))?;
     tmp.write_all(bytes).map_err(write_err(dest))?;
     tmp.as_file().sync_all().map_err(write_err(dest))?;
+    crate::crash_point!("outbox.temp-written");
     match tmp.persist(dest) {
         Ok(_) => {}
         Err(e) if e.error.raw_os_error() == Some(18) => {
             // EXDEV: the outbox is on another file system; stage the temp file beside the destination.
             let mut near = tempfile::Builder::new()
-                .prefix(".cg-tmp-")
+                .prefix(&writer_prefix(NEAR_PREFIX))
                 .tempfile_in(dir)
                 .map_err(write_err(dir))?;
             near.write_all(bytes).map_err(write_err(dest))?;
             near.as_file().sync_all().map_err(write_err(dest))?;
+            crate::crash_point!("outbox.near-temp-written");
             near.persist(dest).map_err(|e| OutboxError::Write {
                 path: dest.display().to_string(),
                 source: e.error,
@@ -71,7 +73,38 @@ pub fn write_durably(tmp_root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), O
             })
         }
     }
+    crate::crash_point!("outbox.renamed");
     sync_dir(dir).map_err(write_err(dir))
+}
+
+/// A temporary staged beside its destination when the outbox is on another file system.
+const NEAR_PREFIX: &str = ".cg-tmp-";
+
+/// Temporary names carry the writer's process id, so the files of a writer that died (killed
+/// mid-write) are recognised and removed at once, while a live writer's are left alone.
+fn writer_prefix(base: &str) -> String {
+    format!("{base}{}-", std::process::id())
+}
+
+/// Is this temporary's writer gone (its pid no longer runs), or the file too old to be live?
+fn abandoned(name: &str, base: &str, modified: Option<std::time::SystemTime>) -> bool {
+    let pid = name
+        .strip_prefix(base)
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|p| p.parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw);
+    let dead = match pid {
+        Some(p) if p == rustix::process::getpid() => false,
+        Some(p) => matches!(
+            rustix::process::test_kill_process(p),
+            Err(rustix::io::Errno::SRCH)
+        ),
+        None => false,
+    };
+    let stale = modified
+        .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age >= STALE_TEMPORARY);
+    dead || stale
 }
 
 /// Move a file (or a symbolic link itself, never its target) into `dest`, durably.
@@ -129,24 +162,32 @@ pub fn neutral_name(date: chrono::NaiveDate, clean_bytes: &[u8], ext: &str) -> S
     format!("{}-{}.{ext}", date.format("%Y-%m-%d"), &hash[..12])
 }
 
-/// Remove temporary files a killed process left behind (never in the outbox itself).
+/// Remove temporary files a killed process left behind: in the workspace's temporary folder, and
+/// (when the outbox is on another file system) beside the outbox files.
 ///
-/// Only files older than [`STALE_TEMPORARY`]: the review page and `review` commands write
-/// through the same folder while `watch` runs, and removing one of their files mid-write would
-/// make the moderator's action fail.
+/// Only a dead writer's files, or files older than [`STALE_TEMPORARY`]: the review page and
+/// `review` commands write through the same folders while `watch` runs, and removing one of their
+/// files mid-write would make the moderator's action fail.
 pub fn clean_temporaries(tmp_root: &Path) {
-    let now = std::time::SystemTime::now();
-    if let Ok(entries) = fs::read_dir(tmp_root.join(TMP_DIR)) {
-        for e in entries.flatten() {
-            let stale = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_some_and(|age| age >= STALE_TEMPORARY);
-            if stale {
-                let _ = fs::remove_file(e.path());
+    let sweep = |dir: &Path, base: &str| {
+        if let Ok(entries) = fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if !name.starts_with(base) {
+                    continue;
+                }
+                let modified = e.metadata().and_then(|m| m.modified()).ok();
+                if abandoned(name, base, modified) {
+                    let _ = fs::remove_file(e.path());
+                }
             }
+        }
+    };
+    sweep(&tmp_root.join(TMP_DIR), "write-");
+    if let Ok(channels) = fs::read_dir(tmp_root.join("outbox")) {
+        for c in channels.flatten() {
+            sweep(&c.path(), NEAR_PREFIX);
         }
     }
 }
@@ -179,16 +220,34 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let tmp = root.path().join(TMP_DIR);
         fs::create_dir_all(&tmp).unwrap();
-        let fresh = tmp.join("fresh");
-        let old = tmp.join("old");
+        let fresh = tmp.join("write-fresh");
+        let old = tmp.join("write-old");
         fs::write(&fresh, b"being written").unwrap();
         let f = fs::File::create(&old).unwrap();
         f.set_modified(std::time::SystemTime::now() - STALE_TEMPORARY * 2)
             .unwrap();
         drop(f);
+        // A writer that was killed: its process is gone, so its fresh file goes at once.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let killed = tmp.join(format!("write-{pid}-abc"));
+        let mine = tmp.join(format!("write-{}-abc", std::process::id()));
+        fs::write(&killed, b"half").unwrap();
+        fs::write(&mine, b"being written").unwrap();
+        let near_dir = root.path().join("outbox/website");
+        fs::create_dir_all(&near_dir).unwrap();
+        let near = near_dir.join(format!(".cg-tmp-{pid}-xyz"));
+        fs::write(&near, b"half").unwrap();
         clean_temporaries(root.path());
         assert!(fresh.exists(), "a live writer's temporary was removed");
+        assert!(mine.exists(), "this process's own temporary was removed");
         assert!(!old.exists(), "a stale temporary was left");
+        assert!(!killed.exists(), "a killed writer's temporary was left");
+        assert!(
+            !near.exists(),
+            "a killed writer's temporary in the outbox was left"
+        );
     }
 
     #[test]

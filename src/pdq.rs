@@ -231,6 +231,16 @@ pub enum HashError {
     BadBuffer,
 }
 
+/// The eight dihedral hashes of an encoded photo as the gate cleaned it: a JPEG by the fast
+/// reduced decode ([`hash_jpeg`]), anything else decoded in full.
+pub fn hash(bytes: &[u8], format: crate::formats::Format) -> Result<Dihedrals, String> {
+    if format == crate::formats::Format::Jpeg {
+        return hash_jpeg(bytes).map_err(|e| e.to_string());
+    }
+    let img = image::load_from_memory(bytes).map_err(|e| e.to_string())?;
+    Ok(hash_dihedral(&img.to_rgb8()))
+}
+
 /// Hashes a JPEG from a scaled decode: the decoder's DCT scaling (1/2, 1/4, 1/8) is used so that
 /// both sides stay ≥ [`DOWNSAMPLE_DIMS`] where possible (see the module doc), then the decoded
 /// pixels are hashed exactly. Returns the eight dihedral hashes (the mirror is `FlipY`).

@@ -78,6 +78,14 @@ fn redact_one(img: &mut RgbImage, [x, y, w, h]: [f32; 4]) {
     }
 }
 
+/// Blur `boxes` in an encoded (clean) photo: decoded upright, blurred, re-encoded as JPEG with no
+/// metadata. The stage-level entry point used by the gate and by a moderator's redact-and-release.
+pub fn blur(encoded: &[u8], boxes: &[[f32; 4]]) -> Result<Vec<u8>, String> {
+    let mut img = crate::faces::decode_upright(encoded).map_err(|e| e.to_string())?;
+    redact(&mut img, boxes);
+    encode_jpeg(&img).map_err(|e| e.to_string())
+}
+
 /// Encode as a high-quality JPEG with no metadata at all.
 pub fn encode_jpeg(img: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
     let mut out = Vec::new();

@@ -325,11 +325,13 @@ fn parse_row(cols: &Columns, rec: &csv::StringRecord) -> Result<Row, Vec<String>
 }
 
 /// Import (upsert) students from a CSV export. All or nothing.
+/// The import and its audit row (by `actor`) are one transaction.
 pub fn import_csv(
     conn: &mut Connection,
     input: impl Read,
     known_channels: &[String],
     today: NaiveDate,
+    actor: &str,
 ) -> Result<ImportReport, RegisterError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -426,6 +428,14 @@ pub fn import_csv(
             )?;
         }
     }
+    crate::audit::record(
+        &tx,
+        actor,
+        "register-import",
+        "register",
+        &serde_json::to_value(&report).unwrap_or_default(),
+        chrono::Utc::now(),
+    )?;
     tx.commit()?;
     Ok(report)
 }
@@ -529,21 +539,32 @@ pub fn all_students(conn: &Connection) -> Result<Vec<Student>, rusqlite::Error> 
     Ok(students)
 }
 
-/// Withdraw one student's consent for one channel (e.g. a parent's request).
+/// Withdraw one student's consent for one channel (e.g. a parent's request), with its audit row.
 pub fn withdraw(
-    conn: &Connection,
+    conn: &mut Connection,
     id: &str,
     channel: &str,
     today: NaiveDate,
+    actor: &str,
 ) -> Result<(), RegisterError> {
-    if get_student(conn, id)?.is_none() {
+    let tx = conn.transaction()?;
+    if get_student(&tx, id)?.is_none() {
         return Err(RegisterError::UnknownStudent(id.to_string()));
     }
-    conn.execute(
+    tx.execute(
         "INSERT INTO consents (student_id, channel, granted, withdrawn_on) VALUES (?1, ?2, 0, ?3)
          ON CONFLICT (student_id, channel) DO UPDATE SET granted = 0, withdrawn_on = excluded.withdrawn_on",
         params![id, channel, today.to_string()],
     )?;
+    crate::audit::record(
+        &tx,
+        actor,
+        "consent-withdrawn",
+        id,
+        &serde_json::json!({"channel": channel}),
+        chrono::Utc::now(),
+    )?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -566,13 +587,21 @@ pub fn add_template(
     Ok(())
 }
 
+/// An enrolled face: one template of one student (biometric data: only what matching needs).
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub student_id: String,
+    pub embedding: Vec<f32>,
+    pub crop_hash: Vec<u8>,
+}
+
 /// Every enrolled face template.
-pub fn templates(conn: &Connection) -> Result<Vec<crate::decide::Template>, rusqlite::Error> {
+pub fn templates(conn: &Connection) -> Result<Vec<Template>, rusqlite::Error> {
     let mut stmt =
         conn.prepare("SELECT student_id, embedding, crop_hash FROM face_templates ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         let blob: Vec<u8> = r.get(1)?;
-        Ok(crate::decide::Template {
+        Ok(Template {
             student_id: r.get(0)?,
             embedding: blob
                 .chunks_exact(4)
@@ -594,15 +623,31 @@ pub fn template_count(conn: &Connection, student_id: &str) -> Result<usize, rusq
     .map(|n| n as usize)
 }
 
-/// Erase a student's biometric data (every face template). Returns how many were deleted.
-pub fn forget(conn: &Connection, student_id: &str) -> Result<usize, RegisterError> {
-    if get_student(conn, student_id)?.is_none() {
+/// Erase a student's biometric data (every face template), with its audit row. Returns how many
+/// were deleted.
+pub fn forget(
+    conn: &mut Connection,
+    student_id: &str,
+    actor: &str,
+) -> Result<usize, RegisterError> {
+    let tx = conn.transaction()?;
+    if get_student(&tx, student_id)?.is_none() {
         return Err(RegisterError::UnknownStudent(student_id.to_string()));
     }
-    Ok(conn.execute(
+    let n = tx.execute(
         "DELETE FROM face_templates WHERE student_id = ?1",
         [student_id],
-    )?)
+    )?;
+    crate::audit::record(
+        &tx,
+        actor,
+        "biometric-data-erased",
+        student_id,
+        &serde_json::json!({"templates": n}),
+        chrono::Utc::now(),
+    )?;
+    tx.commit()?;
+    Ok(n)
 }
 
 /// A school-owned capture device.
@@ -627,12 +672,26 @@ impl SchoolDevice {
     }
 }
 
-pub fn add_device(conn: &Connection, d: &SchoolDevice) -> Result<(), rusqlite::Error> {
-    conn.execute(
+/// Register a school-owned device, with its audit row.
+pub fn add_device(
+    conn: &mut Connection,
+    d: &SchoolDevice,
+    actor: &str,
+) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction()?;
+    tx.execute(
         "INSERT OR REPLACE INTO devices (make, model, serial, note) VALUES (?1, ?2, ?3, ?4)",
         params![d.make, d.model, d.serial, d.note],
     )?;
-    Ok(())
+    crate::audit::record(
+        &tx,
+        actor,
+        "device-added",
+        "devices",
+        &serde_json::to_value(d).unwrap_or_default(),
+        chrono::Utc::now(),
+    )?;
+    tx.commit()
 }
 
 pub fn devices(conn: &Connection) -> Result<Vec<SchoolDevice>, rusqlite::Error> {
@@ -671,7 +730,7 @@ mod tests {
     fn mis_header_spellings_are_understood() {
         let (_d, mut conn) = db();
         let csv = "UPN, Legal Forename ,Legal Surname,Preferred Forename,Year Group,Consent Website\nA123,Olivia,Smith,Liv,Y6,yes\n";
-        let r = import_csv(&mut conn, csv.as_bytes(), &channels(), today()).unwrap();
+        let r = import_csv(&mut conn, csv.as_bytes(), &channels(), today(), "test").unwrap();
         assert_eq!(r.added, vec!["A123"]);
         let s = get_student(&conn, "A123").unwrap().unwrap();
         assert_eq!(
@@ -690,9 +749,9 @@ mod tests {
     fn reimport_reports_added_updated_unchanged_and_withdrawn() {
         let (_d, mut conn) = db();
         let v1 = "id,first_name,last_name,consent_website,consent_social\n1,Ann,Lee,yes,yes\n2,Bob,Ray,no,yes\n";
-        import_csv(&mut conn, v1.as_bytes(), &channels(), today()).unwrap();
+        import_csv(&mut conn, v1.as_bytes(), &channels(), today(), "test").unwrap();
         let v2 = "id,first_name,last_name,consent_website,consent_social\n1,Ann,Lee,yes,no\n2,Bob,Ray,no,yes\n3,Cy,Oak,2027-01-31,\n";
-        let r = import_csv(&mut conn, v2.as_bytes(), &channels(), today()).unwrap();
+        let r = import_csv(&mut conn, v2.as_bytes(), &channels(), today(), "test").unwrap();
         assert_eq!(r.added, vec!["3"]);
         assert_eq!(r.updated, vec!["1"]);
         assert_eq!(r.unchanged, 1);
@@ -714,7 +773,7 @@ mod tests {
     fn a_bad_row_imports_nothing_and_names_its_line() {
         let (_d, mut conn) = db();
         let csv = "id,first_name,last_name,no_publish,consent_website\n1,Ann,Lee,no,yes\n2,Bob,Ray,maybe,yes\n3,Cy,Oak,no,soon\n1,Ann,Again,no,no\n";
-        let err = import_csv(&mut conn, csv.as_bytes(), &channels(), today())
+        let err = import_csv(&mut conn, csv.as_bytes(), &channels(), today(), "test")
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3") && err.contains("maybe"), "{err}");
@@ -737,6 +796,7 @@ mod tests {
             "id,name\n1,Ann Lee\n".as_bytes(),
             &channels(),
             today(),
+            "test",
         )
         .unwrap_err();
         assert!(matches!(err, RegisterError::MissingColumn(_)));
@@ -750,9 +810,10 @@ mod tests {
             "id,first_name,last_name,consent_website\n1,Ann,Lee,yes\n".as_bytes(),
             &channels(),
             today(),
+            "test",
         )
         .unwrap();
-        withdraw(&conn, "1", "website", today()).unwrap();
+        withdraw(&mut conn, "1", "website", today(), "test").unwrap();
         let c = get_student(&conn, "1")
             .unwrap()
             .unwrap()
@@ -761,7 +822,7 @@ mod tests {
             .unwrap();
         assert!(!c.is_valid_on(today()));
         assert!(matches!(
-            withdraw(&conn, "nobody", "website", today()),
+            withdraw(&mut conn, "nobody", "website", today(), "test"),
             Err(RegisterError::UnknownStudent(_))
         ));
     }

@@ -2,19 +2,21 @@
 //! always with a note and the moderator's name in the audit trail (policy: a second opinion before
 //! anything doubtful goes out, and a record of who gave it).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Datelike, Local, NaiveDateTime, TimeZone, Utc, Weekday};
 use serde::Serialize;
 
-use crate::captions::{CaptionHit, NameMatcher, TextSource};
-use crate::decide::{self, FaceFinding, Reason, ReasonKind};
+use crate::captions::{CaptionHit, TextSource};
+use crate::decide::{self, FaceFinding, Policy, Reason};
+use crate::dispose::{self, DisposeError};
 use crate::enrol::{self, EnrolError};
 use crate::faces::{FaceEngine, FaceError};
+use crate::findings::Finding;
 use crate::journal::{self, JournalError, PhotoRecord, PhotoState};
+use crate::judge::Judge;
 use crate::outbox::{self, OutboxError};
-use crate::register::{self, Student};
+use crate::register;
 use crate::workspace::{Workspace, WorkspaceError};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,8 @@ pub enum ReviewError {
     Sql(#[from] rusqlite::Error),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Dispose(#[from] DisposeError),
     #[error("photo #{id} is {state}, not held; `consentgate review list` shows what is waiting")]
     NotHeld { id: i64, state: &'static str },
     #[error("photo #{id} was {state} by someone else while you were deciding, so your action was not applied; `consentgate review show {id}` shows who and why")]
@@ -152,10 +156,13 @@ fn held_record(conn: &rusqlite::Connection, id: i64) -> Result<PhotoRecord, Revi
 /// before reading, so across every process (each `serve`, every CLI command) only one action on a
 /// held photo runs at a time, and a photo another moderator decided meanwhile is refused here,
 /// before anything is written.
-fn claim_held(
-    conn: &mut rusqlite::Connection,
+fn claim_held<'c>(
+    ws: &Workspace,
+    conn: &'c mut rusqlite::Connection,
     id: i64,
-) -> Result<(rusqlite::Transaction<'_>, PhotoRecord), ReviewError> {
+) -> Result<(rusqlite::Transaction<'c>, PhotoRecord), ReviewError> {
+    // A publication a killed action left half-done is undone first (see `dispose`).
+    dispose::recover_publications(ws, conn)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let rec = journal::get(&tx, id)?;
     if rec.state != PhotoState::Held {
@@ -182,22 +189,6 @@ fn leave_held(
     Err(ReviewError::DecidedMeanwhile { id, state })
 }
 
-/// Write a file into the outbox, remembering it in `created` if this call made it (a file of that
-/// name that was already there is not ours to remove).
-fn write_outbox_file(
-    ws: &Workspace,
-    dest: &std::path::Path,
-    bytes: &[u8],
-    created: &mut Vec<PathBuf>,
-) -> Result<(), ReviewError> {
-    let existed = std::fs::symlink_metadata(dest).is_ok();
-    outbox::write_durably(&ws.root, dest, bytes)?;
-    if !existed {
-        created.push(dest.to_path_buf());
-    }
-    Ok(())
-}
-
 /// Release a held photo's clean copy to its channel's outbox. Returns the outbox path.
 pub fn approve(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<String, ReviewError> {
     if note.trim().is_empty() {
@@ -210,8 +201,7 @@ pub fn approve(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<Strin
         ws,
         &mut conn,
         &rec,
-        &bytes,
-        ext,
+        dispose::Source::Clean { ext, bytes: &bytes },
         actor,
         "approved",
         serde_json::json!({"note": note}),
@@ -256,89 +246,50 @@ fn held_clean_copy(
     Ok((bytes, ext))
 }
 
-/// A held clean copy, as the gate's stages take it.
-fn as_cleaned(bytes: Vec<u8>, ext: &'static str) -> crate::formats::Cleaned {
-    crate::formats::Cleaned {
-        format: crate::formats::detect(&bytes),
-        bytes,
-        extension: ext,
-        removed: vec![],
-        embedded_text: vec![],
-        device: Default::default(),
-        width: 0,
-        height: 0,
-    }
-}
-
-/// Write a held photo's (possibly redacted) clean copy to its channel's outbox, durably, then
-/// record it as approved with the moderator's name. Returns the outbox path.
+/// Release a held photo's (possibly redacted) clean copy to its channel's outbox through the
+/// disposer, and record it as approved with the moderator's name. Returns the outbox path.
 ///
 /// The photo is claimed first ([`claim_held`]) and the outbox written while the claim is held, so a
 /// moderator who loses a race writes nothing; a photo whose caption or faces changed since `rec`
-/// was read (what `bytes` were made from) is refused. If recording fails, the outbox files this
-/// call created are removed again, so the outbox never holds a photo the journal says is held.
+/// was read (what `bytes` were made from) is refused. The disposer's intent file makes a kill at
+/// any instant safe: the outbox never keeps a photo the journal says is held.
 #[allow(clippy::too_many_arguments)]
 fn publish_held(
     ws: &Workspace,
     conn: &mut rusqlite::Connection,
     rec: &PhotoRecord,
-    bytes: &[u8],
-    ext: &str,
+    source: dispose::Source<'_>,
     actor: &str,
     action: &str,
     mut detail: serde_json::Value,
 ) -> Result<String, ReviewError> {
-    let (tx, fresh) = claim_held(conn, rec.id)?;
+    let dir = held_folder(ws, rec)?;
+    let (tx, fresh) = claim_held(ws, conn, rec.id)?;
     if serde_json::to_value(&fresh).ok() != serde_json::to_value(rec).ok() {
         return Err(ReviewError::ChangedMeanwhile(rec.id));
     }
-    let name = outbox::neutral_name(Local::now().date_naive(), bytes, ext);
-    let rel = std::path::Path::new("outbox").join(&rec.channel).join(name);
-    let dest = ws.root.join(&rel);
-    let rel_s = rel.to_string_lossy().into_owned();
-    let mut created = Vec::new();
-    let result = (|| -> Result<(), ReviewError> {
-        if let Some(caption) = &rec.caption {
-            write_outbox_file(
-                ws,
-                &dest.with_extension("txt"),
-                caption.as_bytes(),
-                &mut created,
-            )?;
-        }
-        write_outbox_file(ws, &dest, bytes, &mut created)?;
+    dispose::publish_held(ws, tx, rec, &dir, source, |tx, rel| {
         let now = Utc::now();
-        leave_held(&tx, rec.id, PhotoState::Approved, now)?;
-        journal::set_paths(&tx, rec.id, Some(&rel_s), None)?;
+        leave_held(tx, rec.id, PhotoState::Approved, now)?;
+        journal::set_paths(tx, rec.id, Some(rel), None)?;
         if let Some(d) = detail.as_object_mut() {
-            d.insert("outbox".into(), rel_s.clone().into());
+            d.insert("outbox".into(), rel.into());
             d.insert("file".into(), rec.source_name.clone().into());
             d.insert(
                 "reasons".into(),
                 serde_json::to_value(&rec.reasons).unwrap_or_default(),
             );
         }
-        journal::audit(
-            &tx,
+        crate::audit::record(
+            tx,
             actor,
             action,
             &format!("photo #{}", rec.id),
             &detail,
             now,
         )?;
-        tx.commit()?;
         Ok(())
-    })();
-    if let Err(e) = result {
-        for path in &created {
-            let _ = std::fs::remove_file(path);
-        }
-        if let Some(dir) = dest.parent().filter(|_| !created.is_empty()) {
-            let _ = outbox::sync_dir(dir);
-        }
-        return Err(e);
-    }
-    Ok(rel_s)
+    })
 }
 
 /// Blur every face that is not cleared for the channel and release the result; the held original
@@ -357,16 +308,21 @@ pub fn redact(
     if rec.faces.iter().all(|f| f.may_publish) {
         return Err(ReviewError::NothingToRedact(id));
     }
-    let (bytes, ext) = held_clean_copy(ws, &rec)?;
-    let mut clean = as_cleaned(bytes, ext);
-    let n = crate::gate::redact_copy(&mut clean, &rec.faces).map_err(ReviewError::Redaction)?;
+    let (bytes, _) = held_clean_copy(ws, &rec)?;
+    let boxes: Vec<[f32; 4]> = rec
+        .faces
+        .iter()
+        .filter(|f| !f.may_publish)
+        .map(|f| f.bbox)
+        .collect();
+    let n = boxes.len();
+    let blurred = crate::redact::blur(&bytes, &boxes).map_err(ReviewError::Redaction)?;
     let detail = serde_json::json!({"note": note, "faces_blurred": n});
     let rel = publish_held(
         ws,
         &mut conn,
         &rec,
-        &clean.bytes,
-        clean.extension,
+        dispose::Source::Redacted(&blurred),
         actor,
         "redacted-and-released",
         detail,
@@ -384,8 +340,8 @@ pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), Re
     // Remember what the picture looks like, so a re-saved, resized or mirrored copy is held too.
     let hash = held_clean_copy(ws, &rec)
         .ok()
-        .and_then(|(bytes, ext)| crate::gate::photo_pdq(&as_cleaned(bytes, ext)).ok());
-    let (tx, rec) = claim_held(&mut conn, id)?;
+        .and_then(|(bytes, _)| crate::pdq::hash(&bytes, crate::formats::detect(&bytes)).ok());
+    let (tx, rec) = claim_held(ws, &mut conn, id)?;
     let now = Utc::now();
     leave_held(&tx, id, PhotoState::Rejected, now)?;
     if let Some(d) = &hash {
@@ -399,7 +355,7 @@ pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), Re
         )?;
     }
     let detail = serde_json::json!({"note": note, "file": rec.source_name, "reasons": rec.reasons, "reupload_hash": hash.map(|d| d.quality >= crate::pdq::MIN_QUALITY)});
-    journal::audit(
+    crate::audit::record(
         &tx,
         actor,
         "rejected",
@@ -408,6 +364,7 @@ pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), Re
         now,
     )?;
     tx.commit()?;
+    crate::crash_point!("review.decided");
     Ok(())
 }
 
@@ -434,7 +391,7 @@ pub fn clean_copy(ws: &Workspace, id: i64) -> Result<(Vec<u8>, &'static str), Re
 
 /// Where the moderator's edited caption is kept; the original sidecar stays untouched in
 /// `original/`.
-const EDITED_CAPTION: &str = "caption-edited.txt";
+const EDITED_CAPTION: &str = dispose::EDITED_CAPTION;
 
 /// A held photo's caption as the moderator sees it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -470,7 +427,7 @@ pub fn caption(ws: &Workspace, rec: &PhotoRecord) -> Result<Caption, ReviewError
             },
         );
     }
-    let original = crate::gate::held_original(&dir, &rec.source_name);
+    let original = dispose::held_original_of(ws, rec, &dir);
     let Some(sidecar) = crate::intake::sidecar_for(&original) else {
         return Ok(Caption::default());
     };
@@ -489,46 +446,6 @@ pub fn caption(ws: &Workspace, rec: &PhotoRecord) -> Result<Caption, ReviewError
             },
         },
     )
-}
-
-/// The register's names, ready to check text the way the gate does.
-pub struct CaptionChecker {
-    matcher: NameMatcher,
-    names: HashMap<String, String>,
-}
-
-impl CaptionChecker {
-    pub fn new(students: &[Student]) -> CaptionChecker {
-        let people: Vec<_> = students.iter().map(Student::person_name).collect();
-        CaptionChecker {
-            matcher: NameMatcher::new(&people),
-            names: students
-                .iter()
-                .map(|s| (s.id.clone(), s.display_name()))
-                .collect(),
-        }
-    }
-
-    /// Every student `text` names (or may name), as the gate would report it.
-    pub fn scan(&self, text: &str, source: &TextSource) -> Vec<CaptionHit> {
-        self.matcher.scan(text, source)
-    }
-
-    /// A hit as the reason the gate would give.
-    pub fn reason(&self, hit: &CaptionHit) -> Reason {
-        decide::caption_reason(hit, self.names.get(&hit.student_id).map(String::as_str))
-    }
-}
-
-/// A sidecar caption reason (the gate labels them with the source "sidecar").
-fn is_sidecar_reason(r: &Reason) -> bool {
-    match r.kind {
-        ReasonKind::CaptionUnreadable => true,
-        ReasonKind::CaptionNamesStudent | ReasonKind::CaptionMayNameStudent => r
-            .detail
-            .starts_with(&format!("{} ", TextSource::Sidecar.label())),
-        _ => false,
-    }
 }
 
 /// What an edited caption does.
@@ -566,21 +483,30 @@ pub fn edit_caption(
     let mut conn = ws.db()?;
     held_record(&conn, id)?;
     // Claimed before anything is written: a photo approved or rejected meanwhile keeps its caption.
-    let (tx, rec) = claim_held(&mut conn, id)?;
+    let (tx, rec) = claim_held(ws, &mut conn, id)?;
     let dir = held_folder(ws, &rec)?;
     let before = caption(ws, &rec)?;
-    let checker = CaptionChecker::new(&register::all_students(&tx)?);
-    let names = checker.scan(text, &TextSource::Sidecar);
+    let judge = Judge::load(&tx)?;
+    let names = judge.scan(text, &TextSource::Sidecar);
+    let findings: Vec<Finding> = names
+        .iter()
+        .map(|hit| Finding::Caption {
+            hit: hit.clone(),
+            source: TextSource::Sidecar,
+        })
+        .collect();
+    let policy = Policy::new(&ws.config, &rec.channel, Local::now().date_naive());
+    let judgement = decide::decide(&findings, &policy, &judge.students);
     let mut reasons: Vec<Reason> = rec
         .reasons
         .iter()
-        .filter(|r| !is_sidecar_reason(r))
+        .filter(|r| !r.is_about_sidecar())
         .cloned()
         .collect();
-    reasons.extend(names.iter().map(|h| checker.reason(h)));
-    let (_, reasons) = decide::decide(reasons);
+    reasons.extend(judgement.verdict.reasons().iter().cloned());
+    let reasons = decide::sorted(reasons);
     let travels = names.is_empty() && !text.is_empty();
-    outbox::write_durably(&ws.root, &dir.join(EDITED_CAPTION), text.as_bytes())?;
+    dispose::stage_caption_edit(ws, &dir, text)?;
     let now = Utc::now();
     journal::set_caption(&tx, id, travels.then_some(text))?;
     journal::set_findings(&tx, id, &reasons, &rec.faces)?;
@@ -594,7 +520,7 @@ pub fn edit_caption(
         "names": names.iter().map(|h| &h.student_id).collect::<Vec<_>>(),
         "caption_released_on_approval": travels,
     });
-    journal::audit(
+    crate::audit::record(
         &tx,
         actor,
         "caption-edited",
@@ -603,6 +529,8 @@ pub fn edit_caption(
         now,
     )?;
     tx.commit()?;
+    crate::crash_point!("caption.committed");
+    dispose::commit_caption_edit(&dir)?;
     Ok(CaptionEdit {
         names,
         travels,
@@ -618,16 +546,6 @@ pub struct FaceAttribution {
     pub finding: FaceFinding,
     /// The photo's reasons after re-assessment (it stays held; approval is a separate step).
     pub reasons: Vec<Reason>,
-}
-
-fn is_face_reason(kind: ReasonKind) -> bool {
-    matches!(
-        kind,
-        ReasonKind::FaceNoPublish
-            | ReasonKind::FaceNoConsent
-            | ReasonKind::FaceAmbiguous
-            | ReasonKind::FaceUnknown
-    )
 }
 
 /// The moderator's "face `face` (0-based) is student `student`": adds a template for the student
@@ -685,29 +603,20 @@ pub fn attribute_face(
 
     // Re-read inside the write lock: a photo decided meanwhile is refused, and a caption edited
     // meanwhile keeps its reasons.
-    let (tx, rec) = claim_held(&mut conn, id)?;
+    let (tx, rec) = claim_held(ws, &mut conn, id)?;
     enrol::store_templates(&tx, student, std::slice::from_ref(&template), &source)?;
-    let templates = register::templates(&tx)?;
-    let students: HashMap<String, Student> = register::all_students(&tx)?
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
-    let (findings, face_reasons) = decide::judge_faces(
-        &found,
-        &templates,
-        &students,
-        &rec.channel,
-        Local::now().date_naive(),
-        &crate::gate::face_policy(&ws.config),
-    );
+    let judge = Judge::load(&tx)?;
+    let policy = Policy::new(&ws.config, &rec.channel, Local::now().date_naive());
+    let matches = crate::gate::stages::faces::match_faces(&found, &judge.templates);
+    let (findings, face_reasons) = decide::judge_faces(&matches, &policy, &judge.students);
     let mut reasons: Vec<Reason> = rec
         .reasons
         .iter()
-        .filter(|r| !is_face_reason(r.kind))
+        .filter(|r| !r.kind.is_face())
         .cloned()
         .collect();
     reasons.extend(face_reasons);
-    let (_, reasons) = decide::decide(reasons);
+    let reasons = decide::sorted(reasons);
     let finding = findings
         .get(index)
         .cloned()
@@ -719,7 +628,7 @@ pub fn attribute_face(
     let now = Utc::now();
     journal::set_findings(&tx, id, &reasons, &findings)?;
     journal::record_appearance(&tx, id, student, "face (moderator)")?;
-    journal::audit(
+    crate::audit::record(
         &tx,
         actor,
         "face-attributed",
@@ -727,7 +636,7 @@ pub fn attribute_face(
         &serde_json::json!({"note": note, "face": face + 1, "student": student, "before": before, "after": finding}),
         now,
     )?;
-    journal::audit(
+    crate::audit::record(
         &tx,
         actor,
         "face-enrolled",
@@ -767,23 +676,19 @@ mod tests {
 
     #[test]
     fn only_sidecar_caption_reasons_are_replaced_by_an_edit() {
-        let r = |kind, detail: &str| Reason {
-            kind,
-            detail: detail.into(),
-            student: None,
+        use crate::captions::{CaptionHit, Severity};
+        let hit = CaptionHit {
+            student_id: "A1001".into(),
+            severity: Severity::Block,
+            form: "full name".into(),
+            matched: "Olivia Smith".into(),
+            source: "x".into(),
         };
-        assert!(is_sidecar_reason(&r(
-            ReasonKind::CaptionNamesStudent,
-            "sidecar names Olivia Smith (A1001): \"Olivia Smith\" (full name)"
-        )));
-        assert!(!is_sidecar_reason(&r(
-            ReasonKind::CaptionNamesStudent,
-            "filename names Olivia Smith (A1001): \"olivia-smith\" (full name)"
-        )));
-        assert!(!is_sidecar_reason(&r(
-            ReasonKind::CaptionNamesStudent,
-            "embedded XMP dc:description names Olivia Smith (A1001): \"Olivia Smith\" (full name)"
-        )));
-        assert!(!is_sidecar_reason(&r(ReasonKind::FaceUnknown, "sidecar")));
+        let r = |source| decide::reasons::caption(&hit, &source, Some("Olivia Smith"));
+        assert!(r(TextSource::Sidecar).is_about_sidecar());
+        assert!(!r(TextSource::FileName).is_about_sidecar());
+        assert!(!r(TextSource::Embedded("XMP dc:description".into())).is_about_sidecar());
+        assert!(decide::reasons::caption_unreadable("bad bytes").is_about_sidecar());
+        assert!(!decide::reasons::face_unknown(0, &[0.0; 4], None).is_about_sidecar());
     }
 }

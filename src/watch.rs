@@ -28,7 +28,9 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use tracing::{debug, error, info, warn};
 
-use crate::gate::{self, Context, GateError, Outcome, PhotoOutcome, Progress, Summary};
+use crate::gate::{
+    self, Context, Decision, GateError, LeftReason, Outcome, PhotoOutcome, Progress, Summary,
+};
 use crate::journal::{self, JournalError};
 use crate::lock::{LockError, WorkspaceLock};
 use crate::workspace::{Workspace, WorkspaceError, CONFIG_FILE};
@@ -48,6 +50,8 @@ pub enum WatchError {
     Gate(#[from] GateError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
     #[error("cannot watch {path} for new files: {source}; check that the folder exists and is readable, and on Linux that fs.inotify.max_user_watches is large enough")]
     Notify { path: String, source: notify::Error },
     #[error("cannot install the SIGTERM/SIGINT handlers: {0}")]
@@ -153,7 +157,7 @@ pub fn watch(
     let fingerprint = Fingerprint::now(root, &conn)?;
     let ctx = Context::from_workspace(&ws, &conn, opts.channel)?;
     let run_id = journal::begin_run(&conn, "watch", opts.channel, opts.actor, Utc::now())?;
-    journal::audit(
+    crate::audit::record(
         &conn,
         opts.actor,
         "watch-started",
@@ -180,7 +184,7 @@ pub fn watch(
         "{outcome}"
     );
     journal::end_run(&conn, run_id, outcome, Utc::now())?;
-    journal::audit(
+    crate::audit::record(
         &conn,
         opts.actor,
         &format!("watch-{outcome}"),
@@ -367,42 +371,44 @@ fn reload(
 
 fn log_outcome(o: &PhotoOutcome) {
     let id = o.id.unwrap_or_default();
-    let already = o.note.as_deref().is_some_and(|n| n.starts_with("already"));
-    match o.decision {
-        _ if already => info!(
+    match (&o.outcome, o.decision()) {
+        (Outcome::AlreadyProcessed { .. }, _) => info!(
             photo = id,
             "duplicate of an earlier photo; removed from staging"
         ),
-        Outcome::Released => info!(
+        (_, Decision::Released) => info!(
             photo = id,
             outbox = o.outbox.as_deref().unwrap_or(""),
             faces = o.faces.len(),
             "released"
         ),
-        Outcome::Held => {
+        (_, Decision::Held) => {
             let mut kinds: Vec<String> = o.reasons.iter().map(|r| reason_kind(&r.kind)).collect();
             kinds.sort_unstable();
             kinds.dedup();
             info!(photo = id, reasons = %kinds.join(","), faces = o.faces.len(), "held for review");
         }
-        Outcome::LeftInStaging => {
-            let note = o.note.as_deref().unwrap_or("");
-            if note.starts_with("still being written") {
-                debug!(file = %o.file, "still settling");
-            } else {
-                // File names and the problem text (which quotes paths) may name a student, and
-                // info/warn lines go to the system journal: a short reference here, the name at
-                // debug level.
-                let file_ref = &hex::encode(Sha256::digest(o.file.as_bytes()))[..12];
-                warn!(
-                    file_ref,
-                    "left in staging by a disk or permission problem; it is retried on the next pass (RUST_LOG=debug shows the file and the problem)"
-                );
-                debug!(file_ref, file = %o.file, problem = note, "left in staging");
-            }
+        (
+            Outcome::Left(
+                LeftReason::Settling { .. }
+                | LeftReason::CaptionSettling { .. }
+                | LeftReason::ChangedWhileRead,
+            ),
+            _,
+        ) => debug!(file = %o.file, "still settling"),
+        (_, Decision::LeftInStaging) => {
+            // File names and the problem text (which quotes paths) may name a student, and
+            // info/warn lines go to the system journal: a short reference here, the name at
+            // debug level.
+            let file_ref = &hex::encode(Sha256::digest(o.file.as_bytes()))[..12];
+            warn!(
+                file_ref,
+                "left in staging by a disk or permission problem; it is retried on the next pass (RUST_LOG=debug shows the file and the problem)"
+            );
+            debug!(file_ref, file = %o.file, problem = o.note().unwrap_or_default(), "left in staging");
         }
     }
-    debug!(photo = id, file = %o.file, decision = ?o.decision, "file");
+    debug!(photo = id, file = %o.file, decision = ?o.decision(), "file");
 }
 
 /// A reason's kind as its JSON name (`caption_names_student`), never its detail.

@@ -48,7 +48,8 @@ pub struct Workspace {
 
 impl Workspace {
     /// Create a new workspace in `root` (which may exist but must not hold one already).
-    pub fn init(root: &Path) -> Result<Workspace, WorkspaceError> {
+    /// Create a workspace; `actor` is recorded in its first audit row.
+    pub fn init(root: &Path, actor: &str) -> Result<Workspace, WorkspaceError> {
         let config_path = root.join(CONFIG_FILE);
         if config_path.exists() || root.join(DB_FILE).exists() {
             return Err(WorkspaceError::AlreadyExists(root.display().to_string()));
@@ -80,7 +81,17 @@ impl Workspace {
                 source,
             }
         })?;
-        db::open(&db_path)?;
+        let conn = db::open(&db_path)?;
+        crate::audit::record(
+            &conn,
+            actor,
+            "init",
+            "workspace",
+            &serde_json::json!({"dir": root.display().to_string()}),
+            chrono::Utc::now(),
+        )
+        .map_err(db::DbError::from)?;
+        drop(conn);
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -1,6 +1,6 @@
 //! The face stage on ../shared/corpus/faces, through the CLI (skips with a reason when absent).
 
-mod common;
+use crate::common;
 
 use std::fs;
 

@@ -5,7 +5,7 @@
 //! decoded pixels identical to the input's. HEIC must be `Unsupported`. Files that must be held
 //! are listed in EXPECTED_ERRORS with the reason; any other error is a failure too.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;

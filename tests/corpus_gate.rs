@@ -2,7 +2,7 @@
 //! every file ends released or held (never lost, never left), every released file is clean by
 //! exiftool's reading (`exiftool -j -G1 -a -u`, allowlist oracle), every held original is intact.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -20,14 +20,7 @@ fn corpus_through_the_gate_releases_only_clean_files() {
     let ws = Ws::with_demo_register();
     // This test is about metadata: faces are still detected (a face-stage failure would hold the
     // photo), but the corpus's unknown people are let through so every clean file is checked.
-    let cfg = ws.root.join("consentgate.toml");
-    fs::write(
-        &cfg,
-        fs::read_to_string(&cfg)
-            .unwrap()
-            .replace("unknown_faces = \"review\"", "unknown_faces = \"allow\""),
-    )
-    .unwrap();
+    ws.set_config("faces.unknown_faces", "allow");
     let mut originals: HashMap<String, Vec<u8>> = HashMap::new();
     for e in walkdir::WalkDir::new(&corpus)
         .into_iter()

@@ -1,7 +1,7 @@
 //! Faces through the whole gate, with real inference on real photos (fixtures/faces: provenance in
 //! its NOTICE): enrolment, the per-channel decision table, redaction, takedown, forgetting.
 
-mod common;
+use crate::common;
 
 use std::fs;
 
@@ -22,13 +22,6 @@ fn kinds(o: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|r| r["kind"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn set_config(ws: &Ws, from: &str, to: &str) {
-    let cfg = ws.root.join("consentgate.toml");
-    let text = fs::read_to_string(&cfg).unwrap();
-    assert!(text.contains(from), "{from} not in config");
-    fs::write(&cfg, text.replace(from, to)).unwrap();
 }
 
 /// The person enrolled as a no-publish student is held in another photo, named; nobody else is
@@ -131,11 +124,7 @@ fn a_no_publish_student_is_recognised_in_another_photo() {
 #[test]
 fn consent_is_per_channel_and_withdrawal_lists_what_to_take_down() {
     let ws = Ws::with_demo_register();
-    set_config(
-        &ws,
-        "unknown_faces = \"review\"",
-        "unknown_faces = \"allow\"",
-    );
+    ws.set_config("faces.unknown_faces", "allow");
     // A1001 consents to website and newsletter, not social.
     assert!(enrol(&ws, "A1001", "obama_portrait.jpg").status.success());
     fs::copy(face("obama_blue_room.jpg"), ws.staging().join("a.jpg")).unwrap();
@@ -171,7 +160,7 @@ fn consent_is_per_channel_and_withdrawal_lists_what_to_take_down() {
 #[test]
 fn redaction_blurs_the_face_and_releases_the_photo() {
     let ws = Ws::with_demo_register();
-    set_config(&ws, "action = \"hold\"", "action = \"redact\"");
+    ws.set_config("faces.action", "redact");
     assert!(enrol(&ws, "A1009", "obama_portrait.jpg").status.success());
     fs::copy(face("obama_blue_room.jpg"), ws.staging().join("a.jpg")).unwrap();
     let (lines, _, code) = ws.run_json("website");

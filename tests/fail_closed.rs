@@ -1,7 +1,7 @@
 //! Every way a photo can fail to be verified ends held (or left in staging) with a clear reason,
 //! the original intact, and nothing partial in the outbox.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -201,14 +201,7 @@ fn an_unreadable_file_is_held_without_being_read() {
 #[test]
 fn a_file_still_being_written_is_left_until_it_settles() {
     let ws = Ws::new();
-    let cfg = ws.root.join("consentgate.toml");
-    fs::write(
-        &cfg,
-        fs::read_to_string(&cfg)
-            .unwrap()
-            .replace("settle_seconds = 0", "settle_seconds = 30"),
-    )
-    .unwrap();
+    ws.set_config("gate.settle_seconds", 30);
     let p = ws.drop_file("copying.jpg", &jpeg(64, 48, 5));
     let (lines, summary, code) = ws.run_json("website");
     assert_eq!(code, 0, "waiting is not an error");
@@ -242,19 +235,19 @@ fn a_file_that_changes_while_being_read_is_left_in_staging() {
     let (outcomes, summary) =
         consentgate::gate::run(&workspace, &opts, &Tamper(p.clone())).unwrap();
     assert_eq!(
-        outcomes[0].decision,
-        consentgate::gate::Outcome::LeftInStaging
+        outcomes[0].outcome,
+        consentgate::gate::Outcome::Left(consentgate::gate::LeftReason::ChangedWhileRead)
     );
     assert!(
-        outcomes[0]
-            .note
-            .as_deref()
-            .unwrap()
-            .contains("changed while"),
+        outcomes[0].note().unwrap().contains("changed while"),
         "{:?}",
-        outcomes[0].note
+        outcomes[0].note()
     );
-    assert_eq!(summary.exit_code(), 2);
+    // Still being copied is waiting, not an error: exit 0, and it is taken once settled.
+    assert_eq!(
+        (summary.waiting, summary.errors, summary.exit_code()),
+        (1, 0, 0)
+    );
     assert!(p.exists());
     assert!(ws.files_under("outbox").is_empty() && ws.files_under("held").is_empty());
 }
@@ -291,6 +284,9 @@ fn a_run_killed_midway_is_finished_by_the_next() {
             caption: None,
             clean_ext: Some("jpg"),
             faces: &[],
+            staged_path: b"party.jpg",
+            sidecar_path: None,
+            sidecar_hash: None,
         };
         let id = journal::insert_pending(&conn, &rec, chrono::Utc::now()).unwrap();
         journal::set_paths(&conn, id, Some(&rel), None).unwrap();
@@ -330,14 +326,7 @@ fn a_caption_written_during_the_pass_is_judged_only_once_settled() {
         }
     }
     let ws = Ws::with_demo_register();
-    let cfg = ws.root.join("consentgate.toml");
-    fs::write(
-        &cfg,
-        fs::read_to_string(&cfg)
-            .unwrap()
-            .replace("settle_seconds = 0", "settle_seconds = 1"),
-    )
-    .unwrap();
+    ws.set_config("gate.settle_seconds", 1);
     let photo = ws.drop_file("sports.jpg", &jpeg(64, 48, 8));
     let caption = ws.staging().join("sports.txt");
     // The photo has settled (its change time, which nobody can set back, is over 1 s old).
@@ -352,11 +341,11 @@ fn a_caption_written_during_the_pass_is_judged_only_once_settled() {
         consentgate::gate::run(&workspace, &opts, &HalfCaption(caption.clone())).unwrap();
     assert_eq!(outcomes.len(), 1, "{outcomes:?}");
     assert_eq!(
-        outcomes[0].decision,
-        consentgate::gate::Outcome::LeftInStaging,
+        outcomes[0].decision(),
+        consentgate::gate::Decision::LeftInStaging,
         "{outcomes:?}"
     );
-    let note = outcomes[0].note.as_deref().unwrap_or_default();
+    let note = outcomes[0].note().unwrap_or_default();
     assert!(note.contains("still being written"), "{note}");
     assert!(photo.exists(), "the photo waits in staging");
     assert_eq!(
@@ -388,4 +377,119 @@ fn a_caption_written_during_the_pass_is_judged_only_once_settled() {
         "{o}"
     );
     assert!(ws.files_under("outbox").is_empty(), "nothing released");
+}
+
+/// Issue 8's reproduction: 60 captioned photos whose captions are rewritten while the run judges
+/// them. None is decided on a caption that is not the one judged, and they count as *waiting*
+/// (exit 0), not as errors.
+#[test]
+fn captions_rewritten_mid_run_count_as_waiting_not_errors() {
+    struct Rewrite(std::path::PathBuf, std::sync::Mutex<u32>);
+    impl consentgate::gate::Progress for Rewrite {
+        // Called after each photo is judged and before its fate is written: staff are still
+        // editing every caption.
+        fn register_changed(&self) -> bool {
+            let mut n = self.1.lock().unwrap();
+            *n += 1;
+            for e in fs::read_dir(&self.0).unwrap().flatten() {
+                if e.path().extension().is_some_and(|x| x == "txt") {
+                    fs::write(e.path(), format!("Sports day, edit {n}")).unwrap();
+                }
+            }
+            false
+        }
+    }
+    let ws = Ws::with_demo_register();
+    ws.set_config("faces.enabled", false);
+    for i in 0..60u8 {
+        ws.drop_file(&format!("p{i}.jpg"), &jpeg(64, 48, i));
+        ws.drop_file(&format!("p{i}.txt"), b"Sports day");
+    }
+    let workspace = consentgate::workspace::Workspace::open(&ws.root).unwrap();
+    let opts = consentgate::gate::RunOptions {
+        channel: "website",
+        actor: "test",
+    };
+    let (outcomes, summary) = consentgate::gate::run(
+        &workspace,
+        &opts,
+        &Rewrite(ws.staging(), Default::default()),
+    )
+    .unwrap();
+    assert_eq!(
+        (summary.waiting, summary.errors, summary.exit_code()),
+        (60, 0, 0),
+        "{summary:?}"
+    );
+    assert!(outcomes.iter().all(|o| matches!(
+        o.outcome,
+        consentgate::gate::Outcome::Left(consentgate::gate::LeftReason::CaptionSettling { .. })
+    )));
+    assert!(ws.files_under("outbox").is_empty() && ws.files_under("held").is_empty());
+    assert_eq!(fs::read_dir(ws.staging()).unwrap().count(), 120);
+}
+
+/// A name that is not valid UTF-8 (`caf\xe9.jpg`, as an old Windows share writes it) keeps its
+/// caption: a caption naming a student holds the photo, both files move to `held/` under their
+/// own names, and the name is shown escaped, never dropped.
+#[test]
+fn a_file_name_that_is_not_utf8_keeps_its_caption() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let ws = Ws::with_demo_register();
+    let photo = ws.staging().join(OsStr::from_bytes(b"caf\xe9.jpg"));
+    let caption = ws.staging().join(OsStr::from_bytes(b"caf\xe9.txt"));
+    fs::write(&photo, jpeg(64, 48, 3)).unwrap();
+    fs::write(&caption, "Well done Olivia Smith!").unwrap();
+    let (lines, summary, code) = ws.run_json("website");
+    assert_eq!(code, 1, "{lines:#?}");
+    assert_eq!(summary["held"], 1);
+    let o = &lines[0];
+    assert_eq!(o["file"], "caf\\xE9.jpg", "the name is shown escaped");
+    assert!(
+        o["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "caption_names_student" && r["source"] == "sidecar"),
+        "{o:#}"
+    );
+    assert!(!photo.exists() && !caption.exists(), "both left staging");
+    let held: Vec<Vec<u8>> = ws
+        .files_under("held")
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.as_bytes().to_vec()))
+        .collect();
+    assert!(held.contains(&b"caf\xe9.jpg".to_vec()) && held.contains(&b"caf\xe9.txt".to_vec()));
+    assert!(ws.files_under("outbox").is_empty());
+}
+
+/// `review list | head -1`, `audit | head`: a closed pipe ends the command quietly, as any
+/// Unix tool, never with a panic (exit 101).
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    let ws = Ws::with_demo_register();
+    for i in 0..20 {
+        ws.drop_file(&format!("olivia-smith-{i}.jpg"), &jpeg(64, 48, i));
+    }
+    ws.set_config("faces.enabled", false);
+    let _ = ws.cg(&["run", "--channel", "website"]);
+    for args in [&["review", "list"][..], &["audit"], &["register", "list"]] {
+        let mut child = std::process::Command::new(BIN)
+            .arg("-w")
+            .arg(&ws.root)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.code() != Some(101) && !err.contains("panicked"),
+            "{args:?}: {:?} {err}",
+            out.status
+        );
+    }
 }

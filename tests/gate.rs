@@ -1,6 +1,6 @@
 //! End-to-end: the real binary on a real workspace, with the bundled demo photos and generated ones.
 
-mod common;
+use crate::common;
 
 use std::fs;
 
@@ -309,15 +309,7 @@ fn moderator_approves_and_rejects_with_notes_and_names() {
 #[test]
 fn unregistered_devices_are_held_when_the_school_requires_its_own() {
     let ws = Ws::with_demo_register();
-    let cfg = ws.root.join("consentgate.toml");
-    fs::write(
-        &cfg,
-        fs::read_to_string(&cfg).unwrap().replace(
-            "require_school_devices = false",
-            "require_school_devices = true",
-        ),
-    )
-    .unwrap();
+    ws.set_config("gate.require_school_devices", true);
     fs::copy(
         fixtures().join("demo/photos/nativity.webp"),
         ws.staging().join("nativity.webp"),

@@ -2,7 +2,7 @@
 //! the CLI): exactly one decision wins, the other is refused and writes nothing, and the journal,
 //! the outbox and the audit trail agree afterwards.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -113,7 +113,7 @@ fn racing_moderators_decide_each_photo_exactly_once() {
             PhotoState::Rejected => assert!(rec.outbox_path.is_none(), "#{id}: {rec:?}"),
             other => panic!("photo #{id} is {other:?} after the race"),
         }
-        let decisions: Vec<_> = journal::audit_trail(&conn, Some(&format!("photo #{id}")))
+        let decisions: Vec<_> = consentgate::audit::trail(&conn, Some(&format!("photo #{id}")))
             .unwrap()
             .into_iter()
             .filter(|e| e.action == "approved" || e.action == "rejected")
@@ -134,7 +134,7 @@ fn racing_moderators_decide_each_photo_exactly_once() {
         in_outbox, expected,
         "the outbox holds exactly the approved photos"
     );
-    let v = journal::verify(&conn).unwrap();
+    let v = consentgate::audit::verify(&conn).unwrap();
     assert!(
         v.broken_at.is_none(),
         "the audit chain is intact: {:?}",

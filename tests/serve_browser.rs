@@ -7,7 +7,7 @@
 //! Without chromium and chromedriver the test prints SKIP and passes, unless
 //! CONSENTGATE_REQUIRE_BROWSER is set (as .ci/run does): then their absence fails it.
 
-mod common;
+use crate::common;
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

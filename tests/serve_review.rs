@@ -2,7 +2,7 @@
 //! again, kept back while it names a student), "this face is student X" (a template from that
 //! face, every face judged again), redact-and-release, reject, and the audit and takedown views.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

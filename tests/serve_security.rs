@@ -2,7 +2,7 @@
 //! session, the session's CSRF token and this site's origin; no file outside `held/` for any URL;
 //! everything escaped; loopback only by default.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

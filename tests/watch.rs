@@ -1,7 +1,7 @@
 //! `consentgate watch`, `status` and the workspace lock, end to end: the real binary as a child
 //! process on a real workspace, real JPEGs copied in bursts and slowly, SIGTERM, a restart.
 
-mod common;
+use crate::common;
 
 #[path = "../benches/common/metadata.rs"]
 mod metadata;
@@ -119,21 +119,8 @@ fn status(ws: &Ws) -> serde_json::Value {
 
 /// Settle and rescan times for a test (the defaults are 5 s and 30 s).
 fn configure(ws: &Ws, settle: u64, rescan: u64) {
-    let cfg = ws.root.join("consentgate.toml");
-    let text: Vec<String> = fs::read_to_string(&cfg)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.starts_with("settle_seconds =") {
-                format!("settle_seconds = {settle}")
-            } else if l.starts_with("rescan_seconds =") {
-                format!("rescan_seconds = {rescan}")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    fs::write(&cfg, text.join("\n")).unwrap();
+    ws.set_config("gate.settle_seconds", settle as i64);
+    ws.set_config("watch.rescan_seconds", rescan as i64);
 }
 
 /// One journal row as the test needs it.

@@ -58,7 +58,8 @@ pub struct PersonName {
 }
 
 /// Where a piece of text came from: sidecar file, embedded metadata field, or the file name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TextSource {
     Sidecar,
     /// An embedded metadata field, e.g. "XMP dc:description".

@@ -10,9 +10,10 @@ use chrono::{DateTime, Local, Utc};
 use maud::{html, Markup, DOCTYPE};
 
 use super::auth::Moderator;
+use crate::audit::{AuditEntry, Verification};
 use crate::captions::{CaptionHit, Severity};
 use crate::decide::{Band, FaceFinding};
-use crate::journal::{AuditEntry, PhotoRecord, PhotoState, Takedown, Verification};
+use crate::journal::{PhotoRecord, PhotoState, Takedown};
 use crate::review::{Caption, HeldItem, MAX_CAPTION_CHARS};
 
 fn layout(title: &str, who: Option<&Moderator>, body: Markup) -> Markup {

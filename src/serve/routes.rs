@@ -21,7 +21,7 @@ use crate::captions::TextSource;
 use crate::faces::FaceEngine;
 use crate::journal::{self, JournalError};
 use crate::register;
-use crate::review::{self, CaptionChecker, ReviewError};
+use crate::review::{self, ReviewError};
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -211,7 +211,7 @@ fn photo_page(app: &App, id: i64) -> Result<html::PhotoPage, Refusal> {
     let conn = ws.db()?;
     let rec = journal::get(&conn, id)?;
     let students = register::all_students(&conn)?;
-    let checker = CaptionChecker::new(&students);
+    let checker = crate::judge::Judge::new(&students, vec![], vec![], vec![]);
     let caption = if rec.held_dir.is_some() {
         review::caption(ws, &rec)?
     } else {
@@ -230,7 +230,7 @@ fn photo_page(app: &App, id: i64) -> Result<html::PhotoPage, Refusal> {
         },
         None => (None, None),
     };
-    let history = journal::audit_trail(&conn, Some(&format!("photo #{id}")))?;
+    let history = crate::audit::trail(&conn, Some(&format!("photo #{id}")))?;
     Ok(html::PhotoPage {
         due_at: review::due_at_utc(rec.created_at),
         rec,
@@ -450,8 +450,8 @@ async fn audit(State(app): State<Arc<App>>, who: Moderator) -> Result<Html<Strin
     let (v, entries) = blocking(move || {
         let conn = app.ws.db()?;
         Ok((
-            journal::verify(&conn)?,
-            journal::recent_audit(&conn, AUDIT_PAGE)?,
+            crate::audit::verify(&conn)?,
+            crate::audit::recent(&conn, AUDIT_PAGE)?,
         ))
     })
     .await?;

@@ -28,6 +28,24 @@ pub enum TokenError {
         path: String,
         source: std::io::Error,
     },
+    #[error("the new token could not be recorded in the audit trail ({0}); run `consentgate serve --new-token` again")]
+    Audit(String),
+}
+
+/// Replace the login token (every session ends) and record who did it. Returns the new token.
+pub fn replace(ws: &crate::workspace::Workspace, actor: &str) -> Result<String, TokenError> {
+    let token = create(&ws.root)?;
+    let conn = ws.db().map_err(|e| TokenError::Audit(e.to_string()))?;
+    crate::audit::record(
+        &conn,
+        actor,
+        "login-token-created",
+        "review page",
+        &serde_json::json!({}),
+        chrono::Utc::now(),
+    )
+    .map_err(|e| TokenError::Audit(e.to_string()))?;
+    Ok(token)
 }
 
 /// `bytes` random bytes from the OS CSPRNG, as hex (session ids, CSRF tokens, login tokens).
@@ -100,7 +118,7 @@ mod tests {
     #[test]
     fn a_new_token_is_stored_only_as_its_hash_and_the_config_keeps_its_comments() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = crate::workspace::Workspace::init(&dir.path().join("ws")).unwrap();
+        let ws = crate::workspace::Workspace::init(&dir.path().join("ws"), "test").unwrap();
         let first = create(&ws.root).unwrap();
         let second = create(&ws.root).unwrap();
         assert_eq!(second.len(), 32);

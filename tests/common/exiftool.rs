@@ -6,7 +6,6 @@
 //! decides it is harmless.
 //!
 //! Use from a test file with `mod common;` and `common::exiftool::...` (tests/common/mod.rs).
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,13 +55,6 @@ pub fn read_many(files: &[PathBuf], numeric: bool) -> Vec<Map<String, Value>> {
         }
     }
     out
-}
-
-/// Tags of one file.
-pub fn read(file: &Path, numeric: bool) -> Map<String, Value> {
-    read_many(&[file.to_path_buf()], numeric)
-        .pop()
-        .unwrap_or_default()
 }
 
 const FILE_OK: &[&str] = &[
@@ -165,11 +157,6 @@ pub fn identifying(tags: &Map<String, Value>) -> Vec<String> {
         .filter(|(k, _)| !allowed(k))
         .map(|(k, v)| format!("{k} = {v}"))
         .collect()
-}
-
-/// Identifying tags of one file.
-pub fn identifying_tags(file: &Path) -> Vec<String> {
-    identifying(&read(file, false))
 }
 
 /// Orientation (1..8) as exiftool reads it: EXIF IFD0 first, else XMP tiff:Orientation.

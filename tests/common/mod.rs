@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests (`mod common;`).
-#![allow(dead_code)]
 pub mod exiftool;
 pub mod serve;
 pub mod workspace;

@@ -1,6 +1,5 @@
 //! The review page under test: the real binary serving a real workspace, and a plain HTTP/1.1
 //! client on a TcpStream (so requests can carry raw, un-normalised paths like `/photo/../x`).
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

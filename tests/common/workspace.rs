@@ -1,5 +1,4 @@
 //! A real workspace driven through the real binary, and real generated images.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -26,12 +25,24 @@ impl Ws {
             "init failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let cfg = root.join("consentgate.toml");
-        let text = std::fs::read_to_string(&cfg)
-            .unwrap()
-            .replace("settle_seconds = 5", "settle_seconds = 0");
-        std::fs::write(&cfg, text).unwrap();
-        Ws { _tmp: tmp, root }
+        let ws = Ws { _tmp: tmp, root };
+        ws.set_config("gate.settle_seconds", 0);
+        ws
+    }
+
+    /// Set one key of `consentgate.toml` (`"section.key"`), through a TOML editor that keeps
+    /// everything else, as a school's IT technician would edit it.
+    pub fn set_config(&self, key: &str, value: impl Into<toml_edit::Value>) {
+        let cfg = self.root.join("consentgate.toml");
+        let mut doc: toml_edit::DocumentMut =
+            std::fs::read_to_string(&cfg).unwrap().parse().unwrap();
+        let (section, name) = key.split_once('.').expect("section.key");
+        assert!(
+            doc.get(section).and_then(|t| t.get(name)).is_some(),
+            "{key} is not in the documented config"
+        );
+        doc[section][name] = toml_edit::value(value);
+        std::fs::write(&cfg, doc.to_string()).unwrap();
     }
 
     pub fn with_demo_register() -> Ws {

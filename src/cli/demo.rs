@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use crate::workspace::Workspace;
+use consentgate::workspace::Workspace;
 
 pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
     let register_csv = fixtures.join("register.csv");
@@ -22,14 +22,15 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
             temp.keep()
         }
     };
-    let ws = Workspace::init(&root)?;
+    let ws = Workspace::init(&root, actor)?;
     let mut conn = ws.db()?;
     let today = chrono::Local::now().date_naive();
-    let report = crate::register::import_csv(
+    let report = consentgate::register::import_csv(
         &mut conn,
         std::fs::File::open(&register_csv)?,
         &ws.config.gate.channels,
         today,
+        actor,
     )?;
     println!("consentgate demo — workspace {}", root.display());
     println!(
@@ -44,13 +45,14 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
         faces.join("obama_blue_room.jpg"),
     );
     if portrait.is_file() && event.is_file() {
-        let engine = crate::faces::FaceEngine::load()?;
-        crate::enrol::enrol(
+        let engine = consentgate::faces::FaceEngine::load()?;
+        consentgate::enrol::enrol(
             &mut conn,
             &engine,
             "A1009",
             std::slice::from_ref(&portrait),
             &ws.config.limits.to_format_limits(),
+            actor,
         )?;
         std::fs::copy(&event, ws.staging().join("assembly-hall.jpg"))?;
         println!("Enrolled the face of A1009 (no-publish list) from {}; dropped another photo of them as assembly-hall.jpg.", portrait.display());
@@ -69,7 +71,7 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
     let mut ws = ws;
     ws.config.gate.settle_seconds = 0;
     println!("Copied {n} sample files (photos and caption sidecars) into staging. Gating for channel \"website\":\n");
-    let (_, summary) = crate::cli::run_and_print(&ws, "website", actor, false)?;
+    let (_, summary) = super::run_and_print(&ws, "website", actor, false)?;
     println!();
     let exe =
         std::env::current_exe().map_or_else(|_| "consentgate".into(), |p| p.display().to_string());

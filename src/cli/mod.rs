@@ -1,5 +1,8 @@
-//! The command line: clap definitions, handlers, and human or JSON output.
-//! Exit codes: 0 all released, 1 something held, 2 error.
+//! The command line (binary only): clap definitions, handlers, and human or JSON output. It only
+//! translates arguments into library calls and results into text; every rule, write and audit row
+//! is the library's. Exit codes: 0 all released, 1 something held, 2 error.
+
+mod demo;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -11,11 +14,11 @@ use anyhow::{bail, Context as _, Result};
 use chrono::{Local, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::gate::{self, Outcome, PhotoOutcome, Progress, RunOptions, Summary};
-use crate::journal;
-use crate::register::{self, SchoolDevice};
-use crate::review;
-use crate::workspace::Workspace;
+use consentgate::gate::{self, Decision, Outcome, PhotoOutcome, Progress, RunOptions, Summary};
+use consentgate::journal;
+use consentgate::register::{self, SchoolDevice};
+use consentgate::review;
+use consentgate::workspace::Workspace;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -246,15 +249,29 @@ pub enum AuditCmd {
     Verify,
 }
 
-/// Entry point used by `main`.
-pub fn main() -> ExitCode {
+/// Entry point used by `main`: parse, run, map the outcome to an exit code.
+pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Watch { .. } | Command::Serve { .. }) {
+        restore_sigpipe();
+    }
     match execute(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// A printing command whose reader went away (`review list | head -1`) ends quietly, as every
+/// Unix tool does, instead of panicking in `println!` (Rust ignores SIGPIPE by default). Not for
+/// the long-running `watch` and `serve`, which must survive a log reader going away.
+fn restore_sigpipe() {
+    // SAFETY: called once at start-up, before any other thread exists; it only resets one
+    // signal's disposition to the system default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -271,23 +288,14 @@ pub fn execute(cli: Cli) -> Result<u8> {
     let open = || Workspace::open(&cli.workspace).map_err(anyhow::Error::from);
     match cli.command {
         Command::Init { dir } => {
-            let ws = Workspace::init(&dir)?;
-            let conn = ws.db()?;
-            journal::audit(
-                &conn,
-                &actor,
-                "init",
-                "workspace",
-                &serde_json::json!({"dir": dir.display().to_string()}),
-                Utc::now(),
-            )?;
+            let ws = Workspace::init(&dir, &actor)?;
             println!("Created a consentgate workspace in {}", dir.display());
             println!(
                 "  config   {}",
-                ws.root.join(crate::workspace::CONFIG_FILE).display()
+                ws.root.join(consentgate::workspace::CONFIG_FILE).display()
             );
             println!("  drop photos into {}", ws.staging().display());
-            let token = crate::serve::token::create(&ws.root)?;
+            let token = consentgate::serve::token::create(&ws.root)?;
             println!("Review page login token (shown only now; keep it in the school's password manager): {token}");
             println!(
                 "Next: consentgate -w {} register import students.csv",
@@ -318,8 +326,8 @@ pub fn execute(cli: Cli) -> Result<u8> {
                 .with_context(|| format!("cannot resolve {}", ws.root.display()))?;
             if systemd_unit {
                 let user = user.unwrap_or_else(os_user);
-                let unit = crate::service::systemd_unit(
-                    &crate::watch::current_exe(),
+                let unit = consentgate::service::systemd_unit(
+                    &consentgate::watch::current_exe(),
                     &root,
                     &channel,
                     &user,
@@ -328,17 +336,17 @@ pub fn execute(cli: Cli) -> Result<u8> {
                 return Ok(0);
             }
             init_logging();
-            let stop = crate::watch::stop_on_signals()?;
-            let opts = crate::watch::WatchOptions {
+            let stop = consentgate::watch::stop_on_signals()?;
+            let opts = consentgate::watch::WatchOptions {
                 channel: &channel,
                 actor: &actor,
             };
-            crate::watch::watch(&root, &opts, &stop)?;
+            consentgate::watch::watch(&root, &opts, &stop)?;
             Ok(0)
         }
         Command::Status { json } => {
             let ws = open()?;
-            let s = crate::status::status(&ws)?;
+            let s = consentgate::status::status(&ws)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
@@ -356,20 +364,15 @@ pub fn execute(cli: Cli) -> Result<u8> {
             let conn = ws.db_read_only()?;
             let ctx = gate::Context::from_workspace(&ws, &conn, &channel)?;
             let (a, name) = gate::check_file(&ctx, &file, caption.as_deref())?;
-            let held = a.decision == crate::decide::Decision::Held;
+            let held = a.is_held();
             let outcome = PhotoOutcome {
                 file: name,
-                decision: if held {
-                    Outcome::Held
-                } else {
-                    Outcome::Released
-                },
+                outcome: Outcome::Checked { held },
                 outbox: None,
                 id: None,
-                reasons: a.reasons,
+                reasons: a.reasons().to_vec(),
                 faces: a.faces,
                 removed: a.cleaned.map(|c| c.removed).unwrap_or_default(),
-                note: Some("check only: nothing was moved or recorded".into()),
             };
             if json {
                 println!("{}", serde_json::to_string(&outcome)?);
@@ -386,7 +389,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
             new_token,
         } => serve_cmd(&open()?, port, bind, new_token, &actor),
         Command::Eval(EvalCmd::Faces { dir, json }) => eval_faces(&cli.workspace, &dir, json),
-        Command::Demo { dir, fixtures } => crate::demo::run(dir.as_deref(), &fixtures, &actor),
+        Command::Demo { dir, fixtures } => demo::run(dir.as_deref(), &fixtures, &actor),
     }
 }
 
@@ -439,7 +442,7 @@ pub fn run_and_print(
     };
     // Without handlers a signal would kill the run mid-photo (safe, thanks to the journal, but
     // the next run would have to finish it); with them, the photos in hand finish first.
-    let stop = crate::watch::stop_on_signals().ok();
+    let stop = consentgate::watch::stop_on_signals().ok();
     let (outcomes, summary) =
         gate::run(ws, &RunOptions { channel, actor }, &Bar(bar.clone(), stop))?;
     bar.finish_and_clear();
@@ -465,22 +468,22 @@ pub fn run_and_print(
 }
 
 fn print_outcome(out: &mut impl Write, o: &PhotoOutcome) -> Result<()> {
-    match o.decision {
-        Outcome::Released => {
+    match o.decision() {
+        Decision::Released => {
             let dest = o.outbox.as_deref().unwrap_or("(check only)");
             writeln!(out, "  released  {}  ->  {dest}", o.file)?;
             if !o.removed.is_empty() {
                 writeln!(out, "            removed: {}", o.removed.join(", "))?;
             }
         }
-        Outcome::Held => {
+        Decision::Held => {
             let id = o.id.map(|i| format!("#{i}")).unwrap_or_default();
             writeln!(out, "  HELD {id:<5}{}", o.file)?;
             for r in &o.reasons {
                 writeln!(out, "            - {}: {}", r.kind.label(), r.detail)?;
             }
         }
-        Outcome::LeftInStaging => writeln!(out, "  left      {}", o.file)?,
+        Decision::LeftInStaging => writeln!(out, "  left      {}", o.file)?,
     }
     if !o.faces.is_empty() {
         let named: Vec<String> = o.faces.iter().filter_map(|f| f.student.clone()).collect();
@@ -491,10 +494,13 @@ fn print_outcome(out: &mut impl Write, o: &PhotoOutcome) -> Result<()> {
         };
         writeln!(out, "            faces: {}{who}", o.faces.len())?;
     }
-    if let Some(n) = &o.note {
-        if o.decision != Outcome::Held || n.starts_with("already") || n.starts_with("check") {
-            writeln!(out, "            ({n})")?;
-        }
+    let explained = o.decision() != Decision::Held
+        || matches!(
+            o.outcome,
+            Outcome::AlreadyProcessed { .. } | Outcome::Checked { .. }
+        );
+    if let (true, Some(n)) = (explained, o.note()) {
+        writeln!(out, "            ({n})")?;
     }
     Ok(())
 }
@@ -545,7 +551,11 @@ fn print_summary(out: &mut impl Write, channel: &str, s: &Summary) -> Result<()>
     Ok(())
 }
 
-fn print_status(out: &mut impl Write, ws: &Workspace, s: &crate::status::Status) -> Result<()> {
+fn print_status(
+    out: &mut impl Write,
+    ws: &Workspace,
+    s: &consentgate::status::Status,
+) -> Result<()> {
     let local = |t: &chrono::DateTime<Utc>| t.with_timezone(&Local).format("%a %Y-%m-%d %H:%M");
     writeln!(out, "Workspace {}", ws.root.display())?;
     writeln!(
@@ -633,15 +643,8 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;
             let mut conn = ws.db()?;
-            let report = register::import_csv(&mut conn, f, &ws.config.gate.channels, today)?;
-            journal::audit(
-                &conn,
-                actor,
-                "register-import",
-                "register",
-                &serde_json::to_value(&report)?,
-                Utc::now(),
-            )?;
+            let report =
+                register::import_csv(&mut conn, f, &ws.config.gate.channels, today, actor)?;
             println!(
                 "Imported {}: {} added, {} updated, {} unchanged",
                 file.display(),
@@ -757,42 +760,28 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
             Ok(0)
         }
         RegisterCmd::Enrol { id, photos } => {
-            let engine = crate::faces::FaceEngine::load()?;
+            let engine = consentgate::faces::FaceEngine::load()?;
             let mut conn = ws.db()?;
-            let n = crate::enrol::enrol(
+            let n = consentgate::enrol::enrol(
                 &mut conn,
                 &engine,
                 &id,
                 &photos,
                 &ws.config.limits.to_format_limits(),
-            )?;
-            journal::audit(
-                &conn,
                 actor,
-                "face-enrolled",
-                &id,
-                &serde_json::json!({"photos": n}),
-                Utc::now(),
             )?;
             println!("Enrolled {id} from {n} photo(s); {} face template(s) in total. The photos were not stored.", register::template_count(&conn, &id)?);
             Ok(0)
         }
         RegisterCmd::EnrolDir { dir } => {
-            let engine = crate::faces::FaceEngine::load()?;
+            let engine = consentgate::faces::FaceEngine::load()?;
             let mut conn = ws.db()?;
-            let report = crate::enrol::enrol_dir(
+            let report = consentgate::enrol::enrol_dir(
                 &mut conn,
                 &engine,
                 &dir,
                 &ws.config.limits.to_format_limits(),
-            )?;
-            journal::audit(
-                &conn,
                 actor,
-                "face-enrolled",
-                "register",
-                &serde_json::json!({"enrolled": report.enrolled, "skipped": report.skipped.len()}),
-                Utc::now(),
             )?;
             println!(
                 "Enrolled {} student(s) from {}.",
@@ -805,16 +794,7 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
             Ok(u8::from(!report.skipped.is_empty()))
         }
         RegisterCmd::Forget { id } => {
-            let conn = ws.db()?;
-            let n = register::forget(&conn, &id)?;
-            journal::audit(
-                &conn,
-                actor,
-                "biometric-data-erased",
-                &id,
-                &serde_json::json!({"templates": n}),
-                Utc::now(),
-            )?;
+            let n = register::forget(&mut ws.db()?, &id, actor)?;
             println!(
                 "Erased {n} face template(s) of {id}. Their photos will no longer be recognised."
             );
@@ -827,16 +807,8 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
                     ws.config.gate.channels.join(", ")
                 ));
             }
-            let conn = ws.db()?;
-            register::withdraw(&conn, &id, &channel, today)?;
-            journal::audit(
-                &conn,
-                actor,
-                "consent-withdrawn",
-                &id,
-                &serde_json::json!({"channel": channel}),
-                Utc::now(),
-            )?;
+            let mut conn = ws.db()?;
+            register::withdraw(&mut conn, &id, &channel, today, actor)?;
             let list = journal::takedown_list(&conn, &id, Some(&channel))?;
             if json {
                 println!(
@@ -867,7 +839,7 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
 }
 
 fn devices_cmd(ws: &Workspace, cmd: DevicesCmd, actor: &str) -> Result<u8> {
-    let conn = ws.db()?;
+    let mut conn = ws.db()?;
     match cmd {
         DevicesCmd::Add {
             make,
@@ -881,15 +853,7 @@ fn devices_cmd(ws: &Workspace, cmd: DevicesCmd, actor: &str) -> Result<u8> {
                 serial,
                 note,
             };
-            register::add_device(&conn, &d)?;
-            journal::audit(
-                &conn,
-                actor,
-                "device-added",
-                "devices",
-                &serde_json::to_value(&d)?,
-                Utc::now(),
-            )?;
+            register::add_device(&mut conn, &d, actor)?;
             println!("Registered {} {} {}", d.make, d.model, d.serial);
         }
         DevicesCmd::List => {
@@ -951,7 +915,7 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
             if !r.removed.is_empty() {
                 println!("  metadata removed: {}", r.removed.join(", "));
             }
-            for e in journal::audit_trail(&ws.db()?, Some(&format!("photo #{id}")))? {
+            for e in consentgate::audit::trail(&ws.db()?, Some(&format!("photo #{id}")))? {
                 println!(
                     "  {}  {:<10} by {}  {}",
                     e.at,
@@ -994,7 +958,7 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
             note,
         } => {
             let n = face.checked_sub(1).context("faces are numbered from 1")?;
-            let engine = crate::faces::FaceEngine::load()?;
+            let engine = consentgate::faces::FaceEngine::load()?;
             let a = review::attribute_face(ws, &engine, id, n, &student, &note, actor)?;
             println!(
                 "Face {face} of #{id} recorded as {student}; a face template was added. #{id} stays held with {} reason(s):",
@@ -1016,15 +980,7 @@ fn serve_cmd(
     actor: &str,
 ) -> Result<u8> {
     if new_token {
-        let token = crate::serve::token::create(&ws.root)?;
-        journal::audit(
-            &ws.db()?,
-            actor,
-            "login-token-created",
-            "review page",
-            &serde_json::json!({}),
-            Utc::now(),
-        )?;
+        let token = consentgate::serve::token::replace(ws, actor)?;
         println!(
             "New review page login token (shown only now; the old one no longer works): {token}"
         );
@@ -1034,18 +990,22 @@ fn serve_cmd(
         );
         return Ok(0);
     }
-    if !crate::serve::is_loopback(bind) {
+    if !consentgate::serve::is_loopback(bind) {
         eprintln!("WARNING: --bind {bind} makes the review page, with children's photos and names, reachable from other computers, over plain HTTP (no encryption). Use it only on a trusted school network, behind its firewall.");
     }
-    crate::serve::run(ws.clone(), crate::serve::Options { bind, port }, |addr| {
-        println!("consentgate review page: http://{addr}/  (log in with your name and the login token; Ctrl-C stops it)");
-        let _ = std::io::stdout().flush();
-    })?;
+    consentgate::serve::run(
+        ws.clone(),
+        consentgate::serve::Options { bind, port },
+        |addr| {
+            println!("consentgate review page: http://{addr}/  (log in with your name and the login token; Ctrl-C stops it)");
+            let _ = std::io::stdout().flush();
+        },
+    )?;
     Ok(0)
 }
 
 fn eval_faces(workspace: &std::path::Path, dir: &std::path::Path, json: bool) -> Result<u8> {
-    let engine = crate::faces::FaceEngine::load()?;
+    let engine = consentgate::faces::FaceEngine::load()?;
     let config = Workspace::open(workspace)
         .map(|w| w.config)
         .unwrap_or_default();
@@ -1054,7 +1014,7 @@ fn eval_faces(workspace: &std::path::Path, dir: &std::path::Path, json: bool) ->
     thresholds.extend([config.faces.match_distance, config.faces.ambiguous_distance]);
     thresholds.sort_by(f32::total_cmp);
     thresholds.dedup();
-    let e = crate::eval::eval_faces(&engine, dir, &thresholds)?;
+    let e = consentgate::eval::eval_faces(&engine, dir, &thresholds)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&e)?);
         return Ok(0);
@@ -1105,7 +1065,7 @@ fn eval_faces(workspace: &std::path::Path, dir: &std::path::Path, json: bool) ->
 fn audit_cmd(ws: &Workspace, args: AuditArgs) -> Result<u8> {
     let conn = ws.db()?;
     if args.verify.is_some() {
-        let v = journal::verify(&conn)?;
+        let v = consentgate::audit::verify(&conn)?;
         if args.json {
             println!("{}", serde_json::to_string(&v)?);
         }
@@ -1124,7 +1084,7 @@ fn audit_cmd(ws: &Workspace, args: AuditArgs) -> Result<u8> {
             }
         };
     }
-    let entries = journal::audit_trail(&conn, args.subject.as_deref())?;
+    let entries = consentgate::audit::trail(&conn, args.subject.as_deref())?;
     if args.json {
         for e in &entries {
             println!("{}", serde_json::to_string(e)?);

@@ -1,0 +1,83 @@
+//! What a photo is judged against: the config, the channel's policy, the register (a [`Judge`])
+//! and the face models, built once per run and shared by every thread.
+
+use std::sync::Arc;
+
+use chrono::{Local, NaiveDate};
+use rusqlite::Connection;
+
+use super::GateError;
+use crate::config::Config;
+use crate::decide::Policy;
+use crate::faces::FaceEngine;
+use crate::judge::Judge;
+use crate::workspace::Workspace;
+
+pub struct Context {
+    pub channel: String,
+    pub config: Config,
+    pub policy: Policy,
+    pub judge: Judge,
+    pub limits: crate::formats::Limits,
+    /// Today, for consent expiry and neutral names.
+    pub today: NaiveDate,
+    /// The face models; `None` when `[faces] enabled = false`. Shared so a refreshed context
+    /// (register changed under a running `watch`) does not load them again.
+    pub engine: Option<Arc<FaceEngine>>,
+}
+
+impl Context {
+    /// A context from parts (tests and benches); loads the face models when faces are enabled.
+    pub fn new(config: &Config, channel: &str, judge: Judge) -> Result<Context, GateError> {
+        Context::with_engine(config, channel, judge, None)
+    }
+
+    fn with_engine(
+        config: &Config,
+        channel: &str,
+        judge: Judge,
+        engine: Option<Arc<FaceEngine>>,
+    ) -> Result<Context, GateError> {
+        if !config.gate.channels.iter().any(|c| c == channel) {
+            return Err(GateError::UnknownChannel(
+                channel.to_string(),
+                config.gate.channels.join(", "),
+            ));
+        }
+        let today = Local::now().date_naive();
+        Ok(Context {
+            channel: channel.to_string(),
+            config: config.clone(),
+            policy: Policy::new(config, channel, today),
+            judge,
+            limits: config.limits.to_format_limits(),
+            today,
+            engine: match (config.faces.enabled, engine) {
+                (false, _) => None,
+                (true, Some(e)) => Some(e),
+                (true, None) => Some(Arc::new(FaceEngine::load()?)),
+            },
+        })
+    }
+
+    /// Build from a workspace's register (read-only use of `conn`).
+    pub fn from_workspace(
+        ws: &Workspace,
+        conn: &Connection,
+        channel: &str,
+    ) -> Result<Context, GateError> {
+        Context::with_engine(&ws.config, channel, Judge::load(conn)?, None)
+    }
+
+    /// The same context rebuilt from the register and configuration as they are now, keeping the
+    /// loaded face models (loading them is the slow part). A stale register would be a leak: a
+    /// withdrawal or a newly enrolled no-publish face must apply to the very next photo.
+    pub fn refreshed(&self, ws: &Workspace, conn: &Connection) -> Result<Context, GateError> {
+        Context::with_engine(
+            &ws.config,
+            &self.channel,
+            Judge::load(conn)?,
+            self.engine.clone(),
+        )
+    }
+}

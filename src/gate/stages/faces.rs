@@ -1,0 +1,63 @@
+//! Faces: every face in the clean copy, and the enrolled student nearest to each (see
+//! `crate::faces` for how faces are found and described). Which band a distance falls in, and
+//! what that means for the channel, is `decide`'s.
+
+use crate::faces::Face;
+use crate::findings::{FaceMatch, Finding};
+use crate::gate::{Context, Sheet};
+use crate::register::Template;
+
+/// Crop-hash bits within which a face is the same picture as an enrolment photo.
+pub const SAME_PICTURE_BITS: u32 = 20;
+
+pub fn run(ctx: &Context, sheet: &mut Sheet<'_>) {
+    let (Some(engine), Some(c)) = (&ctx.engine, &sheet.clean) else {
+        return;
+    };
+    match engine.faces_in(&c.bytes) {
+        Ok(found) => sheet.findings.extend(
+            match_faces(&found, &ctx.judge.templates)
+                .into_iter()
+                .map(Finding::Face),
+        ),
+        Err(e) => sheet.findings.push(Finding::FacesUnchecked {
+            error: e.to_string(),
+        }),
+    }
+}
+
+fn hamming(a: &[u8], b: &[u8]) -> u32 {
+    if a.len() != b.len() || a.is_empty() {
+        return u32::MAX;
+    }
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+}
+
+/// Each face's nearest template, and the student whose enrolment photo it is the very picture of.
+pub fn match_faces(faces: &[Face], templates: &[Template]) -> Vec<FaceMatch> {
+    faces
+        .iter()
+        .map(|face| {
+            let mut nearest: Option<(&Template, f32)> = None;
+            let mut same_picture = None;
+            for t in templates {
+                let d = crate::faces::distance(&face.embedding, &t.embedding);
+                if nearest.is_none_or(|(_, bd)| d < bd) {
+                    nearest = Some((t, d));
+                }
+                if same_picture.is_none()
+                    && hamming(&face.crop_hash, &t.crop_hash) <= SAME_PICTURE_BITS
+                {
+                    same_picture = Some(t.student_id.clone());
+                }
+            }
+            let b = face.bbox;
+            FaceMatch {
+                bbox: [b.x, b.y, b.width, b.height],
+                detection: face.score,
+                nearest: nearest.map(|(t, d)| (t.student_id.clone(), d)),
+                same_picture,
+            }
+        })
+        .collect()
+}
