@@ -4,6 +4,7 @@
 mod common;
 
 mod captions;
+mod crash;
 mod corpus_faces;
 mod corpus_formats;
 mod corpus_gate;
