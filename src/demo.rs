@@ -28,7 +28,11 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
     let report = crate::register::import_csv(
         &mut conn,
         std::fs::File::open(&register_csv)?,
-        &ws.config.gate.channels,
+        &crate::register::ImportOptions {
+            channels: &ws.config.gate.channels,
+            mapping: &ws.config.register,
+            dry_run: false,
+        },
         today,
     )?;
     println!("consentgate demo — workspace {}", root.display());

@@ -17,6 +17,7 @@ fn register() -> Vec<PersonName> {
                 middle_names: r[2].to_string(),
                 last_name: r[3].to_string(),
                 preferred_name: Some(r[4].to_string()).filter(|s| !s.is_empty()),
+                preferred_surname: None,
                 nicknames: r[5]
                     .split(';')
                     .filter(|s| !s.is_empty())
