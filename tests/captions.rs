@@ -595,3 +595,26 @@ fn no_panics_on_odd_text() {
     let blank = NameMatcher::new(&[person("X", "", "")]);
     let _ = blank.scan("anything at all", &TextSource::Sidecar);
 }
+
+#[test]
+fn the_preferred_surname_is_matched_like_the_legal_one() {
+    // "Grace" is a common word: alone it is only a possible hit, so each Block below comes
+    // from the surname the student goes by.
+    let m = NameMatcher::new(&[PersonName {
+        preferred_surname: Some("Okafor".into()),
+        ..person("G", "Grace", "Adeyemi-Okafor")
+    }]);
+    for text in [
+        "Grace Okafor scores",
+        "Okafor, Grace",
+        "G. Okafor wins",
+        "Grace Adeyemi-Okafor",
+    ] {
+        assert_eq!(sev(&m, text), Some(Severity::Block), "{text}");
+    }
+    assert_eq!(
+        one(&m, "Okafor sings"),
+        Some((Severity::Review, "surname alone".into()))
+    );
+    assert_eq!(sev(&m, "The choir sings"), None);
+}
