@@ -41,9 +41,28 @@ pub struct Register {
     pub on_roll_values: Vec<String>,
     /// Status cells that mean the student has left.
     pub left_values: Vec<String>,
+    /// Extra header spellings per field, tried before the built-in ones.
+    pub columns: RegisterColumns,
     /// MIS consent column header → the channels it covers (`"all"`: every `[gate]` channel).
     /// A `consent_<channel>` column needs no entry.
     pub consent_columns: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// `[register.columns]`: header spellings of an export the built-in list does not know.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegisterColumns {
+    pub id: Vec<String>,
+    pub first_name: Vec<String>,
+    pub middle_names: Vec<String>,
+    pub last_name: Vec<String>,
+    pub preferred_name: Vec<String>,
+    pub preferred_surname: Vec<String>,
+    pub nicknames: Vec<String>,
+    pub year: Vec<String>,
+    pub reg_group: Vec<String>,
+    pub status: Vec<String>,
+    pub no_publish: Vec<String>,
 }
 
 /// Channel list meaning "every channel in `[gate] channels`".
@@ -97,6 +116,7 @@ impl Default for Register {
                 "Guest Pupil",
             ]),
             left_values: strings(&["left", "leaver", "former", "past", "inactive", "L", "no"]),
+            columns: RegisterColumns::default(),
             consent_columns: [
                 "Photo consent",
                 "Photograph consent",
@@ -400,6 +420,21 @@ no_values = {no}
 on_roll_values = {on_roll}
 # ...and that mean the student has left (a left student is never published).
 left_values = {left}
+
+# Header spellings for each field that the built-in list (README "The register CSV") does not
+# know, tried first, e.g. id = ["Pupil Ref"].
+[register.columns]
+id = []
+first_name = []
+middle_names = []
+last_name = []
+preferred_name = []
+preferred_surname = []
+nicknames = []
+year = []
+reg_group = []
+status = []
+no_publish = []
 
 # MIS consent columns and the channels each one covers; "all" means every channel in [gate]
 # channels. A column named consent_<channel> (e.g. "Consent Website") needs no entry. Add your

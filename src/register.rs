@@ -316,14 +316,23 @@ impl Columns {
                 .iter()
                 .find_map(|a| keys.iter().position(|k| k == a))
         };
+        // `[register.columns]` spellings first, then the built-in ones.
+        let own = |names: &[String]| {
+            names.iter().find_map(|n| {
+                let k = header_key(n);
+                keys.iter().position(|h| *h == k)
+            })
+        };
+        let pick = |names: &[String], builtin: &[&str]| own(names).or_else(|| find(builtin));
+        let c = &mapping.columns;
         // The id is the first id-like column of the file, as it always was: choosing another
         // one for the same export would make a re-import add every student again.
-        let id = keys
-            .iter()
-            .position(|k| ID.contains(&k.as_str()))
+        let id = own(&c.id)
+            .or_else(|| keys.iter().position(|k| ID.contains(&k.as_str())))
             .ok_or(RegisterError::MissingColumn("the student id"))?;
-        let first = find(FIRST).ok_or(RegisterError::MissingColumn("the first name"))?;
-        let last = find(LAST).ok_or(RegisterError::MissingColumn("the last name"))?;
+        let first =
+            pick(&c.first_name, FIRST).ok_or(RegisterError::MissingColumn("the first name"))?;
+        let last = pick(&c.last_name, LAST).ok_or(RegisterError::MissingColumn("the last name"))?;
         // SIMS and Wonde export both "Legal Forename" and "Forename": the plain one is then
         // the name the child goes by. Same for surnames.
         let plain = |legal: usize, plain: &[&str]| {
@@ -332,21 +341,22 @@ impl Columns {
                 .then(|| find(plain))
                 .flatten()
         };
-        let preferred = find(PREFERRED).or_else(|| plain(first, &["forename", "firstname"]));
-        let preferred_surname =
-            find(PREFERRED_SURNAME).or_else(|| plain(last, &["surname", "lastname"]));
+        let preferred =
+            pick(&c.preferred_name, PREFERRED).or_else(|| plain(first, &["forename", "firstname"]));
+        let preferred_surname = pick(&c.preferred_surname, PREFERRED_SURNAME)
+            .or_else(|| plain(last, &["surname", "lastname"]));
         let mut cols = Columns {
             id,
             first,
             last,
-            middle: find(MIDDLE),
+            middle: pick(&c.middle_names, MIDDLE),
             preferred,
             preferred_surname,
-            nicknames: find(NICKNAMES),
-            year: find(YEAR),
-            reg_group: find(REG_GROUP),
-            status: find(STATUS),
-            no_publish: find(NO_PUBLISH),
+            nicknames: pick(&c.nicknames, NICKNAMES),
+            year: pick(&c.year, YEAR),
+            reg_group: pick(&c.reg_group, REG_GROUP),
+            status: pick(&c.status, STATUS),
+            no_publish: pick(&c.no_publish, NO_PUBLISH),
             consents: BTreeMap::new(),
             unknown_channels: Vec::new(),
             warnings: Vec::new(),
@@ -1121,6 +1131,26 @@ mod tests {
             assert_eq!(s.display_name(), "Ann Leigh");
             assert!(s.person_name().preferred_surname.is_some());
         }
+    }
+
+    #[test]
+    fn the_config_can_name_headers_the_built_in_list_does_not_know() {
+        let (_d, mut conn) = db();
+        let channels = channels();
+        let mut mapping = crate::config::Register::default();
+        mapping.columns.id = vec!["Pupil Ref".into()];
+        mapping.columns.year = vec!["NC Yr Grp".into()];
+        mapping.columns.no_publish = vec!["Safeguarding: no images".into()];
+        let options = ImportOptions {
+            channels: &channels,
+            mapping: &mapping,
+            dry_run: false,
+        };
+        let csv = "Row,Pupil Ref,Forename,Surname,NC Yr Grp,Safeguarding: no images\n1,P-9,Ann,Lee,6,yes\n";
+        let r = import_csv(&mut conn, csv.as_bytes(), &options, today()).unwrap();
+        assert_eq!(r.added, vec!["P-9"]);
+        let s = get_student(&conn, "P-9").unwrap().unwrap();
+        assert_eq!((s.year.as_str(), s.no_publish), ("6", true));
     }
 
     #[test]

@@ -387,6 +387,8 @@ fn init_writes_the_register_section_and_unknown_keys_are_refused() {
         "on_roll_values = [",
         "left_values = [",
         "[register.consent_columns]",
+        "[register.columns]",
+        "reg_group = []",
         "\"Media consent\" = [\"all\"]",
         "\"Photograph Student\" = [\"all\"]",
     ] {
