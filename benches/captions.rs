@@ -191,6 +191,7 @@ fn register(n: usize) -> Vec<PersonName> {
                 },
                 last_name: r.pick(LAST).to_string(),
                 preferred_name: preferred,
+                preferred_surname: None,
                 nicknames,
             }
         })

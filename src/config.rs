@@ -23,7 +23,118 @@ pub struct Config {
     pub faces: Faces,
     pub limits: Limits,
     pub watch: Watch,
+    pub register: Register,
     pub serve: Serve,
+}
+
+/// How `consentgate register import` reads an MIS export: which columns record photo consent
+/// (and for which channels), and which cell values mean yes, no, on roll or left. Headers and
+/// values match with case, spacing, punctuation and a `[Required]` suffix ignored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Register {
+    /// Consent cells that mean "granted" (besides an expiry date).
+    pub yes_values: Vec<String>,
+    /// Consent cells that mean "not granted". An empty consent cell is "no" too.
+    pub no_values: Vec<String>,
+    /// Status cells that mean the student is on roll (an empty status cell is on roll).
+    pub on_roll_values: Vec<String>,
+    /// Status cells that mean the student has left.
+    pub left_values: Vec<String>,
+    /// Extra header spellings per field, tried before the built-in ones.
+    pub columns: RegisterColumns,
+    /// MIS consent column header → the channels it covers (`"all"`: every `[gate]` channel).
+    /// A `consent_<channel>` column needs no entry.
+    pub consent_columns: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// `[register.columns]`: header spellings of an export the built-in list does not know.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegisterColumns {
+    pub id: Vec<String>,
+    pub first_name: Vec<String>,
+    pub middle_names: Vec<String>,
+    pub last_name: Vec<String>,
+    pub preferred_name: Vec<String>,
+    pub preferred_surname: Vec<String>,
+    pub nicknames: Vec<String>,
+    pub year: Vec<String>,
+    pub reg_group: Vec<String>,
+    pub status: Vec<String>,
+    pub no_publish: Vec<String>,
+}
+
+/// Channel list meaning "every channel in `[gate] channels`".
+pub const ALL_CHANNELS: &str = "all";
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+impl Default for Register {
+    fn default() -> Self {
+        Register {
+            yes_values: strings(&[
+                "yes",
+                "y",
+                "true",
+                "1",
+                "granted",
+                "given",
+                "confirmed",
+                "accepted",
+            ]),
+            no_values: strings(&[
+                "no",
+                "n",
+                "false",
+                "0",
+                "not granted",
+                "declined",
+                "refused",
+                "withdrawn",
+                "pending",
+                "requested",
+                "not asked",
+                "no response",
+            ]),
+            on_roll_values: strings(&[
+                "on_roll",
+                "current",
+                "enrolled",
+                "active",
+                "yes",
+                "C",
+                "M",
+                "S",
+                "G",
+                "Single Registration",
+                "Main - Dual Registration",
+                "Subsidiary - Dual Registration",
+                "Guest",
+                "Guest Pupil",
+            ]),
+            left_values: strings(&["left", "leaver", "former", "past", "inactive", "L", "no"]),
+            columns: RegisterColumns::default(),
+            consent_columns: [
+                "Photo consent",
+                "Photograph consent",
+                "Photography consent",
+                "Photographs consent",
+                "Media consent",
+                "Image consent",
+                "Consent: Photographs",
+                "Consent: Photography",
+                "Consent: Media",
+                "Photograph Student",
+                "Photographs",
+            ]
+            .iter()
+            .map(|h| (h.to_string(), vec![ALL_CHANNELS.to_string()]))
+            .collect(),
+        }
+    }
 }
 
 /// `consentgate watch`: the long-running service.
@@ -175,6 +286,7 @@ impl Config {
                 return Err("[serve] login_token_sha256 must be 64 hex digits; make a new token with `consentgate serve --new-token`".into());
             }
         }
+        c.check_register()?;
         let f = &c.faces;
         // Inverted bands would silently turn "might be this child" into "nobody": refuse them.
         if !(0.0..=2.0).contains(&f.match_distance) || f.ambiguous_distance < f.match_distance {
@@ -184,6 +296,49 @@ impl Config {
             ));
         }
         Ok(c)
+    }
+
+    /// A mapping to a channel the school does not use, or a value that means both yes and no,
+    /// would record consent nobody gave: refuse it.
+    fn check_register(&self) -> Result<(), String> {
+        let r = &self.register;
+        for (column, channels) in &r.consent_columns {
+            if channels.is_empty() {
+                return Err(format!(
+                    "[register] consent_columns: {column:?} maps to no channel; give it [\"all\"] or channel names, or remove it"
+                ));
+            }
+            for ch in channels {
+                if ch != ALL_CHANNELS && !self.gate.channels.contains(ch) {
+                    return Err(format!(
+                        "[register] consent_columns: {column:?} maps to channel {ch:?}, which is not in [gate] channels; use \"all\" or one of: {}",
+                        self.gate.channels.join(", ")
+                    ));
+                }
+            }
+        }
+        let key = |v: &str| -> String {
+            v.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        for (a, an, b, bn) in [
+            (&r.yes_values, "yes_values", &r.no_values, "no_values"),
+            (
+                &r.on_roll_values,
+                "on_roll_values",
+                &r.left_values,
+                "left_values",
+            ),
+        ] {
+            if let Some(both) = a.iter().find(|v| b.iter().any(|w| key(w) == key(v))) {
+                return Err(format!(
+                    "[register] {both:?} is in both {an} and {bn}; keep it in one"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The file `init` writes: every key present, with its default and a comment saying what it does.
@@ -251,6 +406,42 @@ max_file_megabytes = {mb}
 # staging this often, in case an event was missed (network shares often send none).
 rescan_seconds = {rescan}
 
+[register]
+# How `consentgate register import` reads an MIS export. Column headers and cell values match
+# with case, spacing, punctuation and a "[Required]" suffix ignored. See README "The register CSV".
+
+# Consent cells that mean granted (a date means granted until that date). An empty consent cell
+# means not granted.
+yes_values = {yes}
+# Consent cells that mean not granted ("pending" and "requested" are not consent yet).
+no_values = {no}
+
+# Enrolment status cells that mean on roll (SIMS codes C, M, S, G included; empty is on roll)...
+on_roll_values = {on_roll}
+# ...and that mean the student has left (a left student is never published).
+left_values = {left}
+
+# Header spellings for each field that the built-in list (README "The register CSV") does not
+# know, tried first, e.g. id = ["Pupil Ref"].
+[register.columns]
+id = []
+first_name = []
+middle_names = []
+last_name = []
+preferred_name = []
+preferred_surname = []
+nicknames = []
+year = []
+reg_group = []
+status = []
+no_publish = []
+
+# MIS consent columns and the channels each one covers; "all" means every channel in [gate]
+# channels. A column named consent_<channel> (e.g. "Consent Website") needs no entry. Add your
+# MIS's column here if an import warns that a column "looks like consent but is not read".
+[register.consent_columns]
+{consent_columns}
+
 # The review page (`consentgate serve`). Its login token is kept here only as a SHA-256 hash:
 # `consentgate init` and `consentgate serve --new-token` make one and print it once.
 [serve]
@@ -276,8 +467,31 @@ rescan_seconds = {rescan}
             dim = d.limits.max_dimension,
             mb = d.limits.max_file_megabytes,
             rescan = d.watch.rescan_seconds,
+            yes = toml_list(&d.register.yes_values),
+            no = toml_list(&d.register.no_values),
+            on_roll = toml_list(&d.register.on_roll_values),
+            left = toml_list(&d.register.left_values),
+            consent_columns = d
+                .register
+                .consent_columns
+                .iter()
+                .map(|(k, v)| format!("{} = {}", toml_str(k), toml_list(v)))
+                .collect::<Vec<_>>()
+                .join("\n"),
         )
     }
+}
+
+/// A TOML basic string (quotes and backslashes escaped).
+fn toml_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn toml_list(v: &[String]) -> String {
+    format!(
+        "[{}]",
+        v.iter().map(|s| toml_str(s)).collect::<Vec<_>>().join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -317,6 +531,30 @@ mod tests {
             .login_token_sha256
             .is_some());
         assert_eq!(Config::parse("").unwrap().serve.login_token_sha256, None);
+    }
+
+    #[test]
+    fn register_mappings_to_unknown_channels_or_contradictory_values_are_refused() {
+        let err = Config::parse("[register.consent_columns]\n\"Photo OK\" = [\"webiste\"]\n")
+            .unwrap_err();
+        assert!(
+            err.contains("webiste") && err.contains("[gate] channels"),
+            "{err}"
+        );
+        let err = Config::parse("[register]\nno_values = [\"Granted\"]\n").unwrap_err();
+        assert!(
+            err.contains("yes_values") && err.contains("no_values"),
+            "{err}"
+        );
+        let err = Config::parse("[register]\nconsent_column = {}\n").unwrap_err();
+        assert!(err.contains("consent_column"), "{err}");
+        let ok =
+            Config::parse("[register.consent_columns]\n\"Photo OK\" = [\"website\"]\n").unwrap();
+        assert_eq!(
+            ok.register.consent_columns.len(),
+            1,
+            "a map replaces the defaults"
+        );
     }
 
     #[test]

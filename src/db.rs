@@ -180,6 +180,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE photos ADD COLUMN sidecar_path BLOB;
     ALTER TABLE photos ADD COLUMN sidecar_hash TEXT;
     "#,
+    // 5: MIS exports. The surname a student goes by (captions are matched against it too), and
+    // the registration group kept apart from the year group.
+    r#"
+    ALTER TABLE students ADD COLUMN preferred_surname TEXT;
+    ALTER TABLE students ADD COLUMN reg_group TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -232,6 +238,36 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         assert!(migrations().validate().is_ok());
+    }
+
+    /// A workspace made before migration 4 opens, keeps its students and gains the new columns.
+    #[test]
+    fn a_version_3_workspace_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cg.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            Migrations::new(MIGRATIONS[..3].iter().map(|sql| M::up(sql)).collect())
+                .to_latest(&mut conn)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO students (id, first_name, last_name, year_group, status, updated_at) VALUES ('A1', 'Zoë', 'Lee', 'Y6', 'on_roll', '2026-01-01')",
+                [],
+            )
+            .unwrap();
+        }
+        let conn = open(&path).unwrap();
+        let (name, year, reg, psur): (String, String, String, Option<String>) = conn
+            .query_row(
+                "SELECT first_name, year_group, reg_group, preferred_surname FROM students WHERE id = 'A1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (name.as_str(), year.as_str(), reg.as_str(), psur),
+            ("Zoë", "Y6", "", None)
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ fn register() -> Vec<PersonName> {
                 middle_names: r[2].to_string(),
                 last_name: r[3].to_string(),
                 preferred_name: Some(r[4].to_string()).filter(|s| !s.is_empty()),
+                preferred_surname: None,
                 nicknames: r[5]
                     .split(';')
                     .filter(|s| !s.is_empty())
@@ -593,4 +594,27 @@ fn no_panics_on_odd_text() {
     assert!(empty.scan("Olivia Smith", &TextSource::Sidecar).is_empty());
     let blank = NameMatcher::new(&[person("X", "", "")]);
     let _ = blank.scan("anything at all", &TextSource::Sidecar);
+}
+
+#[test]
+fn the_preferred_surname_is_matched_like_the_legal_one() {
+    // "Grace" is a common word: alone it is only a possible hit, so each Block below comes
+    // from the surname the student goes by.
+    let m = NameMatcher::new(&[PersonName {
+        preferred_surname: Some("Okafor".into()),
+        ..person("G", "Grace", "Adeyemi-Okafor")
+    }]);
+    for text in [
+        "Grace Okafor scores",
+        "Okafor, Grace",
+        "G. Okafor wins",
+        "Grace Adeyemi-Okafor",
+    ] {
+        assert_eq!(sev(&m, text), Some(Severity::Block), "{text}");
+    }
+    assert_eq!(
+        one(&m, "Okafor sings"),
+        Some((Severity::Review, "surname alone".into()))
+    );
+    assert_eq!(sev(&m, "The choir sings"), None);
 }

@@ -71,6 +71,58 @@ fn png_bomb() -> Vec<u8> {
     png
 }
 
+/// A zlib stream unpacking to `mib` MiB of zeros (a byte-aligned 1 MiB segment repeated; see
+/// tests/formats.rs `zeros_zlib`).
+fn zeros_zlib(mib: usize) -> Vec<u8> {
+    use miniz_oxide::deflate::core::{
+        compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush,
+    };
+    let mut d = CompressorOxide::new(create_comp_flags_from_zip_params(6, -15, 0));
+    let mut seg = vec![0u8; 64 << 10];
+    let (_, _, n) = compress(&mut d, &vec![0u8; 1 << 20], &mut seg, TDEFLFlush::Sync);
+    seg.truncate(n);
+    let mut out = vec![0x78, 0x01];
+    for _ in 0..mib {
+        out.extend_from_slice(&seg);
+    }
+    out.extend_from_slice(&[0x03, 0x00]);
+    let total = (mib as u64) << 20;
+    out.extend_from_slice(&((((total % 65521) as u32) << 16) | 1).to_be_bytes());
+    out
+}
+
+#[test]
+fn a_png_colour_profile_bomb_is_held_and_never_released() {
+    let ws = Ws::new();
+    let mut png = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png, 8, 8);
+        enc.set_color(png::ColorType::Rgb);
+        enc.write_header()
+            .unwrap()
+            .write_image_data(&[90; 8 * 8 * 3])
+            .unwrap();
+    }
+    // An iCCP chunk unpacking to 3 GiB, right after IHDR.
+    let mut data = b"sRGB\0\0".to_vec();
+    data.extend(zeros_zlib(3 << 10));
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    chunk.extend_from_slice(b"iCCP");
+    chunk.extend_from_slice(&data);
+    chunk.extend_from_slice(&crc32fast::hash(&chunk[4..]).to_be_bytes());
+    let bomb = [&png[..33], &chunk, &png[33..]].concat();
+    ws.drop_file("profile.png", &bomb);
+    let (lines, _, code) = ws.run_json("website");
+    assert_eq!(code, 1);
+    assert_held(&lines, "profile.png", "damaged_file", &ws, &bomb);
+    let detail = outcome_for(&lines, "profile.png")["reasons"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("decompression bomb"), "{detail}");
+    assert!(ws.files_under("outbox").is_empty(), "nothing released");
+}
+
 #[test]
 fn a_symbolic_link_out_of_staging_is_held_and_never_followed() {
     let ws = Ws::new();

@@ -985,6 +985,142 @@ fn png_bomb_is_too_large_quickly() {
     ));
 }
 
+/// A zlib stream that unpacks to `mib` MiB of zeros, about 1 KB per MiB: one sync-flushed
+/// (byte-aligned) deflate segment for 1 MiB, repeated, then an empty final block and the
+/// Adler-32 of n zeros (a = 1, b = n mod 65521). Builds a 3 GiB bomb in milliseconds.
+fn zeros_zlib(mib: usize) -> Vec<u8> {
+    use miniz_oxide::deflate::core::{
+        compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
+    };
+    let mut d = CompressorOxide::new(create_comp_flags_from_zip_params(6, -15, 0));
+    let mut seg = vec![0u8; 64 << 10];
+    let (status, used, n) = compress(&mut d, &vec![0u8; 1 << 20], &mut seg, TDEFLFlush::Sync);
+    assert_eq!((status, used), (TDEFLStatus::Okay, 1 << 20));
+    seg.truncate(n);
+    assert!(
+        seg.ends_with(&[0, 0, 0xFF, 0xFF]),
+        "sync flush is byte-aligned"
+    );
+    let mut out = vec![0x78, 0x01];
+    for _ in 0..mib {
+        out.extend_from_slice(&seg);
+    }
+    out.extend_from_slice(&[0x03, 0x00]);
+    let total = (mib as u64) << 20;
+    out.extend_from_slice(&((((total % 65521) as u32) << 16) | 1).to_be_bytes());
+    out
+}
+
+/// A real PNG whose iCCP chunk holds a zlib stream unpacking to `mib` MiB.
+fn png_with_icc_stream(mib: usize) -> Vec<u8> {
+    let mut iccp = b"bomb\0\0".to_vec();
+    iccp.extend(zeros_zlib(mib));
+    insert_chunks(&png(20, 20, false), &[png_chunk(b"iCCP", &iccp)])
+}
+
+#[test]
+fn zeros_zlib_builds_a_sound_stream() {
+    let z = zeros_zlib(3);
+    let out = miniz_oxide::inflate::decompress_to_vec_zlib(&z).unwrap();
+    assert_eq!(out.len(), 3 << 20);
+    assert!(out.iter().all(|&b| b == 0));
+}
+
+#[test]
+fn png_colour_profile_bomb_is_held_not_copied() {
+    // 3 GiB of colour profile in a ~3 MB file (issue 9: it used to be released, bomb inside).
+    let bomb = png_with_icc_stream(3 << 10);
+    assert!(bomb.len() < 4 << 20, "{}", bomb.len());
+    let m = expect_corrupt(&bomb);
+    assert!(
+        m.contains("colour profile") && m.contains("decompression bomb"),
+        "{m}"
+    );
+    // Also when the picture is turned upright (the re-encoding path).
+    let mut exif = png_chunk(b"eXIf", &exif_tiff(6));
+    let turned = insert_chunks(&bomb, std::slice::from_mut(&mut exif));
+    let m = expect_corrupt(&turned);
+    assert!(m.contains("decompression bomb"), "{m}");
+    // A damaged profile stream is held too (it would be copied out unchecked).
+    let mut broken = b"broken\0\0".to_vec();
+    broken.extend_from_slice(b"not zlib at all");
+    let m = expect_corrupt(&insert_chunks(
+        &png(20, 20, false),
+        &[png_chunk(b"iCCP", &broken)],
+    ));
+    assert!(m.contains("colour profile"), "{m}");
+    // A large but plausible profile (4 MiB) is kept, byte for byte.
+    let big = png_with_icc_stream(4);
+    let c = clean(&big, &Limits::default()).unwrap();
+    let (_, icc) = decode(&c.bytes);
+    assert_eq!(icc.map(|p| p.len()), Some(4 << 20));
+}
+
+#[test]
+fn png_compressed_chunks_cannot_add_up_to_a_bomb() {
+    // Each chunk is under the per-chunk limit; together they are over the file's budget.
+    let mut chunks = Vec::new();
+    for i in 0..3 {
+        let mut z = format!("profile{i}\0\0").into_bytes();
+        z.extend(zeros_zlib(15));
+        chunks.push(png_chunk(b"iCCP", &z));
+    }
+    let m = expect_corrupt(&insert_chunks(&png(20, 20, false), &chunks));
+    assert!(
+        m.contains("in all") && m.contains("decompression bomb"),
+        "{m}"
+    );
+    // One text chunk over its own limit.
+    let mut z = b"Comment\0\0".to_vec();
+    z.extend(zeros_zlib(64));
+    let m = expect_corrupt(&insert_chunks(
+        &png(20, 20, false),
+        &[png_chunk(b"zTXt", &z)],
+    ));
+    assert!(
+        m.contains("compressed text") && m.contains("decompression bomb"),
+        "{m}"
+    );
+}
+
+/// Peak memory of cleaning a 3 GiB colour-profile bomb, measured in a child process (this test
+/// binary re-run on this test alone) so other tests' allocations do not count.
+#[test]
+fn png_colour_profile_bomb_costs_little_memory() {
+    const CHILD: &str = "CONSENTGATE_BOMB_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let bomb = png_with_icc_stream(3 << 10);
+        let r = clean(&bomb, &Limits::default());
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let hwm = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .unwrap();
+        println!("PEAK-KB {}", hwm.trim().trim_end_matches("kB").trim());
+        assert!(matches!(r, Err(FormatError::Corrupt(_))), "held as damaged");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "png_colour_profile_bomb_costs_little_memory",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let kb: u64 = text
+        .lines()
+        .find_map(|l| l.split("PEAK-KB ").nth(1))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no measurement in {text}"));
+    // The bomb file is ~3 MB and the per-chunk limit 16 MiB; before the fix this was ~1 GB.
+    assert!(kb < 100_000, "peak {kb} kB");
+}
+
 // ---------------------------------------------------------------- WebP
 
 fn webp(w: u32, h: u32, icc: bool) -> Vec<u8> {

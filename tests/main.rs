@@ -4,10 +4,10 @@
 mod common;
 
 mod captions;
-mod crash;
 mod corpus_faces;
 mod corpus_formats;
 mod corpus_gate;
+mod crash;
 
 mod faces;
 mod faces_gate;
@@ -15,6 +15,7 @@ mod fail_closed;
 mod formats;
 mod gate;
 mod pdq;
+mod register_import;
 mod review_race;
 mod serve_browser;
 mod serve_review;

@@ -466,3 +466,36 @@ fn loopback_by_default_other_hosts_refused_and_binding_elsewhere_warns() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("serve --new-token"));
 }
+
+#[test]
+fn a_request_head_never_finished_is_closed_within_the_timeout() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let ws = Ws::new();
+    new_token(&ws);
+    let server = Server::start(&ws);
+    // Half a request head: the request line and one header, never the blank line.
+    let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow")
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    // The server closing the connection ends the read (EOF, or a reset).
+    let _ = s.read_to_end(&mut buf);
+    let waited = started.elapsed();
+    let timeout = Duration::from_secs(10);
+    assert!(
+        waited < timeout + Duration::from_secs(5),
+        "connection held open for {waited:?}"
+    );
+    assert!(
+        waited + Duration::from_secs(1) >= timeout,
+        "closed after {waited:?}, before a slow client had its chance"
+    );
+    let answer = String::from_utf8_lossy(&buf);
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // The page still answers complete requests.
+    let r = get(&server.addr, "/login", &Extra::default());
+    assert_eq!(r.status, 200, "{}", r.text());
+}

@@ -711,7 +711,11 @@ fn a_register_change_mid_pass_applies_at_once() {
         "import",
         fixtures().join("demo/register.csv").to_str().unwrap(),
     ]);
-    assert!(import.status.success());
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
     let imported_at = chrono::Utc::now();
     wait_for(Duration::from_secs(180), "all 40 to be gated", || {
         journal(&ws)

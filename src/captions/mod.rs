@@ -54,6 +54,8 @@ pub struct PersonName {
     pub middle_names: String,
     pub last_name: String,
     pub preferred_name: Option<String>,
+    /// The surname the student goes by, if not the legal one (MIS "Preferred Surname").
+    pub preferred_surname: Option<String>,
     pub nicknames: Vec<String>,
 }
 
@@ -437,7 +439,7 @@ impl NameMatcher {
             let sid = m.students.len() as u32;
             let mut key = |s: &str| name_key(s, &mut fc, &mut buf, &mut toks);
             let (first, first_init) = key(&p.first_name);
-            let (last, last_init) = key(&p.last_name);
+            let (last, mut last_init) = key(&p.last_name);
             let middle: String = key(&p.middle_names).0;
             let preferred = p
                 .preferred_name
@@ -528,6 +530,39 @@ impl NameMatcher {
                             put(&d);
                         }
                     }
+                }
+            }
+            // The surname the student goes by: the same forms as the legal one, matched exactly
+            // (the one-typo index is kept for the legal surname).
+            let psur = p
+                .preferred_surname
+                .as_deref()
+                .map(|s| name_key(s, &mut fc, &mut buf, &mut toks))
+                .filter(|(k, _)| !k.is_empty() && *k != last);
+            if let Some((ps, ps_init)) = &psur {
+                add(ps, Kind::Last, &mut m);
+                for &c in ps_init {
+                    if !last_init.contains(&c) {
+                        last_init.push(c);
+                    }
+                }
+                let mut fulls: Vec<(String, Full)> = Vec::new();
+                if !first.is_empty() {
+                    fulls.push((format!("{first}{ps}"), Full::FirstLast));
+                    fulls.push((format!("{ps}{first}"), Full::LastFirst));
+                    if !middle.is_empty() {
+                        fulls.push((format!("{first}{middle}{ps}"), Full::FirstMiddleLast));
+                    }
+                }
+                if let Some(pk) = &preferred {
+                    fulls.push((format!("{pk}{ps}"), Full::PreferredLast));
+                    fulls.push((format!("{ps}{pk}"), Full::LastPreferred));
+                }
+                for nk in &nicks {
+                    fulls.push((format!("{nk}{ps}"), Full::NickLast));
+                }
+                for (k, f) in &fulls {
+                    add(k, Kind::Full(*f), &mut m);
                 }
             }
             m.students.push(Student {

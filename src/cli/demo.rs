@@ -28,7 +28,11 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
     let report = consentgate::register::import_csv(
         &mut conn,
         std::fs::File::open(&register_csv)?,
-        &ws.config.gate.channels,
+        &consentgate::register::ImportOptions {
+            channels: &ws.config.gate.channels,
+            mapping: &ws.config.register,
+            dry_run: false,
+        },
         today,
         actor,
     )?;

@@ -123,7 +123,12 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum RegisterCmd {
     /// Import (upsert) students from an MIS CSV export.
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// Show what would change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// List every student.
     List {
         #[arg(long)]
@@ -639,15 +644,25 @@ fn print_status(
 fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
     let today = Local::now().date_naive();
     match cmd {
-        RegisterCmd::Import { file } => {
+        RegisterCmd::Import { file, dry_run } => {
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;
             let mut conn = ws.db()?;
-            let report =
-                register::import_csv(&mut conn, f, &ws.config.gate.channels, today, actor)?;
+            let options = register::ImportOptions {
+                channels: &ws.config.gate.channels,
+                mapping: &ws.config.register,
+                dry_run,
+            };
+            let report = register::import_csv(&mut conn, f, &options, today, actor)?;
             println!(
-                "Imported {}: {} added, {} updated, {} unchanged",
+                "{} {} (encoding {}): {} added, {} updated, {} unchanged",
+                if dry_run {
+                    "Dry run, nothing written; importing would change"
+                } else {
+                    "Imported"
+                },
                 file.display(),
+                report.encoding,
                 report.added.len(),
                 report.updated.len(),
                 report.unchanged
@@ -667,6 +682,10 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
             }
             for ch in &report.unknown_channels {
                 println!("  note: channel {ch:?} is not in consentgate.toml; add it to [gate] channels to publish to it");
+            }
+            // Last, and on stderr, so they are what the person importing sees.
+            for w in &report.warnings {
+                eprintln!("WARNING: {w}");
             }
             Ok(0)
         }
@@ -717,13 +736,14 @@ fn register_cmd(ws: &Workspace, cmd: RegisterCmd, actor: &str) -> Result<u8> {
                 "{} — {} {} {}",
                 s.id, s.first_name, s.middle_names, s.last_name
             );
-            if let Some(p) = &s.preferred_name {
-                println!("  known as     {p}");
+            if s.preferred_name.is_some() || s.preferred_surname.is_some() {
+                println!("  known as     {}", s.display_name());
             }
             if !s.nicknames.is_empty() {
                 println!("  nicknames    {}", s.nicknames.join(", "));
             }
             println!("  year         {}", s.year);
+            println!("  reg group    {}", s.reg_group);
             println!(
                 "  status       {}",
                 if s.status == register::Status::Left {

@@ -14,6 +14,11 @@
 //! (gAMA, cHRM, sRGB, cICP, mDCV, cLLI, pHYs) copied over. Animated PNGs with an orientation are
 //! `Unsupported` (turning every frame is not worth the risk).
 //!
+//! **Bombs:** every compressed chunk (zTXt, iTXt, iCCP) is unpacked here within a per-chunk
+//! limit and a per-file total, and a file over either is held as damaged. The colour profile is
+//! unpacked too although it is copied as it is: otherwise a bomb would ride into the outbox and
+//! be inflated by every decoder that reads the released copy (ours included).
+//!
 //! Hand-rolled chunk walker: the `png` crate would decode IDAT, which the lossless path never needs,
 //! and it does not tell us about bytes after IEND.
 
@@ -36,6 +41,16 @@ const COLOUR: &[&[u8; 4]] = &[b"gAMA", b"cHRM", b"sRGB", b"cICP", b"mDCV", b"cLL
 
 /// Largest decompressed text chunk we read (a bigger one is treated as a bomb).
 const MAX_TEXT: usize = 16 << 20;
+
+/// Largest unpacked colour profile accepted. Real profiles are a few KB (sRGB, Adobe RGB) to a
+/// few MB (printer profiles), and JPEG's APP2 chunks cannot carry more than ~16 MB; a bigger one
+/// is a decompression bomb (it would also be inflated again by every decoder that reads the
+/// released copy).
+const MAX_ICC: usize = 16 << 20;
+
+/// What all compressed chunks of one PNG together may unpack to, so that many chunks each
+/// under their own limit cannot add up to a bomb.
+const MAX_INFLATED: usize = 32 << 20;
 
 #[derive(Debug, Clone, Copy)]
 struct Chunk {
@@ -158,12 +173,48 @@ fn length_ok(kind: &[u8; 4], len: usize) -> bool {
     }
 }
 
-fn inflate(data: &[u8], what: &str) -> Result<Vec<u8>, FormatError> {
-    miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, MAX_TEXT).map_err(|_| {
-        corrupt(format!(
+/// Inflate one zlib stream, stopping at `limit` bytes and at what is left of the file's
+/// `budget` (decremented). Stopping early means a bomb: the file is held, never copied out.
+fn inflate(
+    data: &[u8],
+    what: &str,
+    limit: usize,
+    budget: &mut usize,
+) -> Result<Vec<u8>, FormatError> {
+    use miniz_oxide::inflate::{decompress_to_vec_zlib_with_limit, TINFLStatus};
+    let bound = limit.min(*budget);
+    match decompress_to_vec_zlib_with_limit(data, bound) {
+        Ok(out) => {
+            *budget -= out.len();
+            Ok(out)
+        }
+        Err(e) if e.status == TINFLStatus::HasMoreOutput => Err(corrupt(if bound < limit {
+            format!(
+                "the PNG's compressed chunks unpack to more than {} in all, far more than any \
+                 photo needs; it looks like a decompression bomb",
+                human_size(MAX_INFLATED)
+            )
+        } else {
+            format!(
+                "the PNG's compressed {what} unpacks to more than {}, far more than any photo \
+                 needs; it looks like a decompression bomb",
+                human_size(limit)
+            )
+        })),
+        Err(_) => Err(corrupt(format!(
             "the PNG's compressed {what} cannot be read, so it cannot be checked"
-        ))
-    })
+        ))),
+    }
+}
+
+/// Unpack an iCCP chunk's profile (keyword, method 0, zlib stream) within the limits, so a
+/// profile we copy into the clean file is known to be sound and bounded.
+fn icc_profile(d: &[u8], budget: &mut usize) -> Result<Vec<u8>, FormatError> {
+    let (_, rest) = keyword(d)?;
+    match rest.split_first() {
+        Some((0, comp)) => inflate(comp, "colour profile", MAX_ICC, budget),
+        _ => Err(corrupt("the PNG colour profile is damaged")),
+    }
 }
 
 /// Split "keyword\0rest".
@@ -176,7 +227,11 @@ fn keyword(d: &[u8]) -> Result<(String, &[u8]), FormatError> {
 }
 
 /// Read a text chunk's keyword and value.
-fn text_chunk(kind: &[u8; 4], d: &[u8]) -> Result<(String, String), FormatError> {
+fn text_chunk(
+    kind: &[u8; 4],
+    d: &[u8],
+    budget: &mut usize,
+) -> Result<(String, String), FormatError> {
     let (kw, rest) = keyword(d)?;
     let value = match kind {
         b"tEXt" => rest.iter().map(|&b| char::from(b)).collect(),
@@ -184,7 +239,7 @@ fn text_chunk(kind: &[u8; 4], d: &[u8]) -> Result<(String, String), FormatError>
             let comp = rest
                 .get(1..)
                 .ok_or_else(|| corrupt("a PNG text chunk is damaged"))?;
-            inflate(comp, "text")?
+            inflate(comp, "text", MAX_TEXT, budget)?
                 .iter()
                 .map(|&b| char::from(b))
                 .collect()
@@ -208,7 +263,7 @@ fn text_chunk(kind: &[u8; 4], d: &[u8]) -> Result<(String, String), FormatError>
             let translated = String::from_utf8_lossy(&r[..tk_end]).into_owned();
             let t = &r[tk_end + 1..];
             let t = if compressed {
-                inflate(t, "text")?
+                inflate(t, "text", MAX_TEXT, budget)?
             } else {
                 t.to_vec()
             };
@@ -295,12 +350,20 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
     let parsed = parse(bytes, limits)?;
     let mut f = Findings::default();
     let mut keep = Vec::with_capacity(parsed.chunks.len());
+    let mut budget = MAX_INFLATED;
+    let mut icc = None;
     for c in &parsed.chunks {
         let d = &bytes[c.data.0..c.data.1];
         match &c.kind {
+            b"iCCP" => {
+                // Unpacked here, within limits, because it is copied out: an unchecked one would
+                // carry a bomb into the outbox and into every decoder downstream.
+                icc = Some(icc_profile(d, &mut budget)?);
+                keep.push(*c);
+            }
             k if KEEP.contains(&k) => keep.push(*c),
             k @ (b"tEXt" | b"zTXt" | b"iTXt") => {
-                let (kw, value) = text_chunk(k, d)?;
+                let (kw, value) = text_chunk(k, d, &mut budget)?;
                 read_text(&kw, &value, &mut f)?;
             }
             b"eXIf" | b"exIf" => {
@@ -330,16 +393,18 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
             ));
         }
         f.removed("rotation tag (the picture was turned upright instead)");
-        reencode_upright(bytes, &keep, orientation, limits)?
+        reencode_upright(bytes, &keep, icc, orientation, limits)?
     };
     let (width, height) = displayed(parsed.width, parsed.height, orientation);
     Ok(f.into_cleaned(Format::Png, out, "png", (width, height)))
 }
 
-/// Decode, turn upright, encode a PNG with the ICC profile and colour chunks of `keep`.
+/// Decode, turn upright, encode a PNG with the ICC profile (`icc`, already unpacked) and the
+/// colour chunks of `keep`.
 fn reencode_upright(
     bytes: &[u8],
     keep: &[Chunk],
+    icc: Option<Vec<u8>>,
     orientation: u16,
     limits: &Limits,
 ) -> Result<Vec<u8>, FormatError> {
@@ -350,16 +415,6 @@ fn reencode_upright(
     .map_err(|e| super::map_image_error(e, "PNG", (0, 0), limits))?;
     let mut img = super::decode_image(dec, limits, "PNG")?;
     apply_orientation(&mut img, orientation);
-    let icc = match keep.iter().find(|c| &c.kind == b"iCCP") {
-        Some(c) => {
-            let (_, rest) = keyword(&bytes[c.data.0..c.data.1])?;
-            let comp = rest
-                .get(1..)
-                .ok_or_else(|| corrupt("the PNG colour profile is damaged"))?;
-            Some(inflate(comp, "colour profile")?)
-        }
-        None => None,
-    };
     let extra: Vec<Chunk> = keep
         .iter()
         .filter(|c| COLOUR.contains(&&c.kind) || &c.kind == b"pHYs")

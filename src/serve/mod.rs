@@ -142,11 +142,51 @@ pub fn run(
             actions: Mutex::new(()),
         });
         ready(bound);
-        axum::serve(listener, routes::router(app))
-            .with_graceful_shutdown(shutdown())
-            .await?;
+        serve_connections(listener, routes::router(app)).await;
         Ok(())
     })
+}
+
+/// How long a client may take to send a request's head (request line and headers). A browser
+/// sends it in one go; without a limit a client that never finishes holds a connection (and its
+/// memory) open for ever.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accept connections and serve each with hyper's HTTP/1 server until Ctrl-C or SIGTERM, then
+/// let open requests finish. Not `axum::serve`: it gives hyper no timer, so hyper's header-read
+/// timeout never runs (a half-open request stayed open for good) and it cannot be configured.
+async fn serve_connections(listener: tokio::net::TcpListener, router: axum::Router) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(shutdown());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin or stop.
+                    tracing::warn!("cannot accept a connection to the review page: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("review page connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    // Open requests get a moment to finish; idle and half-open connections are closed.
+    let _ = tokio::time::timeout(HEADER_READ_TIMEOUT, graceful.shutdown()).await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
