@@ -83,10 +83,16 @@ pub fn caption_reason(hit: &CaptionHit, student_name: Option<&str>) -> Reason {
     };
     Reason {
         kind,
-        detail: format!(
-            "{} {verb} {who}: \"{}\" ({})",
-            hit.source, hit.matched, hit.form
-        ),
+        detail: match &hit.note {
+            None => format!(
+                "{} {verb} {who}: \"{}\" ({})",
+                hit.source, hit.matched, hit.form
+            ),
+            Some(note) => format!(
+                "{} {verb} {who}: \"{}\" ({}; {note})",
+                hit.source, hit.matched, hit.form
+            ),
+        },
         student: Some(hit.student_id.clone()),
     }
 }
@@ -369,6 +375,7 @@ mod tests {
             form: "full name".into(),
             matched: "Olivia Smith".into(),
             source: "sidecar".into(),
+            note: None,
         };
         let r = caption_reason(&hit, Some("Olivia Smith"));
         assert_eq!(r.kind, ReasonKind::CaptionNamesStudent);
