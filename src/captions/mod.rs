@@ -669,79 +669,82 @@ const TAG_CUES: &[&str] = &[
 
 /// Shops, brands and organisations whose names are people's names or surnames, folded and run
 /// together; a trailing "s" also matches a possessive ("Sainsbury's").
+const BRANDS: &[&str] = &[
+    "johnlewis",
+    "sainsburys",
+    "morrisons",
+    "tesco",
+    "asda",
+    "aldi",
+    "lidl",
+    "waitrose",
+    "marksandspencer",
+    "marksspencer",
+    "debenhams",
+    "selfridges",
+    "harveynichols",
+    "fenwick",
+    "fenwicks",
+    "halfords",
+    "tedbaker",
+    "ford",
+    "ferrari",
+    "porsche",
+    "honda",
+    "peugeot",
+    "raleigh",
+    "boots",
+    "currys",
+    "argos",
+    "timpson",
+    "timpsons",
+    "greggs",
+    "purplemash",
+    "seesaw",
+    "tapestry",
+    "classdojo",
+    "timestablesrockstars",
+    "ttrockstars",
+    "numbots",
+    "mathletics",
+    "spellingshed",
+    "oaknational",
+    "bitesize",
+    "lego",
+    "dyson",
+    "mcdonalds",
+    "nandos",
+    "primark",
+    "hobbycraft",
+    "waterstones",
+    "whsmith",
+    "jackwills",
+    "joules",
+    "clarks",
+    "mothercare",
+    "hamleys",
+    "harrods",
+    "lauraashley",
+    "thomascook",
+    "cadbury",
+    "cadburys",
+    "benandjerrys",
+    "kelloggs",
+    "heinz",
+    "dennis",
+    "cooperative",
+    "morrison",
+    "sainsbury",
+    "barbour",
+    "hollister",
+    "superdrug",
+    "wilko",
+];
+
 fn is_brand(k: &str) -> bool {
-    matches!(
-        k,
-        "johnlewis"
-            | "sainsburys"
-            | "morrisons"
-            | "tesco"
-            | "asda"
-            | "aldi"
-            | "lidl"
-            | "waitrose"
-            | "marksandspencer"
-            | "marksspencer"
-            | "debenhams"
-            | "selfridges"
-            | "harveynichols"
-            | "fenwick"
-            | "fenwicks"
-            | "halfords"
-            | "tedbaker"
-            | "ford"
-            | "ferrari"
-            | "porsche"
-            | "honda"
-            | "peugeot"
-            | "raleigh"
-            | "boots"
-            | "currys"
-            | "argos"
-            | "timpson"
-            | "timpsons"
-            | "greggs"
-            | "purplemash"
-            | "seesaw"
-            | "tapestry"
-            | "classdojo"
-            | "timestablesrockstars"
-            | "ttrockstars"
-            | "numbots"
-            | "mathletics"
-            | "spellingshed"
-            | "oaknational"
-            | "bitesize"
-            | "lego"
-            | "dyson"
-            | "mcdonalds"
-            | "nandos"
-            | "primark"
-            | "hobbycraft"
-            | "waterstones"
-            | "whsmith"
-            | "jackwills"
-            | "joules"
-            | "clarks"
-            | "mothercare"
-            | "hamleys"
-            | "harrods"
-            | "lauraashley"
-            | "thomascook"
-            | "cadbury"
-            | "cadburys"
-            | "benandjerrys"
-            | "kelloggs"
-            | "heinz"
-            | "dennis"
-            | "cooperative"
-            | "morrison"
-            | "sainsbury"
-            | "barbour"
-            | "hollister"
-            | "superdrug"
-            | "wilko"
-    )
+    static SET: std::sync::OnceLock<FxSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| BRANDS.iter().copied().collect())
+        .contains(k)
 }
 
 /// Token spans that are a brand's name: (first, end, one word?).
@@ -1170,7 +1173,11 @@ impl NameMatcher {
         let is_staff = |k: usize| staff.as_ref().is_some_and(|s| s[k]);
         let roles = role_tokens(v);
         let is_role = |k: usize| roles.as_ref().is_some_and(|s| s[k]);
-        let brands = brand_spans(v);
+        let brands = if mentions.is_empty() {
+            Vec::new()
+        } else {
+            brand_spans(v)
+        };
         let toks = v.toks;
         let mut hit = |student: u32,
                        severity: Severity,
