@@ -1483,7 +1483,7 @@ impl NameMatcher {
             let w = v.w(k);
             if w.len() < 4
                 || w.len() > self.first_typo_max + 1
-                || !(v.toks[k].cap || !ctx.any_upper)
+                || (!v.toks[k].cap && ctx.any_upper)
                 || is_staff(k)
                 || !self.cue_before(v, k)
                 || self.index.contains_key(w)
