@@ -45,7 +45,8 @@ use fold::{
 };
 use serde::Serialize;
 use util::{
-    hash_str, is_common_first_name, is_common_word, is_place, within_one_edit, FxMap, FxSet,
+    hash_str, is_common_first_name, is_common_word, is_place, is_place_prefix, within_one_edit,
+    FxMap, FxSet,
 };
 
 /// The name forms of one student, as the register holds them.
@@ -747,6 +748,18 @@ fn is_brand(k: &str) -> bool {
         .contains(k)
 }
 
+/// Could `k` start a brand's name? (Hashes of every prefix: most words stop at one look-up.)
+fn is_brand_prefix(k: &str) -> bool {
+    static SET: std::sync::OnceLock<FxSet<u64>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        BRANDS
+            .iter()
+            .flat_map(|b| (1..=b.len()).map(move |l| hash_str(&b[..l])))
+            .collect()
+    })
+    .contains(&hash_str(k))
+}
+
 /// Token spans that are a brand's name: (first, end, one word?).
 fn brand_spans(v: &View) -> Vec<(usize, usize, bool)> {
     let n = v.n();
@@ -759,6 +772,9 @@ fn brand_spans(v: &View) -> Vec<(usize, usize, bool)> {
                 break;
             }
             cat.push_str(v.w(j));
+            if !is_brand_prefix(&cat) {
+                break;
+            }
             let poss = v.toks[j].poss && {
                 cat.push('s');
                 let b = is_brand(&cat);
@@ -1171,7 +1187,11 @@ impl NameMatcher {
         let mentions = self.mentions(v);
         let staff = self.staff_tokens(ctx, v, &mentions);
         let is_staff = |k: usize| staff.as_ref().is_some_and(|s| s[k]);
-        let roles = role_tokens(v);
+        let roles = if mentions.is_empty() {
+            None
+        } else {
+            role_tokens(v)
+        };
         let is_role = |k: usize| roles.as_ref().is_some_and(|s| s[k]);
         let brands = if mentions.is_empty() {
             Vec::new()
@@ -1528,6 +1548,9 @@ impl NameMatcher {
     /// congratulation before it ("well done to Chelsea") keeps it a name.
     fn place_here(&self, v: &View, i: usize, j: usize) -> bool {
         let n = v.n();
+        if j == i + 1 && !is_place_prefix(v.w(i)) {
+            return false;
+        }
         let mut key = String::new();
         for k in i..j {
             key.push_str(v.w(k));
@@ -1699,7 +1722,7 @@ impl NameMatcher {
 
     fn is_title(&self, ctx: &Ctx, v: &View, t: usize) -> bool {
         let w = v.w(t);
-        if is_title_word(w) || (is_adult_title_word(w) && (v.toks[t].cap || ctx.all_caps)) {
+        if is_title_word(w) || ((v.toks[t].cap || ctx.all_caps) && is_adult_title_word(w)) {
             return true;
         }
         // "Miss Smith" is a teacher; "we will miss Grace" is not.

@@ -94,6 +94,19 @@ pub(crate) fn is_place(w: &str) -> bool {
     PLACE_SET.get_or_init(|| set_of(PLACES)).contains(w)
 }
 
+/// Could this folded key start a place name ("kingston" of "kingstonuponthames")?
+pub(crate) fn is_place_prefix(w: &str) -> bool {
+    static PREFIXES: OnceLock<FxSet<u64>> = OnceLock::new();
+    PREFIXES
+        .get_or_init(|| {
+            PLACES
+                .lines()
+                .flat_map(|p| (1..=p.len()).map(move |l| hash_str(&p[..l])))
+                .collect()
+        })
+        .contains(&hash_str(w))
+}
+
 /// Is this folded word a common given name ("lara", "karl")?
 pub(crate) fn is_common_first_name(w: &str) -> bool {
     static NAME_SET: OnceLock<FxSet<&'static str>> = OnceLock::new();
