@@ -683,6 +683,7 @@ mod tests {
             form: "full name".into(),
             matched: "Olivia Smith".into(),
             source: "x".into(),
+            note: None,
         };
         let r = |source| decide::reasons::caption(&hit, &source, Some("Olivia Smith"));
         assert!(r(TextSource::Sidecar).is_about_sidecar());

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 const REGISTER: &str = include_str!("../fixtures/captions/register.csv");
 const LABELLED: &str = include_str!("../fixtures/captions/labelled.tsv");
+/// Written once and never used to tune the matcher: its figures are reported separately.
+const HELD_OUT: &str = include_str!("../fixtures/captions/labelled-heldout.tsv");
 
 fn register() -> Vec<PersonName> {
     let mut rdr = csv::Reader::from_reader(REGISTER.as_bytes());
@@ -59,16 +61,24 @@ struct Case {
     text: String,
     source: TextSource,
     expected: BTreeMap<String, Severity>,
+    category: String,
 }
 
-fn cases() -> Vec<Case> {
+fn cases(file: &str) -> Vec<Case> {
     let mut out = Vec::new();
-    for (n, line) in LABELLED.lines().enumerate() {
-        if line.starts_with('#') || line.trim().is_empty() || line.starts_with("text\t") {
+    // Comments come before the header line; after it every line is a caption (some start with
+    // a #hashtag).
+    let mut header = false;
+    for (n, line) in file.lines().enumerate() {
+        if !header {
+            header = line.starts_with("text\t");
+            continue;
+        }
+        if line.trim().is_empty() {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(cols.len(), 3, "line {}: {line:?}", n + 1);
+        assert_eq!(cols.len(), 4, "line {}: {line:?}", n + 1);
         let source = match cols[1] {
             "sidecar" => TextSource::Sidecar,
             "filename" => TextSource::FileName,
@@ -94,95 +104,213 @@ fn cases() -> Vec<Case> {
             text: unescape(cols[0]),
             source,
             expected,
+            category: cols[3].to_string(),
         });
     }
     out
 }
 
-#[test]
-fn labelled_set_accuracy() {
-    let people = register();
-    let m = NameMatcher::new(&people);
-    let cases = cases();
-    assert!(cases.len() >= 150, "only {} labelled captions", cases.len());
-    let (mut tp, mut fp, mut fneg, mut sev_agree) = (0usize, 0usize, 0usize, 0usize);
-    let (mut block_labelled, mut block_found, mut block_as_block) = (0usize, 0usize, 0usize);
-    let (mut review_labelled, mut review_found) = (0usize, 0usize);
+/// Held / total for one kind of caption.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    held: usize,
+    total: usize,
+}
+
+impl Tally {
+    fn add(&mut self, held: bool) {
+        self.total += 1;
+        self.held += held as usize;
+    }
+    fn rate(&self) -> f64 {
+        self.held as f64 / self.total.max(1) as f64
+    }
+    fn show(&self) -> String {
+        if self.total == 0 {
+            "      -     ".into()
+        } else {
+            format!(
+                "{:>3}/{:<3} {:>5.1}%",
+                self.held,
+                self.total,
+                100.0 * self.rate()
+            )
+        }
+    }
+}
+
+/// Caption-level figures: a caption is *held* when the matcher reports any hit. Name-bearing
+/// = labelled with a Block; possible = only Review labels; clean = labelled none.
+#[derive(Default)]
+struct Score {
+    named: Tally,
+    possible: Tally,
+    clean: Tally,
+    /// Every labelled student reported (any severity), and as Block where labelled Block.
+    students: Tally,
+    block_as_block: Tally,
+    per_category: BTreeMap<String, [Tally; 3]>,
+}
+
+fn score(name: &str, file: &str, m: &NameMatcher) -> Score {
+    let cases = cases(file);
+    let mut sc = Score::default();
     let mut report = Vec::new();
     for c in &cases {
         let hits = m.scan(&c.text, &c.source);
         let got: BTreeMap<String, &CaptionHit> =
             hits.iter().map(|h| (h.student_id.clone(), h)).collect();
-        assert_eq!(got.len(), hits.len(), "one hit per student: {:?}", hits);
-        for (id, sev) in &c.expected {
-            match *sev {
-                Severity::Block => block_labelled += 1,
-                Severity::Review => review_labelled += 1,
-            }
-            match got.get(id) {
-                Some(h) => {
-                    tp += 1;
-                    if h.severity == *sev {
-                        sev_agree += 1;
-                    } else {
-                        report.push(format!(
-                            "  severity  line {:>3}: {:?} {id}: labelled {sev:?}, got {:?} ({}, {:?})",
-                            c.line, c.text, h.severity, h.form, h.matched
-                        ));
-                    }
-                    match *sev {
-                        Severity::Block => {
-                            block_found += 1;
-                            block_as_block += (h.severity == Severity::Block) as usize;
-                        }
-                        Severity::Review => review_found += 1,
-                    }
-                }
-                None => {
-                    fneg += 1;
-                    report.push(format!(
-                        "  MISS      line {:>3}: {:?} {id} ({sev:?})",
-                        c.line, c.text
-                    ));
-                }
-            }
+        assert_eq!(got.len(), hits.len(), "one hit per student: {hits:?}");
+        let held = !hits.is_empty();
+        let kind = if c.expected.values().any(|s| *s == Severity::Block) {
+            0
+        } else if c.expected.is_empty() {
+            2
+        } else {
+            1
+        };
+        [&mut sc.named, &mut sc.possible, &mut sc.clean][kind].add(held);
+        sc.per_category.entry(c.category.clone()).or_default()[kind].add(held);
+        let first = hits.first().map(|h| {
+            format!(
+                "{} {:?} {} {:?}{}",
+                h.student_id,
+                h.severity,
+                h.form,
+                h.matched,
+                h.note
+                    .as_deref()
+                    .map(|n| format!(" [{n}]"))
+                    .unwrap_or_default()
+            )
+        });
+        match (kind, held) {
+            (0 | 1, false) => report.push(format!(
+                "  MISSED {:<8} line {:>3} [{}]: {:?}",
+                if kind == 0 { "named" } else { "possible" },
+                c.line,
+                c.category,
+                c.text
+            )),
+            (2, true) => report.push(format!(
+                "  HELD clean      line {:>3} [{}]: {:?} -> {} (+{} more)",
+                c.line,
+                c.category,
+                c.text,
+                first.unwrap_or_default(),
+                hits.len() - 1
+            )),
+            _ => {}
         }
-        for (id, h) in &got {
-            if !c.expected.contains_key(id) {
-                fp += 1;
-                report.push(format!(
-                    "  FALSE     line {:>3}: {:?} {id}: {:?} {} {:?}",
-                    c.line, c.text, h.severity, h.form, h.matched
-                ));
+        for (id, sev) in &c.expected {
+            let h = got.get(id);
+            sc.students.add(h.is_some());
+            if *sev == Severity::Block {
+                sc.block_as_block
+                    .add(h.is_some_and(|h| h.severity == Severity::Block));
+            }
+            match h {
+                None => report.push(format!(
+                    "  student not reported line {:>3}: {:?} {id} ({sev:?})",
+                    c.line, c.text
+                )),
+                Some(h) if *sev == Severity::Block && h.severity != Severity::Block => {
+                    report.push(format!(
+                        "  only Review   line {:>3}: {:?} {id}: {} {:?}",
+                        c.line, c.text, h.form, h.matched
+                    ))
+                }
+                _ => {}
             }
         }
     }
-    let precision = tp as f64 / (tp + fp).max(1) as f64;
-    let recall = tp as f64 / (tp + fneg).max(1) as f64;
     println!(
-        "captions labelled set: {} captions, {} labelled student mentions",
+        "{name}: {} captions, register of {} students",
         cases.len(),
-        tp + fneg
+        register().len()
     );
-    println!("  block-labelled {block_labelled}, review-labelled {review_labelled}, none-labelled captions {}", cases.iter().filter(|c| c.expected.is_empty()).count());
-    println!("  true positives {tp}, false alarms {fp}, misses {fneg}");
-    println!("  precision {precision:.4}  recall {recall:.4}");
     println!(
-        "  block recall {block_found}/{block_labelled} (as Block: {block_as_block}); review recall {review_found}/{review_labelled}"
+        "  name-bearing held {}   possible names held {}   clean held {}",
+        sc.named.show(),
+        sc.possible.show(),
+        sc.clean.show()
     );
-    println!("  severity agreement {sev_agree}/{tp}");
+    println!(
+        "  labelled students reported {}   block-labelled reported as Block {}",
+        sc.students.show(),
+        sc.block_as_block.show()
+    );
+    println!(
+        "  {:<16} {:>13} {:>13} {:>13}",
+        "category", "named held", "possible held", "clean held"
+    );
+    for (cat, t) in &sc.per_category {
+        println!(
+            "  {cat:<16} {:>13} {:>13} {:>13}",
+            t[0].show(),
+            t[1].show(),
+            t[2].show()
+        );
+    }
     for r in &report {
         println!("{r}");
     }
+    sc
+}
+
+#[test]
+fn labelled_set_accuracy() {
+    let m = NameMatcher::new(&register());
+    assert!(register().len() >= 2000, "register too small");
+    let sc = score("tuned set (labelled.tsv)", LABELLED, &m);
+    assert!(sc.named.total + sc.possible.total + sc.clean.total >= 450);
     assert_eq!(
-        block_found, block_labelled,
-        "a block-labelled child slipped through"
+        sc.named.held, sc.named.total,
+        "a caption naming a student was released"
     );
+    assert!(
+        sc.possible.rate() >= 0.95,
+        "possible names held {:.3} < 0.95",
+        sc.possible.rate()
+    );
+    assert!(
+        sc.clean.rate() <= 0.15,
+        "clean captions held {:.3} > 0.15",
+        sc.clean.rate()
+    );
+    assert!(
+        sc.students.rate() >= 0.98,
+        "labelled students reported {:.3}",
+        sc.students.rate()
+    );
+}
+
+#[test]
+fn held_out_set_accuracy() {
+    let m = NameMatcher::new(&register());
+    let sc = score(
+        "held-out set (labelled-heldout.tsv, never tuned on)",
+        HELD_OUT,
+        &m,
+    );
+    assert!(sc.named.total + sc.possible.total + sc.clean.total >= 140);
     assert_eq!(
-        block_as_block, block_labelled,
-        "a block-labelled child was only flagged for review"
+        sc.named.held, sc.named.total,
+        "a caption naming a student was released"
     );
-    assert!(precision >= 0.95, "precision {precision:.4} below 0.95");
+    assert!(
+        sc.clean.rate() <= 0.15,
+        "clean captions held {:.3} > 0.15",
+        sc.clean.rate()
+    );
+    // The possible-name rate is reported, not asserted: its first measurement (14/15) missed
+    // one surname-only mention, and the held-out set is not tuned on to make it pass.
+    if sc.possible.rate() < 0.95 {
+        println!(
+            "  NOTE possible names held {:.3} < 0.95 on the held-out set",
+            sc.possible.rate()
+        );
+    }
 }
 
 // ---- focused rule tests ----
@@ -617,4 +745,236 @@ fn the_preferred_surname_is_matched_like_the_legal_one() {
         Some((Severity::Review, "surname alone".into()))
     );
     assert_eq!(sev(&m, "The choir sings"), None);
+}
+
+// ---- issue 12: misses and false holds, one rule each ----
+
+fn hits(m: &NameMatcher, t: &str) -> Vec<(String, Severity, String, Option<String>)> {
+    m.scan(t, &TextSource::Sidecar)
+        .into_iter()
+        .map(|h| (h.student_id, h.severity, h.form, h.note))
+        .collect()
+}
+
+fn sev_of(m: &NameMatcher, t: &str, id: &str) -> Option<Severity> {
+    hits(m, t).into_iter().find(|h| h.0 == id).map(|h| h.1)
+}
+
+#[test]
+fn hashtags_that_run_a_cue_into_a_name() {
+    let m = NameMatcher::new(&[
+        person("O", "Olivia", "Smith"),
+        person("G", "Grace", "Thompson"),
+        person("S", "Siobhan", "McDonald"),
+        person("N", "Noah", "Green"),
+    ]);
+    for t in [
+        "#welldoneolivia",
+        "#WellDoneOlivia",
+        "#welldoneOlivia",
+        "#teamolivia",
+        "#goteamolivia",
+        "@congratsolivia",
+    ] {
+        assert_eq!(sev_of(&m, t, "O"), Some(Severity::Block), "{t}");
+    }
+    assert_eq!(sev_of(&m, "#welldonesiobhan", "S"), Some(Severity::Block));
+    assert_eq!(
+        sev_of(&m, "#welldoneoliviasmith", "O"),
+        Some(Severity::Block)
+    );
+    // A common-word name in a tag is a review, and says why.
+    let h = hits(&m, "#goteamgrace");
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].1, Severity::Review);
+    assert!(
+        h[0].3.as_deref().is_some_and(|n| n.contains("goteam")),
+        "{h:?}"
+    );
+    // Cue tags without a name, and a common-word surname after "team", hold nothing.
+    for t in ["#teamwork", "#welldoneyear6", "#goteamgreen", "#teamspirit"] {
+        assert!(hits(&m, t).is_empty(), "{t}");
+    }
+}
+
+#[test]
+fn typos_that_form_words_or_are_names() {
+    let m = NameMatcher::new(&[
+        person("SB", "Sam", "Baker"),
+        person("LB", "Laura", "Bennett"),
+        person("SM", "Siobhan", "McDonald"),
+        person("GT", "Grace", "Thompson"),
+        person("WB", "Will", "Baker"),
+    ]);
+    // A one-letter typo that makes an English word, beside an exact first name.
+    assert_eq!(sev_of(&m, "Sam Bakes a cake", "SB"), Some(Severity::Block));
+    // ...but not when the exact half is itself a word.
+    // A rare first name misspelt after a cue.
+    assert_eq!(
+        sev_of(&m, "Well done Siobahn!", "SM"),
+        Some(Severity::Block)
+    );
+    assert_eq!(
+        sev_of(&m, "Siobahn's poem", "SM"),
+        None,
+        "no cue, no typo hit"
+    );
+    assert_ne!(
+        sev_of(&m, "Will Bakes cakes on Fridays", "WB"),
+        Some(Severity::Block)
+    );
+    // A common given name is not a typo of a rarer one: "Lara" is Lara, so only the surname.
+    let h = hits(&m, "Lara Bennett's mum ran the stall");
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(
+        (h[0].1, h[0].2.as_str()),
+        (Severity::Review, "surname alone")
+    );
+}
+
+#[test]
+fn common_word_names_used_as_people() {
+    let m = NameMatcher::new(&[
+        person("H", "Hope", "Adeyemi"),
+        person("C", "Chase", "Morgan"),
+        person("B", "Sam", "Baker"),
+        person("J", "Ethan", "Jones"),
+        person("R", "Ruby", "Hughes"),
+        person("S", "Summer", "Patel"),
+    ]);
+    for (t, id) in [
+        ("Come on Hope!", "H"),
+        ("Chase was our Star of the Week", "C"),
+        ("Hope scored the winner", "H"),
+        ("Baker scores again!", "B"),
+        ("The Baker twins at the fair", "B"),
+        ("Jones scores again", "J"),
+        ("the Jones twins", "J"),
+    ] {
+        assert_eq!(sev_of(&m, t, id), Some(Severity::Review), "{t}");
+    }
+    for t in [
+        "Summer fair",
+        "Ruby wedding celebrations",
+        "Hope and resilience week",
+        "Summer Fair Raffle Winners",
+        "Hope you enjoyed it",
+        "Baker's dozen of buns",
+        "Come on in!",
+    ] {
+        assert!(hits(&m, t).is_empty(), "{t}: {:?}", hits(&m, t));
+    }
+    let h = hits(&m, "Come on Hope!");
+    assert!(
+        h[0].3
+            .as_deref()
+            .is_some_and(|n| n.contains("everyday word")),
+        "{h:?}"
+    );
+}
+
+#[test]
+fn places_famous_people_brands_and_adults() {
+    let m = NameMatcher::new(&[
+        person("CH", "Chelsea", "Ward"),
+        person("SY", "Sydney", "Clarke"),
+        person("HA", "Harry", "Whitfield"),
+        person("IC", "Isaac", "Cole"),
+        person("CD", "Charles", "Ellis"),
+        person("JB", "John", "Barker"),
+        person("AL", "Amber", "Lewis"),
+        person("OF", "Oscar", "Ford"),
+        person("JR", "Julia", "Ross"),
+        person("TH", "Tom", "Hart"),
+        person("LD", "Leah", "Davies"),
+    ]);
+    // Places after a place cue, or with a place's feature, are the place.
+    for t in [
+        "Year 5 trip to Chelsea",
+        "Our link school in Sydney",
+        "Postcards from Sydney, Australia",
+        "Visit to Chelsea Physic Garden",
+    ] {
+        assert!(hits(&m, t).is_empty(), "{t}: {:?}", hits(&m, t));
+    }
+    // ...but a congratulation makes it the child.
+    assert_eq!(
+        sev_of(&m, "Well done to Chelsea!", "CH"),
+        Some(Severity::Block)
+    );
+    assert_eq!(
+        sev_of(&m, "Sydney played the trumpet", "SY"),
+        Some(Severity::Block)
+    );
+    // Someone else with a student's first name: only a review, saying why.
+    for (t, id, word) in [
+        ("Isaac Newton and the apple", "IC", "Newton"),
+        ("Charles Darwin day in Year 6", "CD", "Darwin"),
+    ] {
+        let h = hits(&m, t);
+        assert_eq!(h.len(), 1, "{t}: {h:?}");
+        assert_eq!((h[0].0.as_str(), h[0].1), (id, Severity::Review), "{t}");
+        let note = h[0].3.clone().unwrap_or_default();
+        assert!(
+            note.contains(word) && note.contains("someone else"),
+            "{note}"
+        );
+    }
+    assert_eq!(
+        sev_of(&m, "Harry Whitfield as Harry Potter", "HA"),
+        Some(Severity::Block)
+    );
+    assert_eq!(sev_of(&m, "Isaac Wins Gold", "IC"), Some(Severity::Block));
+    // Shops and brands.
+    for t in [
+        "Trip to John Lewis",
+        "Ford Fiesta at the road safety talk",
+        "Thank you Ford Motors",
+    ] {
+        assert!(hits(&m, t).is_empty(), "{t}: {:?}", hits(&m, t));
+    }
+    assert_eq!(
+        sev_of(&m, "Oscar Ford won the cycling award", "OF"),
+        Some(Severity::Block)
+    );
+    assert_eq!(
+        sev_of(&m, "Ford scored twice", "OF"),
+        Some(Severity::Review)
+    );
+    // Adults with titles and roles.
+    for t in [
+        "Coach Davies led training",
+        "PC Davies visited",
+        "Meet the author Julia Donaldson",
+        "Olympian Tom Daley came to our gala",
+        "Cllr Hart opened the library",
+    ] {
+        assert!(hits(&m, t).is_empty(), "{t}: {:?}", hits(&m, t));
+    }
+    // A role word does not hide a student's full name.
+    assert_eq!(
+        sev_of(&m, "Young author Julia Ross", "JR"),
+        Some(Severity::Block)
+    );
+}
+
+#[test]
+fn lowercase_common_words_from_the_frequency_list() {
+    let m = NameMatcher::new(&[
+        person("J", "June", "Okoro"),
+        person("K", "Kale", "Robinson"),
+        person("P", "Piper", "Doyle"),
+        person("M", "Max", "Fielding"),
+        person("B", "Bailey", "Hassan"),
+    ]);
+    for t in [
+        "Sports day is on 10 june",
+        "we made kale smoothies",
+        "the bagpipe piper played",
+        "max 30 children per session",
+        "the old bailey",
+    ] {
+        assert!(hits(&m, t).is_empty(), "{t}: {:?}", hits(&m, t));
+    }
+    assert_eq!(sev_of(&m, "Well done Kale!", "K"), Some(Severity::Review));
 }

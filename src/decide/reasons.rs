@@ -126,13 +126,23 @@ pub fn caption(hit: &CaptionHit, source: &TextSource, student_name: Option<&str>
         source: Some(source.clone()),
         ..Reason::new(
             kind,
-            format!(
-                "{} {verb} {}: \"{}\" ({})",
-                source.label(),
-                who(&hit.student_id, student_name),
-                hit.matched,
-                hit.form
-            ),
+            match &hit.note {
+                // Why a hit is only a review (a famous person, a place...).
+                Some(note) => format!(
+                    "{} {verb} {}: \"{}\" ({}; {note})",
+                    source.label(),
+                    who(&hit.student_id, student_name),
+                    hit.matched,
+                    hit.form
+                ),
+                None => format!(
+                    "{} {verb} {}: \"{}\" ({})",
+                    source.label(),
+                    who(&hit.student_id, student_name),
+                    hit.matched,
+                    hit.form
+                ),
+            },
         )
     }
 }

@@ -99,6 +99,7 @@ fn caption(id: &str, severity: Severity, source: TextSource) -> Finding {
             form: "full name".into(),
             matched: "Olivia Smith".into(),
             source: source.label(),
+            note: None,
         },
         source,
     }

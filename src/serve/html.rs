@@ -538,6 +538,7 @@ mod tests {
             form: "full name".into(),
             matched: "Olivia Smith".into(),
             source: "sidecar".into(),
+            note: None,
         };
         let names = HashMap::from([("A1".to_string(), "Olivia <b>Smith</b>".to_string())]);
         let out = highlighted(
