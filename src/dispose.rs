@@ -7,8 +7,9 @@
 //!
 //! - **Release**: write-ahead record (`pending_release`, naming the outbox file and the staged
 //!   caption with its hash) → caption `.txt` → photo (each: temp, fsync, rename, fsync dir) →
-//!   state `released` + audit row, one transaction → original and caption removed from staging
-//!   (only if still the content judged). Recovery: the photo in the outbox means released
+//!   state `released` + audit row, one transaction → caption, then original, removed from
+//!   staging (only if still the content judged; a staged duplicate of released content and its
+//!   caption are removed by the next run). Recovery: the photo in the outbox means released
 //!   (finish the removals); no photo means nothing was published (remove a lone `.txt`, forget
 //!   the record, gate it again).
 //! - **Hold**: write-ahead record (`pending_hold`, naming `held/<id>`, the staged photo and its
@@ -328,21 +329,24 @@ impl<'a> Disposer<'a> {
             warning = Some(Warning::JournalNotUpdated(e.to_string()));
         } else {
             crash_point!("release.recorded");
-            if let Err(e) = outbox::remove_original(s.path, s.hash) {
-                warning = Some(Warning::OriginalNotRemoved(e.to_string()));
-            }
-            crash_point!("release.original-removed");
-            // The staff's caption goes only if it is still the one judged; one rewritten since
-            // stays in staging for them to see.
+            // The caption first: a photo still in staging is recognised as already released
+            // (and removed, with its caption) by the next run, but a lone caption would wait
+            // for a photo forever. The staff's caption goes only if it is still the one judged;
+            // one rewritten since stays in staging for them to see.
             if let Some(j) = sidecar {
                 if j.unchanged(s.path) {
                     let _ = std::fs::remove_file(&j.path);
+                    crash_point!("release.caption-removed");
                 } else {
                     warning = Some(Warning::CaptionChanged(crate::intake::display_name(
                         j.path.as_os_str(),
                     )));
                 }
             }
+            if let Err(e) = outbox::remove_original(s.path, s.hash) {
+                warning = Some(Warning::OriginalNotRemoved(e.to_string()));
+            }
+            crash_point!("release.original-removed");
         }
         PhotoOutcome {
             file: s.name.to_string(),
@@ -479,7 +483,8 @@ impl<'a> Disposer<'a> {
         Ok(n)
     }
 
-    fn remove_staged_caption(&self, rec: &PhotoRecord) {
+    /// Remove a released photo's caption from staging, if it is still the caption judged.
+    pub fn remove_staged_caption(&self, rec: &PhotoRecord) {
         if let (Some(p), Some(h)) = (&rec.sidecar_path, &rec.sidecar_hash) {
             let path = from_bytes(&self.ws.staging(), p);
             let _ = outbox::remove_original(&path, h);

@@ -20,6 +20,7 @@ const GATE_POINTS: &[&str] = &[
     "release.caption-written",
     "release.photo-written",
     "release.recorded",
+    "release.caption-removed",
     "release.original-removed",
     "hold.journaled",
     "hold.clean-written",

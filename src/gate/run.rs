@@ -13,7 +13,7 @@ use crate::decide::Verdict;
 use crate::dispose::{sha256_hex, unread_key, Disposer, Fate, Staged, StagedSidecar};
 use crate::findings::{Finding, Unread};
 use crate::intake::{self, Candidate, Found, SidecarRead};
-use crate::journal::{self, PhotoRecord};
+use crate::journal::{self, PhotoRecord, PhotoState};
 use crate::lock::WorkspaceLock;
 use crate::outbox;
 use crate::workspace::Workspace;
@@ -318,6 +318,11 @@ impl Run<'_> {
 
     /// The same content was gated before: its fate stands; the staged copy is removed.
     fn already(&self, c: &Candidate, rec: PhotoRecord) -> PhotoOutcome {
+        // A release killed between removing the caption and the photo: the caption it was
+        // released with goes too (only if it is still that caption).
+        if matches!(rec.state, PhotoState::Released | PhotoState::Approved) {
+            self.disposer.remove_staged_caption(&rec);
+        }
         let removed = outbox::remove_original(&c.path, &rec.content_hash);
         PhotoOutcome {
             file: c.name.clone(),
