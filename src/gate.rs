@@ -82,8 +82,8 @@ pub fn photo_pdq(clean: &Cleaned) -> Result<crate::pdq::Dihedrals, String> {
     if clean.format == formats::Format::Jpeg {
         return crate::pdq::hash_jpeg(&clean.bytes).map_err(|e| e.to_string());
     }
-    let img = image::load_from_memory(&clean.bytes).map_err(|e| e.to_string())?;
-    Ok(crate::pdq::hash_dihedral(&img.to_rgb8()))
+    let img = formats::decode_rgb(&clean.bytes).map_err(|e| e.to_string())?;
+    Ok(crate::pdq::hash_dihedral(&img))
 }
 
 impl Context {
@@ -121,7 +121,7 @@ impl Context {
                 .map(|s| (s.id.clone(), s.display_name()))
                 .collect(),
             devices,
-            limits: config.limits.to_format_limits(),
+            limits: config.format_limits(),
             today: Local::now().date_naive(),
             engine: match (config.faces.enabled, engine) {
                 (false, _) => None,
@@ -204,7 +204,7 @@ pub fn assess(
     sidecar: Option<Result<String, String>>,
 ) -> Assessment {
     let mut reasons = Vec::new();
-    let mut cleaned = match formats::clean(bytes, &ctx.limits) {
+    let mut cleaned = match formats::clean_file(name, bytes, &ctx.limits) {
         Ok(c) => Some(c),
         Err(e) => {
             reasons.push(decide::format_reason(&e));
