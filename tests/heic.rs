@@ -178,6 +178,19 @@ fn heic_structures_we_cannot_vouch_for_are_held() {
     unsupported(&patch(&grid, b"iloc", 4, &[3]), "version 3");
     // An unknown property a tile marks essential (the fixture's hvcC is essential).
     unsupported(&patch(&grid, b"hvcC", 0, b"zzzz"), "essential");
+    // A HEIF file that is not a picture (another handler).
+    unsupported(&patch(&grid, b"hdlr", 12, b"vide"), "not a picture");
+    // Items in the old infe versions 0/1.
+    unsupported(&patch(&grid, b"infe", 4, &[1]), "old item format");
+    // An encrypted (protected) item: infe v2 item_protection_index after the item id.
+    unsupported(&patch(&grid, b"infe", 10, &[0, 1]), "encrypted");
+    // A picture coded with something else than HEVC (AVIF-in-HEIF).
+    unsupported(&patch(&grid, b"grid", 0, b"av01"), "not HEVC");
+    // No picture index at all: damaged.
+    assert!(matches!(
+        clean(&patch(&grid, b"meta", 0, b"zeta"), &limits),
+        Err(FormatError::Corrupt(_))
+    ));
     // An unknown property that is not essential is dropped.
     let renamed = patch(&grid, b"colr", 0, b"zzzz");
     let c = clean(&renamed, &limits).unwrap();
