@@ -1021,8 +1021,8 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
             other => f.removed(format!("unknown '{}' box", fourcc(other))),
         }
     }
+    let (width, height) = shown_size(&h)?;
     let out = rewrite(&h, &keep, &mut f)?;
-    let (width, height) = displayed_size(&out)?;
     if limits.heic_output == HeicOutput::Jpeg {
         let jpeg = to_jpeg(&out, limits)?;
         f.removed("HEIC container (converted to JPEG)");
@@ -1033,6 +1033,33 @@ pub(crate) fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatErro
         return Ok(c);
     }
     Ok(f.into_cleaned(Format::Heic, out, "heic", (width, height)))
+}
+
+/// The primary picture's size as shown: `ispe`, then its transformative properties in the order
+/// they are associated (`clap` crops, `irot` by 90° or 270° swaps). `verify` checks it against
+/// libheif's reading of the output, so strip itself needs no libheif.
+fn shown_size(h: &Heif) -> Result<(u32, u32), FormatError> {
+    let (mut w, mut hh) = h
+        .ispe(h.primary)
+        .ok_or_else(|| corrupt("the HEIC's primary picture does not declare its size (ispe)"))?;
+    for (_, t, b) in h.props_of(h.primary) {
+        let body = b.get(8..).unwrap_or_default();
+        match &t {
+            b"irot" if body.first().is_some_and(|a| a & 1 == 1) => std::mem::swap(&mut w, &mut hh),
+            b"clap" => {
+                let mut r = Rd::new(body, "clap");
+                let (wn, wd, hn, hd) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
+                if wd == 0 || hd == 0 {
+                    return Err(corrupt("the HEIC's crop (clap) divides by zero"));
+                }
+                let round =
+                    |n: u32, d: u32| ((u64::from(n) + u64::from(d) / 2) / u64::from(d)) as u32;
+                (w, hh) = (round(wn, wd).min(w), round(hn, hd).min(hh));
+            }
+            _ => {}
+        }
+    }
+    Ok((w, hh))
 }
 
 /// Size as shown (rotation, mirroring and crop applied), by libheif.
