@@ -298,6 +298,11 @@ impl<'a> Heif<'a> {
 
     /// The item's data: its extents concatenated.
     fn item_data(&self, id: u32) -> Result<Vec<u8>, FormatError> {
+        Ok(self.item_extents(id)?.concat())
+    }
+
+    /// The item's extents, borrowed (so the rewrite copies the coded data only once).
+    fn item_extents(&self, id: u32) -> Result<Vec<&'a [u8]>, FormatError> {
         let loc = self
             .locs
             .iter()
@@ -314,7 +319,7 @@ impl<'a> Heif<'a> {
                 ))
             }
         };
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(loc.extents.len());
         for &(off, len) in &loc.extents {
             let start = loc
                 .base
@@ -336,7 +341,7 @@ impl<'a> Heif<'a> {
                         )
                     })?
             };
-            out.extend_from_slice(&src[start..end]);
+            out.push(&src[start..end]);
         }
         Ok(out)
     }
@@ -847,8 +852,10 @@ fn rewrite(h: &Heif, keep: &[u32], f: &mut Findings) -> Result<Vec<u8>, FormatEr
         return Err(unsupported("HEIC with more than 32767 picture properties"));
     }
 
-    // Item data: image data into the new mdat, idat data into the new idat.
-    let mut mdat: Vec<u8> = Vec::new();
+    // Item data: image data into the new mdat (copied once, straight into the output, after
+    // the meta box), idat data into the new idat.
+    let mut mdat: Vec<&[u8]> = Vec::new();
+    let mut mdat_len = 0usize;
     let mut idat: Vec<u8> = Vec::new();
     let mut locs: Vec<(u32, u8, u64, u64)> = Vec::new(); // id, method, offset, length
     for &id in keep {
@@ -857,14 +864,16 @@ fn rewrite(h: &Heif, keep: &[u32], f: &mut Findings) -> Result<Vec<u8>, FormatEr
             .iter()
             .find(|l| l.id == id)
             .ok_or_else(|| corrupt(format!("the HEIC's picture part {id} has no location")))?;
-        let data = h.item_data(id)?;
-        let (buf, method) = if loc.method == 1 {
-            (&mut idat, 1)
+        let parts = h.item_extents(id)?;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if loc.method == 1 {
+            locs.push((id, 1, idat.len() as u64, len as u64));
+            idat.extend(parts.into_iter().flatten());
         } else {
-            (&mut mdat, 0)
-        };
-        locs.push((id, method, buf.len() as u64, data.len() as u64));
-        buf.extend_from_slice(&data);
+            locs.push((id, 0, mdat_len as u64, len as u64));
+            mdat_len += len;
+            mdat.extend(parts);
+        }
     }
 
     let mut meta_children = Vec::new();
@@ -966,16 +975,18 @@ fn rewrite(h: &Heif, keep: &[u32], f: &mut Findings) -> Result<Vec<u8>, FormatEr
     let rest: usize = meta_children.iter().map(Vec::len).sum();
     let meta_len = 12 + rest + iloc(0).len();
     let mdat_start = (h.ftyp.len() + meta_len + 8) as u64;
-    if mdat_start + mdat.len() as u64 > u64::from(u32::MAX) {
+    if mdat_start + mdat_len as u64 > u64::from(u32::MAX) {
         return Err(unsupported("HEIC larger than 4 GB"));
     }
     meta_children.push(iloc(mdat_start));
-    let mut out = Vec::with_capacity(mdat_start as usize + mdat.len());
+    let mut out = Vec::with_capacity(mdat_start as usize + mdat_len);
     out.extend_from_slice(h.ftyp);
     out.extend_from_slice(&full_boxed(b"meta", 0, 0, &meta_children.concat()));
-    out.extend_from_slice(&((mdat.len() + 8) as u32).to_be_bytes());
+    out.extend_from_slice(&((mdat_len + 8) as u32).to_be_bytes());
     out.extend_from_slice(b"mdat");
-    out.extend_from_slice(&mdat);
+    for part in mdat {
+        out.extend_from_slice(part);
+    }
     Ok(out)
 }
 
