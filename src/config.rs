@@ -25,6 +25,16 @@ pub struct Config {
     pub watch: Watch,
     pub register: Register,
     pub serve: Serve,
+    pub formats: Formats,
+}
+
+/// How pictures are released.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Formats {
+    /// "heic": a HEIC is released as HEIC, its container rewritten without metadata (lossless);
+    /// "jpeg": decoded, turned upright and released as JPEG (quality 92, colour profile kept).
+    pub heic_output: crate::formats::HeicOutput,
 }
 
 /// How `consentgate register import` reads an MIS export: which columns record photo consent
@@ -263,11 +273,20 @@ impl Limits {
             max_dimension: self.max_dimension,
             // RGBA at 8 bits per channel plus decoder working space.
             max_alloc: max_pixels.saturating_mul(8),
+            ..crate::formats::Limits::default()
         }
     }
 }
 
 impl Config {
+    /// The limits and output choices `formats::clean` works with.
+    pub fn format_limits(&self) -> crate::formats::Limits {
+        crate::formats::Limits {
+            heic_output: self.formats.heic_output,
+            ..self.limits.to_format_limits()
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
@@ -442,6 +461,12 @@ no_publish = []
 [register.consent_columns]
 {consent_columns}
 
+[formats]
+# What a HEIC/HEIF photo (iPhone, iPad) is released as: "heic" keeps it HEIC, the container
+# rewritten without its metadata (lossless, the picture data byte for byte); "jpeg" converts it
+# (quality 92, colour profile kept) for channels whose platforms do not take HEIC.
+heic_output = "{heic_output}"
+
 # The review page (`consentgate serve`). Its login token is kept here only as a SHA-256 hash:
 # `consentgate init` and `consentgate serve --new-token` make one and print it once.
 [serve]
@@ -478,6 +503,10 @@ no_publish = []
                 .map(|(k, v)| format!("{} = {}", toml_str(k), toml_list(v)))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            heic_output = match d.formats.heic_output {
+                crate::formats::HeicOutput::Heic => "heic",
+                crate::formats::HeicOutput::Jpeg => "jpeg",
+            },
         )
     }
 }

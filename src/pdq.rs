@@ -237,8 +237,8 @@ pub fn hash(bytes: &[u8], format: crate::formats::Format) -> Result<Dihedrals, S
     if format == crate::formats::Format::Jpeg {
         return hash_jpeg(bytes).map_err(|e| e.to_string());
     }
-    let img = image::load_from_memory(bytes).map_err(|e| e.to_string())?;
-    Ok(hash_dihedral(&img.to_rgb8()))
+    let img = crate::formats::decode_rgb(bytes).map_err(|e| e.to_string())?;
+    Ok(hash_dihedral(&img))
 }
 
 /// Hashes a JPEG from a scaled decode: the decoder's DCT scaling (1/2, 1/4, 1/8) is used so that

@@ -225,6 +225,7 @@ fn held_clean_copy(
         "jpg" => "jpg",
         "png" => "png",
         "webp" => "webp",
+        "heic" => "heic",
         other => {
             return Err(ReviewError::NoCleanCopy(
                 rec.id,

@@ -2,7 +2,8 @@
 //!
 //! For each cleaned file: zero identifying tags (exiftool allowlist), ICC profile kept byte for
 //! byte, orientation kept (JPEG: same EXIF Orientation; PNG/WebP/TIFF: pixels turned upright),
-//! decoded pixels identical to the input's. HEIC must be `Unsupported`. Files that must be held
+//! decoded pixels identical to the input's (HEIC: libheif's decode of input and output identical, the
+//! `colr` colour profile copied). Files that must be held
 //! are listed in EXPECTED_ERRORS with the reason; any other error is a failure too.
 
 use crate::common;
@@ -20,6 +21,11 @@ const EXPECTED_ERRORS: &[(&str, &str, &str)] = &[
         "Tests_images_ultrahdr.jpg",
         "corrupt",
         "Pillow's test file is cut off right after the primary image's scan header: it holds no image data at all",
+    ),
+    (
+        "t_images_QuickTime.heic",
+        "unsupported",
+        "exiftool's 623-byte test file: an item list (iinf) of version 2, which ISO 23008-12 does not define, and no picture data",
     ),
     (
         "t_images_GeoTiff.tif",
@@ -87,7 +93,7 @@ fn corpus_is_cleaned_and_verified_by_exiftool() {
         "exiftool oracle flags only {flagged_inputs} of {} inputs",
         files.len()
     );
-    let (mut kept_orientation, mut turned, mut with_icc, mut texts) = (0, 0, 0, 0);
+    let (mut kept_orientation, mut turned, mut with_icc, mut texts, mut heics) = (0, 0, 0, 0, 0);
     let mut table: BTreeMap<&'static str, BTreeMap<&'static str, usize>> = BTreeMap::new();
     let mut failures: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -113,7 +119,6 @@ fn corpus_is_cleaned_and_verified_by_exiftool() {
                     .entry(kind(&e))
                     .or_default() += 1;
                 match (fmt, expected) {
-                    (Format::Heic, _) if kind(&e) == "unsupported" => {}
                     (_, Some((_, k, _))) if *k == kind(&e) => notes.push(format!("{name}: {e}")),
                     _ => failures.push(format!("{name}: unexpected error: {e}")),
                 }
@@ -124,10 +129,6 @@ fn corpus_is_cleaned_and_verified_by_exiftool() {
                     .or_default()
                     .entry("cleaned")
                     .or_default() += 1;
-                if fmt == Format::Heic {
-                    failures.push(format!("{name}: HEIC was cleaned instead of Unsupported"));
-                    continue;
-                }
                 if let Some((_, k, why)) = expected {
                     failures.push(format!("{name}: expected {k} ({why}) but it was cleaned"));
                 }
@@ -153,8 +154,13 @@ fn corpus_is_cleaned_and_verified_by_exiftool() {
         let in_orient = exiftool::orientation(&in_tags[*i]).unwrap_or(1);
         let out_orient = exiftool::orientation(&out_tags_n[k]).unwrap_or(1);
         let src_fmt = detect(bytes);
-        let rotated = src_fmt != Format::Jpeg && in_orient != 1;
         texts += c.embedded_text.len();
+        if src_fmt == Format::Heic {
+            heics += 1;
+            check_heic(&name, bytes, c, &mut failures);
+            continue;
+        }
+        let rotated = src_fmt != Format::Jpeg && in_orient != 1;
         if in_orient != 1 {
             if rotated {
                 turned += 1;
@@ -227,6 +233,11 @@ fn corpus_is_cleaned_and_verified_by_exiftool() {
          {turned} pictures turned upright, {with_icc} ICC profiles kept, {texts} embedded texts collected",
         files.len()
     );
+    println!("{heics} HEIC/HEIF files cleaned and decoded to the same pixels");
+    assert!(
+        heics >= 6,
+        "the corpus's iPhone, Nokia and test-suite HEICs are cleaned ({heics})"
+    );
     println!("\nnotes:");
     for n in &notes {
         println!("  {n}");
@@ -240,6 +251,52 @@ fn corpus_is_cleaned_and_verified_by_exiftool() {
         "{} corpus failures (see the list above)",
         failures.len()
     );
+}
+
+/// A HEIC's `colr` box holding an ICC profile (`prof`/`rICC`), whole.
+fn heic_icc(bytes: &[u8]) -> Option<&[u8]> {
+    let at = bytes
+        .windows(8)
+        .position(|w| w == b"colrprof" || w == b"colrrICC")?;
+    let start = at.checked_sub(4)?;
+    let len = u32::from_be_bytes(bytes[start..at].try_into().ok()?) as usize;
+    bytes.get(start..start + len)
+}
+
+/// HEIC: same pixels as libheif decodes them (irot/imir applied to both), size as shown, and the
+/// ICC profile copied byte for byte.
+fn check_heic(
+    name: &str,
+    input: &[u8],
+    c: &consentgate::formats::Cleaned,
+    failures: &mut Vec<String>,
+) {
+    use consentgate::formats::decode_rgb;
+    match (decode_rgb(input), decode_rgb(&c.bytes)) {
+        (Ok(a), Ok(b)) => {
+            if a != b {
+                failures.push(format!("{name}: decoded pixels differ from the input's"));
+            }
+            if b.dimensions() != (c.width, c.height) {
+                failures.push(format!(
+                    "{name}: reported size {}x{} but shows {:?}",
+                    c.width,
+                    c.height,
+                    b.dimensions()
+                ));
+            }
+        }
+        (a, b) => failures.push(format!(
+            "{name}: HEIC decode failed: input {:?} / output {:?}",
+            a.err(),
+            b.err()
+        )),
+    }
+    if let Some(icc) = heic_icc(input) {
+        if !c.bytes.windows(icc.len()).any(|w| w == icc) {
+            failures.push(format!("{name}: ICC profile not preserved"));
+        }
+    }
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

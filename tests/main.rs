@@ -14,6 +14,7 @@ mod faces_gate;
 mod fail_closed;
 mod formats;
 mod gate;
+mod heic;
 mod pdq;
 mod register_import;
 mod review_race;

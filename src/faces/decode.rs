@@ -50,6 +50,11 @@ pub(crate) fn decode_at_least(encoded: &[u8], min_long_side: u32) -> Result<Deco
 /// size), orientation applied.
 fn decode_full(encoded: &[u8]) -> Result<Decoded, FaceError> {
     use image::ImageDecoder;
+    if crate::formats::detect(encoded) == crate::formats::Format::Heic {
+        return rgb_decoded(
+            crate::formats::decode_rgb(encoded).map_err(|e| FaceError::Decode(e.to_string()))?,
+        );
+    }
     let err = |e: image::ImageError| FaceError::Decode(e.to_string());
     let mut decoder = image::ImageReader::new(std::io::Cursor::new(encoded))
         .with_guessed_format()
@@ -60,6 +65,19 @@ fn decode_full(encoded: &[u8]) -> Result<Decoded, FaceError> {
     let mut image = DynamicImage::from_decoder(decoder).map_err(err)?;
     image.apply_orientation(orientation);
     let image = image.into_rgb8();
+    let (full_width, full_height) = image.dimensions();
+    if full_width == 0 || full_height == 0 {
+        return Err(FaceError::Decode("empty picture".into()));
+    }
+    Ok(Decoded {
+        image,
+        full_width,
+        full_height,
+    })
+}
+
+/// A full-resolution upright picture as a [`Decoded`].
+fn rgb_decoded(image: RgbImage) -> Result<Decoded, FaceError> {
     let (full_width, full_height) = image.dimensions();
     if full_width == 0 || full_height == 0 {
         return Err(FaceError::Decode("empty picture".into()));

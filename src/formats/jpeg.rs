@@ -493,6 +493,7 @@ pub(crate) fn verify(c: &Cleaned) -> Result<(), FormatError> {
         max_pixels: u64::MAX,
         max_dimension: u32::MAX,
         max_alloc: u64::MAX,
+        ..Limits::default()
     };
     let parsed = parse(bytes, &no_limits)
         .map_err(|e| corrupt(format!("the cleaned JPEG does not re-read ({e})")))?;

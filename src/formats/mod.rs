@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+pub use heic::HeicOutput;
+
 /// What a file is, decided from its first bytes (never from its extension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -27,6 +29,9 @@ pub struct Limits {
     pub max_dimension: u32,
     /// Largest allocation the decoder may make, in bytes.
     pub max_alloc: u64,
+    /// What a HEIC is released as (`[formats] heic_output`). Not a limit, but carried here so
+    /// that every caller of [`clean`] gets the configured output without another parameter.
+    pub heic_output: HeicOutput,
 }
 
 impl Default for Limits {
@@ -35,6 +40,7 @@ impl Default for Limits {
             max_pixels: 100_000_000,
             max_dimension: 30_000,
             max_alloc: 1 << 30,
+            heic_output: HeicOutput::default(),
         }
     }
 }
@@ -89,6 +95,7 @@ pub enum FormatError {
 }
 
 mod exif;
+mod heic;
 mod iptc;
 mod jpeg;
 mod png;
@@ -160,6 +167,7 @@ pub fn clean(bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatError> {
         Format::Jpeg => jpeg::verify(&cleaned)?,
         Format::Png => png::verify(&cleaned, limits)?,
         Format::Webp => webp::verify(&cleaned, limits)?,
+        Format::Heic => heic::verify(&cleaned, limits)?,
         other => {
             return Err(FormatError::Corrupt(format!(
                 "internal error: no verification for {} output",
@@ -179,13 +187,68 @@ pub fn strip_unverified(bytes: &[u8], limits: &Limits) -> Result<Cleaned, Format
         Format::Png => png::clean(bytes, limits),
         Format::Webp => webp::clean(bytes, limits),
         Format::Tiff => tiff::clean(bytes, limits),
-        Format::Heic => Err(FormatError::Unsupported(
-            "HEIC/HEIF photo, which browsers and our checks cannot read; export it as JPEG \
-             (on an iPhone: Settings › Camera › Formats › Most Compatible)"
-                .into(),
-        )),
+        Format::Heic => heic::clean(bytes, limits),
         Format::Unknown => Err(unknown(bytes)),
     }
+}
+
+/// [`clean`], for a file called `name`: a QuickTime video (the moving part of an iPhone Live
+/// Photo, copied with its `.HEIC`) is held with a reason that names its photo.
+pub fn clean_file(name: &str, bytes: &[u8], limits: &Limits) -> Result<Cleaned, FormatError> {
+    if is_quicktime(bytes) {
+        let stem = std::path::Path::new(name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Err(FormatError::Unsupported(format!(
+            "a video (QuickTime), such as the moving part of the iPhone Live Photo {stem}.HEIC; \
+             videos are not gated yet and are never released: the photo {stem}.HEIC is gated on \
+             its own, so delete this video or keep it off the shared drive"
+        )));
+    }
+    clean(bytes, limits)
+}
+
+/// A QuickTime/MP4 video (`ftyp` with a video brand, or a bare `moov`/`mdat`/`wide` start).
+fn is_quicktime(bytes: &[u8]) -> bool {
+    let Some(kind) = bytes.get(4..8) else {
+        return false;
+    };
+    match kind {
+        b"ftyp" => {
+            detect(bytes) == Format::Unknown
+                && bytes.get(8..12).is_some_and(|b| {
+                    matches!(
+                        b,
+                        b"qt  " | b"isom" | b"mp41" | b"mp42" | b"M4V " | b"3gp4" | b"3gp5"
+                    )
+                })
+        }
+        b"moov" | b"wide" | b"mdat" => true,
+        _ => false,
+    }
+}
+
+/// Decode a clean copy to upright 8-bit RGB. HEIC goes through libheif (transforms applied);
+/// every other format through `image` (a clean PNG/WebP is upright by construction; JPEG
+/// orientation is applied). The one decode entry point for HEIC: faces, PDQ, redaction and the
+/// review page's previews all come here for it.
+pub fn decode_rgb(bytes: &[u8]) -> Result<image::RgbImage, FormatError> {
+    let limits = Limits::default();
+    if detect(bytes) == Format::Heic {
+        return heic::decode_rgb(bytes, &limits);
+    }
+    let what = detect(bytes).name();
+    let err = |e| map_image_error(e, what, (0, 0), &limits);
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| FormatError::Corrupt(e.to_string()))?;
+    let mut decoder = reader.into_decoder().map_err(err)?;
+    let orientation = image::ImageDecoder::orientation(&mut decoder)
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = decode_image(decoder, &limits, what)?;
+    img.apply_orientation(orientation);
+    Ok(img.into_rgb8())
 }
 
 /// Content that is no picture format we know. An empty file or text (a web page or an error

@@ -50,7 +50,7 @@ impl Context {
             config: config.clone(),
             policy: Policy::new(config, channel, today),
             judge,
-            limits: config.limits.to_format_limits(),
+            limits: config.format_limits(),
             today,
             engine: match (config.faces.enabled, engine) {
                 (false, _) => None,

@@ -285,6 +285,7 @@ async fn full(
     let mime = match ext {
         "png" => "image/png",
         "webp" => "image/webp",
+        "heic" => "image/heic",
         _ => "image/jpeg",
     };
     let disposition = format!("inline; filename=\"photo-{id}.{ext}\"");

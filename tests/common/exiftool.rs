@@ -126,6 +126,49 @@ const RIFF_OK: &[&str] = &[
     "BackgroundColor",
     "AnimationLoopCount",
 ];
+/// HEIF container structure (exiftool's QuickTime reader): brands, handler, HEVC decoder
+/// configuration, picture size, rotation/mirroring, where the coded data lies.
+const QUICKTIME_OK: &[&str] = &[
+    "MajorBrand",
+    "MinorVersion",
+    "CompatibleBrands",
+    "HandlerType",
+    "PrimaryItemReference",
+    "HEVCConfigurationVersion",
+    "GeneralProfileSpace",
+    "GeneralTierFlag",
+    "GeneralProfileIDC",
+    "GenProfileCompatibilityFlags",
+    "ConstraintIndicatorFlags",
+    "GeneralLevelIDC",
+    "MinSpatialSegmentationIDC",
+    "ParallelismType",
+    "ChromaFormat",
+    "BitDepthLuma",
+    "BitDepthChroma",
+    "AverageFrameRate",
+    "ConstantFrameRate",
+    "NumTemporalLayers",
+    "TemporalIDNested",
+    "ImageSpatialExtent",
+    "ImagePixelDepth",
+    "Rotation",
+    "ImageMirror",
+    "AuxiliaryImageType",
+    "ColorProfiles",
+    "ColorPrimaries",
+    "TransferCharacteristics",
+    "MatrixCoefficients",
+    "VideoFullRangeFlag",
+    "MediaDataSize",
+    "MediaDataOffset",
+    "MediaData",
+    "CleanAperture",
+    "PixelAspectRatio",
+    // exiftool 12.57 does not name `imir` (the mirror axis, one byte); it holds nothing else.
+    "Unknown_imir",
+];
+const META_OK: &[&str] = &["PrimaryItemReference", "MetaImageSize"];
 const COMPOSITE_OK: &[&str] = &["ImageSize", "Megapixels"];
 
 /// Is `Group:Tag` allowed to remain in a released file?
@@ -146,6 +189,8 @@ pub fn allowed(key: &str) -> bool {
         "PNG-pHYs" => true,
         "RIFF" => RIFF_OK.contains(&tag),
         "Composite" => COMPOSITE_OK.contains(&tag),
+        "QuickTime" => QUICKTIME_OK.contains(&tag),
+        "Meta" => META_OK.contains(&tag),
         g if g == "ICC_Profile" || g.starts_with("ICC-") || g.starts_with("ICC_") => true,
         _ => false,
     }
@@ -157,6 +202,15 @@ pub fn identifying(tags: &Map<String, Value>) -> Vec<String> {
         .filter(|(k, _)| !allowed(k))
         .map(|(k, v)| format!("{k} = {v}"))
         .collect()
+}
+
+/// Identifying tags of one file.
+pub fn identifying_tags(file: &Path) -> Vec<String> {
+    identifying(
+        &read_many(&[file.to_path_buf()], false)
+            .pop()
+            .unwrap_or_default(),
+    )
 }
 
 /// Orientation (1..8) as exiftool reads it: EXIF IFD0 first, else XMP tiff:Orientation.

@@ -6,7 +6,7 @@ use crate::findings::Finding;
 use crate::gate::{Context, Sheet};
 
 pub fn run(ctx: &Context, sheet: &mut Sheet<'_>) {
-    match crate::formats::clean(sheet.photo.bytes, &ctx.limits) {
+    match crate::formats::clean_file(sheet.photo.name, sheet.photo.bytes, &ctx.limits) {
         Ok(c) => sheet.clean = Some(c),
         Err(e) => sheet.findings.push(Finding::Format((&e).into())),
     }
