@@ -196,7 +196,15 @@ fn a_run_killed_at_any_durable_step_ends_as_an_uninterrupted_run() {
         let ws = gate_workspace();
         killed(&ws, point, &["run", "--channel", "website"]);
         assert_outbox_within(&ws, &control, point);
-        // Recovery itself killed at its end, then a clean run.
+        // Recovery itself killed, mid-way where it has a release to finish, and at its end;
+        // then a clean run.
+        let _ = Command::new(BIN)
+            .arg("-w")
+            .arg(&ws.root)
+            .args(["run", "--channel", "website"])
+            .env("FAILPOINTS", "recover.release-recorded=return")
+            .output()
+            .unwrap();
         killed(&ws, "recover.done", &["run", "--channel", "website"]);
         assert_outbox_within(&ws, &control, point);
         let out = ws.cg(&["run", "--channel", "website"]);

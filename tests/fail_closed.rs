@@ -545,3 +545,48 @@ fn a_closed_pipe_ends_a_listing_quietly() {
         );
     }
 }
+
+/// A photo replaced in staging after it was read and judged (staff saving over it) is not held
+/// as the photo that was judged: it goes back to staging and is judged as itself next time.
+#[test]
+fn a_photo_replaced_after_it_was_read_is_not_held_unjudged() {
+    struct Replace(std::path::PathBuf, Vec<u8>);
+    impl consentgate::gate::Progress for Replace {
+        // After judging, before the hold is written.
+        fn register_changed(&self) -> bool {
+            fs::write(&self.0, &self.1).unwrap();
+            false
+        }
+    }
+    let ws = Ws::with_demo_register();
+    ws.set_config("faces.enabled", false);
+    let photo = ws.drop_file("olivia-smith.jpg", &jpeg(64, 48, 1));
+    let replacement = jpeg(64, 48, 2);
+    let workspace = consentgate::workspace::Workspace::open(&ws.root).unwrap();
+    let opts = consentgate::gate::RunOptions {
+        channel: "website",
+        actor: "test",
+    };
+    let replace = Replace(photo.clone(), replacement.clone());
+    let (outcomes, _) = consentgate::gate::run(&workspace, &opts, &replace).unwrap();
+    assert_eq!(
+        outcomes[0].outcome,
+        consentgate::gate::Outcome::Left(consentgate::gate::LeftReason::ChangedWhileRead),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        fs::read(&photo).unwrap(),
+        replacement,
+        "the new content is back in staging"
+    );
+    assert!(ws.files_under("held").is_empty() && ws.files_under("outbox").is_empty());
+    // Next run: the new content is judged (and held for its name) as itself.
+    let (lines, _, code) = ws.run_json("website");
+    assert_eq!(code, 1, "{lines:#?}");
+    let held = ws.files_under("held");
+    let original = held
+        .iter()
+        .find(|p| p.ends_with("original/olivia-smith.jpg"))
+        .unwrap();
+    assert_eq!(fs::read(original).unwrap(), replacement);
+}

@@ -191,3 +191,113 @@ pub fn check_file(
     };
     Ok((assess(ctx, photo), name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::ReasonKind;
+    use crate::judge::Judge;
+    use crate::register::{Status, Student};
+
+    fn ctx() -> Context {
+        let mut config = crate::config::Config::default();
+        config.faces.enabled = false;
+        let olivia = Student {
+            id: "A1001".into(),
+            first_name: "Olivia".into(),
+            middle_names: String::new(),
+            last_name: "Smith".into(),
+            preferred_name: None,
+            preferred_surname: None,
+            nicknames: vec![],
+            year: "5".into(),
+            reg_group: String::new(),
+            status: Status::OnRoll,
+            no_publish: false,
+            consents: vec![],
+        };
+        Context::new(
+            &config,
+            "website",
+            Judge::new(&[olivia], vec![], vec![], vec![]),
+        )
+        .unwrap()
+    }
+
+    fn jpeg() -> Vec<u8> {
+        let img =
+            image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([x as u8 * 7, y as u8 * 9, 90]));
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&img)
+            .unwrap();
+        out
+    }
+
+    fn photo<'a>(name: &'a str, bytes: &'a [u8], caption: Option<&str>) -> Photo<'a> {
+        Photo {
+            name,
+            bytes,
+            format: crate::formats::detect(bytes),
+            sidecar: caption.map(|c| Ok(c.to_string())),
+        }
+    }
+
+    /// The whole sequence in memory: a caption and a file name naming a student hold the photo,
+    /// each reason saying where the name was; that caption never travels.
+    #[test]
+    fn a_named_caption_and_file_name_hold_with_their_sources() {
+        let ctx = ctx();
+        let bytes = jpeg();
+        let a = assess(
+            &ctx,
+            photo(
+                "trip/olivia-smith.jpg",
+                &bytes,
+                Some("Well done Olivia Smith!"),
+            ),
+        );
+        let sources: Vec<_> = a
+            .reasons()
+            .iter()
+            .map(|r| (r.kind, r.source.clone()))
+            .collect();
+        assert!(sources.contains(&(ReasonKind::CaptionNamesStudent, Some(TextSource::Sidecar))));
+        assert!(sources.contains(&(ReasonKind::CaptionNamesStudent, Some(TextSource::FileName))));
+        assert!(a.clean_caption.is_none());
+        assert!(a.cleaned.is_some(), "the clean copy is kept for approval");
+    }
+
+    #[test]
+    fn a_clean_photo_is_released_with_its_caption_and_damage_is_held() {
+        let ctx = ctx();
+        let bytes = jpeg();
+        let a = assess(
+            &ctx,
+            photo("IMG_0001.jpg", &bytes, Some("Sports day relay")),
+        );
+        assert_eq!(a.verdict, Verdict::Release);
+        assert_eq!(a.clean_caption.as_deref(), Some("Sports day relay"));
+        let damaged = &bytes[..bytes.len() / 2];
+        let a = assess(&ctx, photo("IMG_0002.jpg", damaged, None));
+        assert_eq!(
+            a.reasons().iter().map(|r| r.kind).collect::<Vec<_>>(),
+            [ReasonKind::DamagedFile]
+        );
+        let a = assess(
+            &ctx,
+            photo("IMG_0003.jpg", &bytes, None).with_unreadable_caption(),
+        );
+        assert!(a
+            .reasons()
+            .iter()
+            .any(|r| r.kind == ReasonKind::CaptionUnreadable));
+    }
+
+    impl Photo<'_> {
+        fn with_unreadable_caption(mut self) -> Self {
+            self.sidecar = Some(Err("not text".into()));
+            self
+        }
+    }
+}
