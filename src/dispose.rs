@@ -97,6 +97,8 @@ fn is_content_hash(h: &str) -> bool {
 pub struct StagedSidecar {
     pub path: PathBuf,
     pub bytes: Result<Vec<u8>, String>,
+    /// When it last changed as it was read (`None` when it could not be read).
+    pub changed: Option<std::time::SystemTime>,
 }
 
 impl StagedSidecar {
@@ -104,7 +106,11 @@ impl StagedSidecar {
     pub fn unchanged(&self, photo: &Path) -> bool {
         crate::intake::sidecar_for(photo).as_deref() == Some(self.path.as_path())
             && match &self.bytes {
-                Ok(judged) => std::fs::read(&self.path).is_ok_and(|now| &now == judged),
+                Ok(judged) => {
+                    crate::intake::changed_at(&self.path) == self.changed
+                        && std::fs::read(&self.path).is_ok_and(|now| &now == judged)
+                        && crate::intake::changed_at(&self.path) == self.changed
+                }
                 // Unreadable then: still unreadable or not, it holds the photo (never releases).
                 Err(_) => true,
             }

@@ -116,6 +116,14 @@ pub fn scan(staging: &Path, settle: Duration, now: SystemTime) -> Vec<Candidate>
 /// When a file last changed: the later of its mtime and its inode change time (see module docs).
 /// An mtime in the future (a camera or server clock ahead, copied with `cp -p`) would hold the file
 /// back until that date, so then the change time alone counts — when the file system has one.
+/// When the file at `path` last changed (content or inode), if it can be seen.
+pub fn changed_at(path: &Path) -> Option<SystemTime> {
+    let now = SystemTime::now();
+    fs::symlink_metadata(path)
+        .ok()
+        .map(|m| last_change(&m, now))
+}
+
 fn last_change(meta: &fs::Metadata, now: SystemTime) -> SystemTime {
     use std::os::unix::fs::MetadataExt;
     let modified = meta.modified().unwrap_or(now);
@@ -142,8 +150,10 @@ pub enum SidecarRead {
     /// It changed less than the settle time ago, or while it was being read: probably still being
     /// written. The photo waits.
     Settling,
-    /// Its bytes, unchanged while they were read.
-    Read(Vec<u8>),
+    /// Its bytes, unchanged while they were read, and when the file last changed: a rewrite
+    /// between judging and deciding is seen even when it briefly leaves the same bytes (a
+    /// truncated file read twice).
+    Read { bytes: Vec<u8>, changed: SystemTime },
     /// It could not be read (the photo is held for it).
     Unreadable(String),
 }
@@ -169,7 +179,10 @@ pub fn read_sidecar(path: &Path, settle: Duration, now: SystemTime) -> SidecarRe
             && last_change(&after, now) == last_change(&before, now)
     });
     if unchanged {
-        SidecarRead::Read(bytes)
+        SidecarRead::Read {
+            bytes,
+            changed: last_change(&before, now),
+        }
     } else {
         SidecarRead::Settling
     }

@@ -444,8 +444,13 @@ fn captions_rewritten_mid_run_count_as_waiting_not_errors() {
             let mut n = self.1.lock().unwrap();
             *n += 1;
             for e in fs::read_dir(&self.0).unwrap().flatten() {
+                // Saved as editors save (a new file renamed over the old), so the gate never
+                // reads a half-truncated caption: a reader racing two in-place truncations can
+                // see "" twice, which is the same empty caption, not a rewrite.
                 if e.path().extension().is_some_and(|x| x == "txt") {
-                    fs::write(e.path(), format!("Sports day, edit {n}")).unwrap();
+                    let tmp = self.0.with_file_name("caption.saving");
+                    fs::write(&tmp, format!("Sports day, edit {n}")).unwrap();
+                    fs::rename(&tmp, e.path()).unwrap();
                 }
             }
             false

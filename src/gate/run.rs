@@ -242,13 +242,15 @@ impl Run<'_> {
                 SystemTime::now(),
             ) {
                 SidecarRead::Settling => return Some(caption_settling),
-                SidecarRead::Read(bytes) => Some(StagedSidecar {
+                SidecarRead::Read { bytes, changed } => Some(StagedSidecar {
                     path,
                     bytes: Ok(bytes),
+                    changed: Some(changed),
                 }),
                 SidecarRead::Unreadable(e) => Some(StagedSidecar {
                     path,
                     bytes: Err(e),
+                    changed: None,
                 }),
             },
         };
