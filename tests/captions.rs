@@ -7,6 +7,7 @@ const REGISTER: &str = include_str!("../fixtures/captions/register.csv");
 const LABELLED: &str = include_str!("../fixtures/captions/labelled.tsv");
 /// Written once and never used to tune the matcher: its figures are reported separately.
 const HELD_OUT: &str = include_str!("../fixtures/captions/labelled-heldout.tsv");
+const HELD_OUT_2: &str = include_str!("../fixtures/captions/labelled-heldout-2.tsv");
 
 fn register() -> Vec<PersonName> {
     let mut rdr = csv::Reader::from_reader(REGISTER.as_bytes());
@@ -308,6 +309,34 @@ fn held_out_set_accuracy() {
     if sc.possible.rate() < 0.95 {
         println!(
             "  NOTE possible names held {:.3} < 0.95 on the held-out set",
+            sc.possible.rate()
+        );
+    }
+}
+
+/// The second held-out set, written after the rules (and the first held-out set's one fix) and
+/// never tuned on: the same bars as the first.
+#[test]
+fn second_held_out_set_accuracy() {
+    let m = NameMatcher::new(&register());
+    let sc = score(
+        "second held-out set (labelled-heldout-2.tsv, never tuned on)",
+        HELD_OUT_2,
+        &m,
+    );
+    assert!(sc.named.total + sc.possible.total + sc.clean.total >= 60);
+    assert_eq!(
+        sc.named.held, sc.named.total,
+        "a caption naming a student was released"
+    );
+    assert!(
+        sc.clean.rate() <= 0.15,
+        "clean captions held {:.3} > 0.15",
+        sc.clean.rate()
+    );
+    if sc.possible.rate() < 0.95 {
+        println!(
+            "  NOTE possible names held {:.3} < 0.95 on the second held-out set",
             sc.possible.rate()
         );
     }
@@ -832,6 +861,28 @@ fn typos_that_form_words_or_are_names() {
     );
 }
 
+/// In the surname's place a given name is no reason to doubt a typo: "Jasmine Hal" is Jasmine
+/// Hall misspelt even though Hal is a given name (and a register first name); a word that is
+/// itself a register surname still is that surname.
+#[test]
+fn a_given_name_in_the_surname_place_is_still_a_typo() {
+    let m = NameMatcher::new(&[
+        person("JH", "Jasmine", "Hall"),
+        person("HS", "Hal", "Sharma"),
+        person("OC", "Owen", "Clarke"),
+        person("EC", "Emma", "Clark"),
+    ]);
+    assert_eq!(
+        sev_of(&m, "Jasmine Hal at the spelling bee", "JH"),
+        Some(Severity::Block)
+    );
+    // "Clark" is Emma's surname: Owen Clark may be someone else, so Owen alone is only a review.
+    assert_ne!(
+        sev_of(&m, "Owen Clark with his rocket", "OC"),
+        Some(Severity::Block)
+    );
+}
+
 #[test]
 fn common_word_names_used_as_people() {
     let m = NameMatcher::new(&[
@@ -850,6 +901,7 @@ fn common_word_names_used_as_people() {
         ("The Baker twins at the fair", "B"),
         ("Jones scores again", "J"),
         ("the Jones twins", "J"),
+        ("Baker with a brilliant save in goal", "B"),
     ] {
         assert_eq!(sev_of(&m, t, id), Some(Severity::Review), "{t}");
     }
@@ -977,4 +1029,21 @@ fn lowercase_common_words_from_the_frequency_list() {
         assert!(hits(&m, t).is_empty(), "{t}: {:?}", hits(&m, t));
     }
     assert_eq!(sev_of(&m, "Well done Kale!", "K"), Some(Severity::Review));
+}
+
+/// A name run together across words must not end in a word glued to digits: "the O2" is the
+/// London venue, not "Theo"; "Theo2" alone, a handle, still is.
+#[test]
+fn a_venue_with_digits_is_no_run_together_name() {
+    let m = NameMatcher::new(&[person("T", "Theo", "Baker")]);
+    assert!(
+        hits(&m, "Well done to all our choir for singing at the O2").is_empty(),
+        "{:?}",
+        hits(&m, "Well done to all our choir for singing at the O2")
+    );
+    assert_eq!(
+        sev_of(&m, "Theo Baker at the O2", "T"),
+        Some(Severity::Block)
+    );
+    assert!(sev_of(&m, "well done theo", "T").is_some());
 }

@@ -138,6 +138,61 @@ fn heic_output_jpeg_decodes_turns_upright_and_keeps_the_colour_profile() {
     }
 }
 
+/// An alpha plane (heif-enc's `auxl` alpha image) travels with the picture: the clean copy still
+/// has it, byte for byte the same pixels, and no metadata.
+#[test]
+fn a_heic_with_alpha_keeps_its_alpha_plane_and_loses_its_metadata() {
+    let input = fixture("alpha.heic");
+    let c = clean(&input, &Limits::default()).unwrap();
+    assert_eq!((c.extension, c.width, c.height), ("heic", 320, 240));
+    assert!(
+        c.removed.iter().any(|r| r == "EXIF GPS position"),
+        "{:?}",
+        c.removed
+    );
+    let lib = libheif_rs::LibHeif::new();
+    for bytes in [&input, &c.bytes] {
+        let ctx = libheif_rs::HeifContext::read_from_bytes(bytes).unwrap();
+        let h = ctx.primary_image_handle().unwrap();
+        assert!(h.has_alpha_channel(), "the alpha plane is kept");
+        let img = lib
+            .decode(
+                &h,
+                libheif_rs::ColorSpace::Rgb(libheif_rs::RgbChroma::Rgba),
+                None,
+            )
+            .unwrap();
+        let p = img.planes().interleaved.unwrap();
+        // The bottom-right corner was drawn transparent, the top-left opaque.
+        let alpha = |x: usize, y: usize| p.data[y * p.stride + x * 4 + 3];
+        assert!(alpha(300, 230) < 16 && alpha(10, 10) > 240);
+    }
+    assert_eq!(decode_rgb(&input).unwrap(), decode_rgb(&c.bytes).unwrap());
+    if let Some(bad) = identifying(&c.bytes, "heic") {
+        assert!(bad.is_empty(), "{bad:?}");
+    }
+}
+
+/// A 10-bit HEIC (an iPhone's HDR photo) is cleaned losslessly, its bitstream kept at 10 bits,
+/// and decoded to 8-bit RGB for faces, previews and `heic_output = "jpeg"`.
+#[test]
+fn a_ten_bit_heic_is_cleaned_and_decoded() {
+    let input = fixture("tenbit.heic");
+    let c = clean(&input, &Limits::default()).unwrap();
+    assert_eq!((c.extension, c.width, c.height), ("heic", 320, 240));
+    let ctx = libheif_rs::HeifContext::read_from_bytes(&c.bytes).unwrap();
+    let h = ctx.primary_image_handle().unwrap();
+    assert_eq!(h.luma_bits_per_pixel(), 10, "still 10-bit after cleaning");
+    let rgb = decode_rgb(&c.bytes).unwrap();
+    assert_eq!(rgb, decode_rgb(&input).unwrap());
+    // The grey ramp comes out as a ramp: dark on the left, light on the right.
+    let (l, r) = (rgb.get_pixel(5, 120)[1], rgb.get_pixel(314, 120)[1]);
+    assert!(l < 40 && r > 215, "{l} {r}");
+    if let Some(bad) = identifying(&c.bytes, "heic") {
+        assert!(bad.is_empty(), "{bad:?}");
+    }
+}
+
 #[test]
 fn a_truncated_heic_is_damaged() {
     match clean(&fixture("truncated.heic"), &Limits::default()) {

@@ -1355,14 +1355,14 @@ impl NameMatcher {
                                 continue;
                             }
                         }
-                        if self.typo_of(v, &mentions, m.j, m.j - 1, &[&st.last], m.e.weak) {
+                        if self.surname_typo_of(v, &mentions, m.j, m.j - 1, &st.last, m.e.weak) {
                             hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1, None);
                             continue;
                         }
                     }
                     if m.i > 0
                         && v.soft(m.i)
-                        && self.typo_of(v, &mentions, m.i - 1, m.i, &[&st.last], m.e.weak)
+                        && self.surname_typo_of(v, &mentions, m.i - 1, m.i, &st.last, m.e.weak)
                     {
                         hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j, None);
                         continue;
@@ -1661,7 +1661,14 @@ impl NameMatcher {
             return is_family_noun(next);
         }
         let prev_ok = v.sentence_initial(i) || !(v.toks[i - 1].cap || is_function_word(v.w(i - 1)));
-        prev_ok && is_action_verb(next)
+        // A match report's "Jones with a brilliant save": the surname opens the sentence and
+        // "with a/the/his..." says what that person did.
+        let with_deed = next == "with"
+            && v.sentence_initial(i)
+            && j + 1 < n
+            && v.soft_no_comma(j + 1)
+            && matches!(v.w(j + 1), "a" | "an" | "the" | "his" | "her" | "their");
+        prev_ok && (is_action_verb(next) || with_deed)
     }
 
     /// Is the word at `j` a verb that says the words before it are a person ("Ford scored")?
@@ -1692,8 +1699,9 @@ impl NameMatcher {
                 if cat.len() > self.max_key_len + 1 {
                     break;
                 }
-                // ...nor ends inside one ("the O" of "the O'Neills" is not "Theo").
-                if v.toks[j].apos_next {
+                // ...nor ends inside one ("the O" of "the O'Neills" is not "Theo"), nor in a
+                // word glued to digits ("at the O2" is a venue, not "Theo").
+                if v.toks[j].apos_next || (j > i && v.toks[j].num_after) {
                     continue;
                 }
                 let ok = |e: &Entry| !comma || matches!(e.kind, Kind::Full(f) if f.reversed());
@@ -1809,6 +1817,33 @@ impl NameMatcher {
         names: &[&str],
         exact_weak: bool,
     ) -> bool {
+        self.typo_of_in(v, mentions, k, other, names, "", exact_weak)
+    }
+
+    /// [`Self::typo_of`] for the surname's place: `surname` is the one name `k` may misspell.
+    fn surname_typo_of(
+        &self,
+        v: &View,
+        mentions: &[Mention],
+        k: usize,
+        other: usize,
+        surname: &str,
+        exact_weak: bool,
+    ) -> bool {
+        self.typo_of_in(v, mentions, k, other, &[surname], surname, exact_weak)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn typo_of_in(
+        &self,
+        v: &View,
+        mentions: &[Mention],
+        k: usize,
+        other: usize,
+        names: &[&str],
+        surname: &str,
+        exact_weak: bool,
+    ) -> bool {
         let w = v.w(k);
         if w.len() < 3
             || !names
@@ -1818,8 +1853,15 @@ impl NameMatcher {
             return false;
         }
         // A word that is itself a register name or a common given name is that name ("Lara
-        // Bennett" is not Laura Bennett misspelt).
-        if self.index.contains_key(w) || is_common_first_name(w) {
+        // Bennett" is not Laura Bennett misspelt). In the surname's place only a surname counts:
+        // "Jasmine Hal" is Jasmine Hall misspelt, "Hal" being a given name, not a surname.
+        let surname_place = !surname.is_empty();
+        let is_that_name = if surname_place {
+            self.is_last_name(w)
+        } else {
+            self.index.contains_key(w) || is_common_first_name(w)
+        };
+        if is_that_name {
             return false;
         }
         // A typo that makes an English word ("Sam Bakes" for Sam Baker) counts when both words
@@ -1927,6 +1969,13 @@ impl NameMatcher {
             && matches!(v.w(i - 1), "st" | "nd" | "rd" | "th")
             && toks[i - 1].sep & S_DIGIT != 0;
         toks[j - 1].num_after || toks[i].sep & S_DIGIT != 0 || ordinal_before
+    }
+
+    /// Is `w` any student's surname (weak or not)?
+    fn is_last_name(&self, w: &str) -> bool {
+        self.index
+            .get(w)
+            .is_some_and(|es| es.iter().any(|e| e.kind == Kind::Last))
     }
 
     fn is_surname(&self, w: &str) -> bool {
