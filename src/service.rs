@@ -120,6 +120,23 @@ WantedBy=multi-user.target
 mod tests {
     use super::*;
 
+    /// The Debian package ships this module's unit for its own paths, not a hand-kept copy.
+    #[test]
+    fn the_debian_package_ships_this_unit() {
+        let shipped = include_str!("../.ci/deb/consentgate-watch.service");
+        let unit = systemd_unit(
+            Path::new("/usr/bin/consentgate"),
+            Path::new("/var/lib/consentgate"),
+            "website",
+            "consentgate",
+        )
+        .unwrap();
+        assert!(
+            shipped == unit,
+            "regenerate .ci/deb/consentgate-watch.service from this unit:\n{unit}"
+        );
+    }
+
     #[test]
     fn paths_are_quoted_and_specifiers_escaped() {
         let u = systemd_unit(

@@ -286,15 +286,13 @@ fn labelled_set_accuracy() {
     );
 }
 
-#[test]
-fn held_out_set_accuracy() {
+/// A held-out set (not tuned on) must hold every name-bearing caption and at most 15% of the
+/// clean ones; its possible-name rate is printed, not asserted: the first set's first
+/// measurement (14/15) missed one surname-only mention, and no held-out set is tuned to pass.
+fn assert_held_out(name: &str, file: &str, min_cases: usize) {
     let m = NameMatcher::new(&register());
-    let sc = score(
-        "held-out set (labelled-heldout.tsv, never tuned on)",
-        HELD_OUT,
-        &m,
-    );
-    assert!(sc.named.total + sc.possible.total + sc.clean.total >= 140);
+    let sc = score(name, file, &m);
+    assert!(sc.named.total + sc.possible.total + sc.clean.total >= min_cases);
     assert_eq!(
         sc.named.held, sc.named.total,
         "a caption naming a student was released"
@@ -304,42 +302,31 @@ fn held_out_set_accuracy() {
         "clean captions held {:.3} > 0.15",
         sc.clean.rate()
     );
-    // The possible-name rate is reported, not asserted: its first measurement (14/15) missed
-    // one surname-only mention, and the held-out set is not tuned on to make it pass.
     if sc.possible.rate() < 0.95 {
         println!(
-            "  NOTE possible names held {:.3} < 0.95 on the held-out set",
+            "  NOTE possible names held {:.3} < 0.95",
             sc.possible.rate()
         );
     }
 }
 
-/// The second held-out set, written after the rules (and the first held-out set's one fix) and
-/// never tuned on: the same bars as the first.
+#[test]
+fn held_out_set_accuracy() {
+    assert_held_out(
+        "held-out set (labelled-heldout.tsv, never tuned on)",
+        HELD_OUT,
+        140,
+    );
+}
+
+/// The second held-out set, written after the rules (and the first set's one fix).
 #[test]
 fn second_held_out_set_accuracy() {
-    let m = NameMatcher::new(&register());
-    let sc = score(
-        "second held-out set (labelled-heldout-2.tsv, never tuned on)",
+    assert_held_out(
+        "second held-out set (labelled-heldout-2.tsv, written after the rules)",
         HELD_OUT_2,
-        &m,
+        60,
     );
-    assert!(sc.named.total + sc.possible.total + sc.clean.total >= 60);
-    assert_eq!(
-        sc.named.held, sc.named.total,
-        "a caption naming a student was released"
-    );
-    assert!(
-        sc.clean.rate() <= 0.15,
-        "clean captions held {:.3} > 0.15",
-        sc.clean.rate()
-    );
-    if sc.possible.rate() < 0.95 {
-        println!(
-            "  NOTE possible names held {:.3} < 0.95 on the second held-out set",
-            sc.possible.rate()
-        );
-    }
 }
 
 // ---- focused rule tests ----

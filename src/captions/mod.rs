@@ -1303,7 +1303,13 @@ impl NameMatcher {
                                 continue;
                             }
                         }
-                        if self.typo_of(v, &mentions, m.i - 1, m.i, &firsts, m.e.weak) {
+                        if self.typo_of(
+                            v,
+                            &mentions,
+                            (m.i - 1, m.i),
+                            Place::Given(&firsts),
+                            m.e.weak,
+                        ) {
                             hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j, None);
                             continue;
                         }
@@ -1322,7 +1328,13 @@ impl NameMatcher {
                                 continue;
                             }
                         }
-                        if self.typo_of(v, &mentions, m.j, m.j - 1, &firsts, m.e.weak) {
+                        if self.typo_of(
+                            v,
+                            &mentions,
+                            (m.j, m.j - 1),
+                            Place::Given(&firsts),
+                            m.e.weak,
+                        ) {
                             hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1, None);
                             continue;
                         }
@@ -1355,14 +1367,26 @@ impl NameMatcher {
                                 continue;
                             }
                         }
-                        if self.surname_typo_of(v, &mentions, m.j, m.j - 1, &st.last, m.e.weak) {
+                        if self.typo_of(
+                            v,
+                            &mentions,
+                            (m.j, m.j - 1),
+                            Place::Surname(&[&*st.last]),
+                            m.e.weak,
+                        ) {
                             hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1, None);
                             continue;
                         }
                     }
                     if m.i > 0
                         && v.soft(m.i)
-                        && self.surname_typo_of(v, &mentions, m.i - 1, m.i, &st.last, m.e.weak)
+                        && self.typo_of(
+                            v,
+                            &mentions,
+                            (m.i - 1, m.i),
+                            Place::Surname(&[&*st.last]),
+                            m.e.weak,
+                        )
                     {
                         hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j, None);
                         continue;
@@ -1812,38 +1836,14 @@ impl NameMatcher {
         &self,
         v: &View,
         mentions: &[Mention],
-        k: usize,
-        other: usize,
-        names: &[&str],
+        (k, other): (usize, usize),
+        names: Place,
         exact_weak: bool,
     ) -> bool {
-        self.typo_of_in(v, mentions, k, other, names, "", exact_weak)
-    }
-
-    /// [`Self::typo_of`] for the surname's place: `surname` is the one name `k` may misspell.
-    fn surname_typo_of(
-        &self,
-        v: &View,
-        mentions: &[Mention],
-        k: usize,
-        other: usize,
-        surname: &str,
-        exact_weak: bool,
-    ) -> bool {
-        self.typo_of_in(v, mentions, k, other, &[surname], surname, exact_weak)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn typo_of_in(
-        &self,
-        v: &View,
-        mentions: &[Mention],
-        k: usize,
-        other: usize,
-        names: &[&str],
-        surname: &str,
-        exact_weak: bool,
-    ) -> bool {
+        let (names, surname_place) = match names {
+            Place::Given(n) => (n, false),
+            Place::Surname(n) => (n, true),
+        };
         let w = v.w(k);
         if w.len() < 3
             || !names
@@ -1855,7 +1855,6 @@ impl NameMatcher {
         // A word that is itself a register name or a common given name is that name ("Lara
         // Bennett" is not Laura Bennett misspelt). In the surname's place only a surname counts:
         // "Jasmine Hal" is Jasmine Hall misspelt, "Hal" being a given name, not a surname.
-        let surname_place = !surname.is_empty();
         let is_that_name = if surname_place {
             self.is_last_name(w)
         } else {
@@ -2060,6 +2059,15 @@ fn note_text(n: Note, text: &str, os: u32, oe: u32) -> String {
             q(a, b)
         ),
     }
+}
+
+/// Which name a possible typo stands in the place of.
+enum Place<'a> {
+    /// A given name (first or known-as): a word that is any register name or a common given
+    /// name is that name, not a typo.
+    Given(&'a [&'a str]),
+    /// The surname: only a word that is a register surname is that surname.
+    Surname(&'a [&'a str]),
 }
 
 fn typo_form(leet: bool) -> &'static str {
