@@ -202,6 +202,7 @@ fn moderator_redacts_a_held_photo() {
         .as_i64()
         .unwrap()
         .to_string();
+    ws.add_user("Ms Moderator", "moderator");
     let out = ws.cg(&[
         "review",
         "redact",
