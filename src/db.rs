@@ -320,6 +320,39 @@ mod tests {
         );
     }
 
+    /// A workspace made before accounts (version 5) opens with its audit trail intact, gains the
+    /// account tables and has no account, so its shared login token still works.
+    #[test]
+    fn a_version_5_workspace_gains_accounts_and_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cg.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            Migrations::new(MIGRATIONS[..5].iter().map(|sql| M::up(sql)).collect())
+                .to_latest(&mut conn)
+                .unwrap();
+            crate::audit::record(
+                &conn,
+                "old",
+                "init",
+                "workspace",
+                &serde_json::json!({}),
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        }
+        let conn = open(&path).unwrap();
+        assert!(!crate::accounts::any_accounts(&conn).unwrap());
+        for table in ["accounts", "sessions", "first_approvals", "senior_requests"] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
+        let v = crate::audit::verify(&conn).unwrap();
+        assert_eq!((v.rows, v.broken_at), (1, None));
+    }
+
     #[test]
     fn reopening_an_upgraded_database_keeps_its_data() {
         let dir = tempfile::tempdir().unwrap();

@@ -657,6 +657,30 @@ fn roles_second_opinions_and_sessions_are_enforced_on_the_page_and_the_cli() {
         page.contains("Awaiting second opinion (approved by amy at"),
         "{page}"
     );
+    // "Ask a senior", on the page and the command line: a note on the photo, which stays held.
+    let r = act(
+        &server,
+        &amy,
+        "/photo/1",
+        "/photo/1/ask",
+        "is the caption fine?",
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let page = get(addr, "/photo/1", &x(Some(&amy))).text();
+    assert!(page.contains("Ask a senior (amy, "), "{page}");
+    assert!(page.contains("is the caption fine?"));
+    let out = ws.cg(&["--as", "bob", "review", "ask", "2", "--note", "please look"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let show = ws.cg(&["review", "show", "2"]);
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        show.contains("ask a senior (bob") && show.contains("please look"),
+        "{show}"
+    );
+    let show = ws.cg(&["review", "show", "1"]);
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains("AWAITING SECOND OPINION (approved by amy")
+    );
     // Not again by amy: not in the same session, another session, or on the command line.
     let r = act(&server, &amy, "/photo/1", "/photo/1/approve", "again");
     assert_eq!(r.status, 403, "{}", r.text());

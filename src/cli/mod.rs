@@ -615,7 +615,7 @@ fn print_summary(out: &mut impl Write, channel: &str, s: &Summary) -> Result<()>
     if s.held > 0 {
         writeln!(
             out,
-            "Held photos wait for a moderator: consentgate review list"
+            "Held photos wait for a moderator: consentgate --as NAME review list"
         )?;
     }
     Ok(())
