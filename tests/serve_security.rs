@@ -657,6 +657,11 @@ fn roles_second_opinions_and_sessions_are_enforced_on_the_page_and_the_cli() {
         page.contains("Awaiting second opinion (approved by amy at"),
         "{page}"
     );
+    let queue = get(addr, "/queue", &x(Some(&amy))).text();
+    assert!(
+        queue.contains("Awaiting second opinion (approved by amy)"),
+        "{queue}"
+    );
     // "Ask a senior", on the page and the command line: a note on the photo, which stays held.
     let r = act(
         &server,

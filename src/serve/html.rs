@@ -216,7 +216,13 @@ pub fn waited(minutes: i64) -> String {
     }
 }
 
-pub fn queue(who: &Moderator, items: &[HeldItem], now: DateTime<Utc>) -> Markup {
+/// `awaiting`: photo id → who gave the first approval it waits on (a second opinion).
+pub fn queue(
+    who: &Moderator,
+    items: &[HeldItem],
+    awaiting: &HashMap<i64, String>,
+    now: DateTime<Utc>,
+) -> Markup {
     let overdue = items.iter().filter(|i| i.overdue).count();
     layout(
         "Held photos",
@@ -253,6 +259,9 @@ pub fn queue(who: &Moderator, items: &[HeldItem], now: DateTime<Utc>) -> Markup 
                                 "for " strong { (rec.channel) } " · waited " (waited((now - rec.created_at).num_minutes()))
                                 " · due " (when(item.due_at))
                                 @if item.overdue { " " span.badge { "OVERDUE" } }
+                            }
+                            @if let Some(by) = awaiting.get(&rec.id) {
+                                p.awaiting { "Awaiting second opinion (approved by " (by) ")" }
                             }
                             @let kinds: BTreeSet<&str> = rec.reasons.iter().map(|r| r.kind.label()).collect();
                             ul.kinds {

@@ -316,8 +316,21 @@ async fn revoke_session(
 }
 
 async fn queue(State(app): State<Arc<App>>, who: Moderator) -> Result<Html<String>, Refusal> {
-    let items = blocking(move || Ok(review::held(&app.ws)?)).await?;
-    Ok(Html(html::queue(&who, &items, Utc::now()).into_string()))
+    let (items, awaiting) = blocking(move || {
+        let items = review::held(&app.ws)?;
+        let conn = app.ws.db()?;
+        let mut awaiting = HashMap::new();
+        for i in &items {
+            if let Some(a) = review::awaiting_second_opinion(&app.ws, &conn, &i.record)? {
+                awaiting.insert(i.record.id, a.name);
+            }
+        }
+        Ok((items, awaiting))
+    })
+    .await?;
+    Ok(Html(
+        html::queue(&who, &items, &awaiting, Utc::now()).into_string(),
+    ))
 }
 
 async fn photo(
