@@ -1,6 +1,8 @@
 //! Review: the moderator's side. A held photo is approved (its clean copy released), or rejected,
-//! always with a note and the moderator's name in the audit trail (policy: a second opinion before
-//! anything doubtful goes out, and a record of who gave it).
+//! always with a note and the acting account in the audit trail. Policy: a second opinion before
+//! anything doubtful goes out, and a record of who gave it — a photo held for a reason in
+//! `[review] second_opinion` is released only by a second approval from a different senior
+//! account ([`approve`]); staff accounts review nothing.
 
 use std::path::PathBuf;
 
