@@ -78,6 +78,22 @@ pub fn trail(conn: &Connection, subject: Option<&str>) -> Result<Vec<AuditEntry>
     Ok(out)
 }
 
+/// Entries about `subject` or made by `actor` (an account's `audit --subject user:NAME`: what was
+/// done to the account, and everything it did), oldest first.
+pub fn trail_by(
+    conn: &Connection,
+    subject: &str,
+    actor: Option<&str>,
+) -> Result<Vec<AuditEntry>, rusqlite::Error> {
+    let mut stmt = conn.prepare("SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit WHERE subject = ?1 OR actor = ?2 ORDER BY seq")?;
+    let mut rows = stmt.query(rusqlite::params![subject, actor])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(audit_row(r)?);
+    }
+    Ok(out)
+}
+
 /// The newest `limit` audit entries, newest first.
 pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>, rusqlite::Error> {
     let mut stmt = conn.prepare("SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?1")?;

@@ -26,6 +26,29 @@ pub struct Config {
     pub register: Register,
     pub serve: Serve,
     pub formats: Formats,
+    pub review: Review,
+}
+
+/// Moderator decisions (issue 13: "when in doubt, get a second opinion").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Review {
+    /// Approving a photo held for any of these reason kinds records a first approval; it stays
+    /// held until a different senior account approves too.
+    pub second_opinion: Vec<crate::decide::ReasonKind>,
+}
+
+impl Default for Review {
+    fn default() -> Self {
+        use crate::decide::ReasonKind;
+        Review {
+            second_opinion: vec![
+                ReasonKind::FaceNoPublish,
+                ReasonKind::CaptionNamesStudent,
+                ReasonKind::NearDuplicateOfRejected,
+            ],
+        }
+    }
 }
 
 /// How pictures are released.
@@ -163,12 +186,23 @@ impl Default for Watch {
 }
 
 /// The review page (`consentgate serve`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Serve {
-    /// SHA-256 (hex) of the login token. Only the hash is kept, so a copy of this file does not
-    /// let anyone in; `init` and `serve --new-token` create a token and print it once.
+    /// SHA-256 (hex) of the shared login token of a workspace made before accounts. Only the
+    /// hash is kept, so a copy of this file does not let anyone in. Refused once an account exists.
     pub login_token_sha256: Option<String>,
+    /// A review-page session unused for this many minutes ends.
+    pub session_idle_minutes: u64,
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Serve {
+            login_token_sha256: None,
+            session_idle_minutes: 30,
+        }
+    }
 }
 
 /// What an unknown face (one that matches no enrolled student) does to a photo.
@@ -305,6 +339,12 @@ impl Config {
                 return Err("[serve] login_token_sha256 must be 64 hex digits; make a new token with `consentgate serve --new-token`".into());
             }
         }
+        if !(1..=720).contains(&c.serve.session_idle_minutes) {
+            return Err(format!(
+                "[serve] session_idle_minutes must be 1 to 720 (found {})",
+                c.serve.session_idle_minutes
+            ));
+        }
         c.check_register()?;
         let f = &c.faces;
         // Inverted bands would silently turn "might be this child" into "nobody": refuse them.
@@ -370,6 +410,15 @@ impl Config {
             .map(|c| format!("\"{c}\""))
             .collect::<Vec<_>>()
             .join(", ");
+        let second = format!(
+            "[{}]",
+            d.review
+                .second_opinion
+                .iter()
+                .map(|k| serde_json::to_string(k).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         format!(
             r#"# consentgate configuration. Every key is shown with its default value.
 # Edit and save; the next `consentgate run` uses it, and a running `consentgate watch` reloads it.
@@ -467,10 +516,20 @@ no_publish = []
 # (quality 92, colour profile kept) for channels whose platforms do not take HEIC.
 heic_output = "{heic_output}"
 
-# The review page (`consentgate serve`). Its login token is kept here only as a SHA-256 hash:
-# `consentgate init` and `consentgate serve --new-token` make one and print it once.
+# The review page (`consentgate serve`). Moderators log in with their own accounts
+# (`consentgate users add NAME --role moderator`).
 [serve]
+# A session unused for this many minutes ends (the moderator logs in again).
+session_idle_minutes = {idle}
+
+[review]
+# Approving a photo held for any of these reasons records a first approval; the photo stays held
+# until a different senior account approves it too (four eyes). Reason kinds as `--json` prints
+# them; [] turns second opinions off.
+second_opinion = {second}
 "#,
+            idle = d.serve.session_idle_minutes,
+            second = second,
             settle = d.gate.settle_seconds,
             faces_enabled = d.faces.enabled,
             match_d = d.faces.match_distance,

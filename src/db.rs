@@ -186,6 +186,56 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE students ADD COLUMN preferred_surname TEXT;
     ALTER TABLE students ADD COLUMN reg_group TEXT NOT NULL DEFAULT '';
     "#,
+    // 6: accounts (issue 13). Named moderators with argon2id password hashes, their review-page
+    // sessions (only a hash of each session id is kept), first approvals waiting for a second
+    // opinion, and "ask a senior" marks. A workspace without accounts keeps its shared token.
+    r#"
+    CREATE TABLE accounts (
+        id                INTEGER PRIMARY KEY,
+        name              TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role              TEXT NOT NULL CHECK (role IN ('staff', 'moderator', 'senior')),
+        -- argon2id PHC string (algorithm, parameters, per-user salt, hash); NULL until set up.
+        password_hash     TEXT,
+        -- SHA-256 of the one-time set-up code, until it is used or expires.
+        setup_code_sha256 TEXT,
+        setup_expires_at  TEXT,
+        disabled_at       TEXT,
+        created_at        TEXT NOT NULL,
+        last_login_at     TEXT
+    );
+    CREATE TABLE sessions (
+        id           INTEGER PRIMARY KEY,
+        sid_sha256   TEXT NOT NULL UNIQUE,
+        -- NULL: a shared-token session of a workspace that has no accounts yet.
+        account_id   INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        token_sha256 TEXT,
+        csrf         TEXT NOT NULL,
+        source       TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL
+    );
+    CREATE TABLE first_approvals (
+        photo_id    INTEGER PRIMARY KEY REFERENCES photos(id),
+        action      TEXT NOT NULL CHECK (action IN ('approve', 'redact')),
+        -- NULL: given through the shared token (before accounts); never a second opinion.
+        account_id  INTEGER REFERENCES accounts(id),
+        name        TEXT NOT NULL,
+        note        TEXT NOT NULL,
+        -- SHA-256 of the photo's record when approved: a changed photo needs a new approval.
+        fingerprint TEXT NOT NULL,
+        at          TEXT NOT NULL
+    );
+    CREATE TABLE senior_requests (
+        id         INTEGER PRIMARY KEY,
+        photo_id   INTEGER NOT NULL REFERENCES photos(id),
+        account_id INTEGER REFERENCES accounts(id),
+        name       TEXT NOT NULL,
+        note       TEXT NOT NULL,
+        at         TEXT NOT NULL
+    );
+    CREATE INDEX senior_requests_photo ON senior_requests(photo_id);
+    "#,
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -268,6 +318,39 @@ mod tests {
             (name.as_str(), year.as_str(), reg.as_str(), psur),
             ("Zoë", "Y6", "", None)
         );
+    }
+
+    /// A workspace made before accounts (version 5) opens with its audit trail intact, gains the
+    /// account tables and has no account, so its shared login token still works.
+    #[test]
+    fn a_version_5_workspace_gains_accounts_and_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cg.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            Migrations::new(MIGRATIONS[..5].iter().map(|sql| M::up(sql)).collect())
+                .to_latest(&mut conn)
+                .unwrap();
+            crate::audit::record(
+                &conn,
+                "old",
+                "init",
+                "workspace",
+                &serde_json::json!({}),
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        }
+        let conn = open(&path).unwrap();
+        assert!(!crate::accounts::any_accounts(&conn).unwrap());
+        for table in ["accounts", "sessions", "first_approvals", "senior_requests"] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
+        let v = crate::audit::verify(&conn).unwrap();
+        assert_eq!((v.rows, v.broken_at), (1, None));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! `dispose`. `watch` keeps gating as a service under the workspace `lock`; `status` shows the
 //! workspace at a glance. The command line lives in the binary (`src/main.rs`, `src/cli.rs`).
 
+pub mod accounts;
 pub mod audit;
 pub mod captions;
 pub mod config;

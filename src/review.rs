@@ -1,14 +1,17 @@
 //! Review: the moderator's side. A held photo is approved (its clean copy released), or rejected,
-//! always with a note and the moderator's name in the audit trail (policy: a second opinion before
-//! anything doubtful goes out, and a record of who gave it).
+//! always with a note and the acting account in the audit trail. Policy: a second opinion before
+//! anything doubtful goes out, and a record of who gave it — a photo held for a reason in
+//! `[review] second_opinion` is released only by a second approval from a different senior
+//! account ([`approve`]); staff accounts review nothing.
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Datelike, Local, NaiveDateTime, TimeZone, Utc, Weekday};
 use serde::Serialize;
 
+use crate::accounts::{Actor, Role};
 use crate::captions::{CaptionHit, TextSource};
-use crate::decide::{self, FaceFinding, Policy, Reason};
+use crate::decide::{self, FaceFinding, Policy, Reason, ReasonKind};
 use crate::dispose::{self, DisposeError};
 use crate::enrol::{self, EnrolError};
 use crate::faces::{FaceEngine, FaceError};
@@ -67,6 +70,14 @@ pub enum ReviewError {
     Enrol(#[from] EnrolError),
     #[error("{0}; the face cannot be attributed now — try again, or reject the photo")]
     Faces(#[from] FaceError),
+    #[error(
+        "{0} has a staff account, which cannot review photos; ask a moderator or a senior leader"
+    )]
+    NotAReviewer(String),
+    #[error("photo #{id} needs a second opinion and you gave its first approval (at {at}); a different senior must approve it")]
+    SameApprover { id: i64, at: String },
+    #[error("photo #{id} already has its first approval (by {by} at {at}); the second must come from a senior account")]
+    SecondNeedsSenior { id: i64, by: String, at: String },
 }
 
 /// The longest caption the moderator may write (a caption, not an article).
@@ -189,8 +200,166 @@ fn leave_held(
     Err(ReviewError::DecidedMeanwhile { id, state })
 }
 
-/// Release a held photo's clean copy to its channel's outbox. Returns the outbox path.
-pub fn approve(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<String, ReviewError> {
+/// What an approval did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Released to this outbox path.
+    Released(String),
+    /// Recorded as the first approval; the photo stays held for a second opinion.
+    FirstApproval(FirstApproval),
+}
+
+/// A first approval of a photo that needs a second opinion.
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstApproval {
+    pub photo_id: i64,
+    /// `approve` or `redact`: the second approval must be the same action.
+    pub action: String,
+    pub account: Option<i64>,
+    pub name: String,
+    pub note: String,
+    pub at: String,
+    /// The reason kinds that ask for a second opinion.
+    pub reasons: Vec<ReasonKind>,
+    #[serde(skip)]
+    fingerprint: String,
+}
+
+/// The photo record as approved: if anything about it changes (caption, faces, reasons), the
+/// first approval no longer counts.
+fn fingerprint(rec: &PhotoRecord) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(
+        serde_json::to_vec(rec).unwrap_or_default(),
+    ))
+}
+
+/// The reason kinds of `rec` that need a second opinion before it is released. Blurring removes
+/// the faces it blurs, so a redaction needs one only for the photo's other reasons.
+pub fn second_opinion_reasons(ws: &Workspace, rec: &PhotoRecord, redact: bool) -> Vec<ReasonKind> {
+    let mut kinds: Vec<ReasonKind> = rec
+        .reasons
+        .iter()
+        .map(|r| r.kind)
+        .filter(|k| ws.config.review.second_opinion.contains(k))
+        .filter(|k| !(redact && k.is_face()))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+fn read_first_approval(
+    conn: &rusqlite::Connection,
+    id: i64,
+) -> Result<Option<FirstApproval>, ReviewError> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            "SELECT action, account_id, name, note, at, fingerprint FROM first_approvals WHERE photo_id = ?1",
+            [id],
+            |r| {
+                Ok(FirstApproval {
+                    photo_id: id,
+                    action: r.get(0)?,
+                    account: r.get(1)?,
+                    name: r.get(2)?,
+                    note: r.get(3)?,
+                    at: r.get(4)?,
+                    reasons: vec![],
+                    fingerprint: r.get(5)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// The first approval photo `rec` is waiting on, if it still counts (the photo has not changed
+/// since it was given).
+pub fn awaiting_second_opinion(
+    ws: &Workspace,
+    conn: &rusqlite::Connection,
+    rec: &PhotoRecord,
+) -> Result<Option<FirstApproval>, ReviewError> {
+    let Some(mut a) = read_first_approval(conn, rec.id)? else {
+        return Ok(None);
+    };
+    if rec.state != PhotoState::Held || a.fingerprint != fingerprint(rec) {
+        return Ok(None);
+    }
+    a.reasons = second_opinion_reasons(ws, rec, a.action == "redact");
+    Ok(Some(a))
+}
+
+/// A moderator's "ask a senior" mark on a photo.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeniorRequest {
+    pub name: String,
+    pub note: String,
+    pub at: String,
+}
+
+pub fn senior_requests(
+    conn: &rusqlite::Connection,
+    id: i64,
+) -> Result<Vec<SeniorRequest>, ReviewError> {
+    let mut stmt =
+        conn.prepare("SELECT name, note, at FROM senior_requests WHERE photo_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(SeniorRequest {
+            name: r.get(0)?,
+            note: r.get(1)?,
+            at: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Mark a held photo "ask a senior", with a note saying what to look at. The photo stays held.
+pub fn ask_senior(ws: &Workspace, id: i64, note: &str, actor: &Actor) -> Result<(), ReviewError> {
+    require_reviewer(actor)?;
+    if note.trim().is_empty() {
+        return Err(ReviewError::NoteRequired);
+    }
+    let mut conn = ws.db()?;
+    held_record(&conn, id)?;
+    let (tx, _) = claim_held(ws, &mut conn, id)?;
+    let now = Utc::now();
+    tx.execute(
+        "INSERT INTO senior_requests (photo_id, account_id, name, note, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![id, actor.account_id(), actor.name(), note.trim(), now.to_rfc3339()],
+    )?;
+    crate::audit::record(
+        &tx,
+        &actor.audit_name(),
+        "senior-asked",
+        &format!("photo #{id}"),
+        &serde_json::json!({"note": note.trim()}),
+        now,
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Staff accounts drop photos; only moderators and seniors review them.
+pub fn require_reviewer(actor: &Actor) -> Result<(), ReviewError> {
+    if actor.role() < Role::Moderator {
+        return Err(ReviewError::NotAReviewer(actor.name().to_string()));
+    }
+    Ok(())
+}
+
+/// Release a held photo's clean copy to its channel's outbox, or, when it was held for a reason
+/// that needs a second opinion (`[review] second_opinion`), record the first approval or give the
+/// second.
+pub fn approve(
+    ws: &Workspace,
+    id: i64,
+    note: &str,
+    actor: &Actor,
+) -> Result<Decision, ReviewError> {
+    require_reviewer(actor)?;
     if note.trim().is_empty() {
         return Err(ReviewError::NoteRequired);
     }
@@ -254,25 +423,107 @@ fn held_clean_copy(
 /// moderator who loses a race writes nothing; a photo whose caption or faces changed since `rec`
 /// was read (what `bytes` were made from) is refused. The disposer's intent file makes a kill at
 /// any instant safe: the outbox never keeps a photo the journal says is held.
+///
+/// **Four eyes.** Inside the same claim (so across every process, web and CLI alike, one decision
+/// at a time), a photo with a reason in `[review] second_opinion` is only released when a first
+/// approval of the same action on the same (unchanged) photo exists, given by a different person,
+/// and this one comes from a senior account; otherwise this approval is recorded as the first and
+/// nothing reaches the disposer.
 #[allow(clippy::too_many_arguments)]
 fn publish_held(
     ws: &Workspace,
     conn: &mut rusqlite::Connection,
     rec: &PhotoRecord,
     source: dispose::Source<'_>,
-    actor: &str,
+    actor: &Actor,
     action: &str,
     mut detail: serde_json::Value,
-) -> Result<String, ReviewError> {
+) -> Result<Decision, ReviewError> {
     let dir = held_folder(ws, rec)?;
     let (tx, fresh) = claim_held(ws, conn, rec.id)?;
     if serde_json::to_value(&fresh).ok() != serde_json::to_value(rec).ok() {
         return Err(ReviewError::ChangedMeanwhile(rec.id));
     }
-    dispose::publish_held(ws, tx, rec, &dir, source, |tx, rel| {
+    let kind = if matches!(source, dispose::Source::Redacted(_)) {
+        "redact"
+    } else {
+        "approve"
+    };
+    let needs = second_opinion_reasons(ws, &fresh, kind == "redact");
+    let mut first = None;
+    if !needs.is_empty() {
+        let fp = fingerprint(&fresh);
+        let pending =
+            read_first_approval(&tx, rec.id)?.filter(|p| p.fingerprint == fp && p.action == kind);
+        match pending {
+            None => {
+                let now = Utc::now();
+                let note = detail
+                    .get("note")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("")
+                    .to_string();
+                tx.execute(
+                    "INSERT OR REPLACE INTO first_approvals (photo_id, action, account_id, name, note, fingerprint, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    rusqlite::params![rec.id, kind, actor.account_id(), actor.name(), note, fp, now.to_rfc3339()],
+                )?;
+                if let Some(d) = detail.as_object_mut() {
+                    d.insert("action".into(), kind.into());
+                    d.insert(
+                        "second_opinion_for".into(),
+                        serde_json::to_value(&needs).unwrap_or_default(),
+                    );
+                    d.insert("file".into(), rec.source_name.clone().into());
+                }
+                crate::audit::record(
+                    &tx,
+                    &actor.audit_name(),
+                    "first-approval",
+                    &format!("photo #{}", rec.id),
+                    &detail,
+                    now,
+                )?;
+                tx.commit()?;
+                return Ok(Decision::FirstApproval(FirstApproval {
+                    photo_id: rec.id,
+                    action: kind.into(),
+                    account: actor.account_id(),
+                    name: actor.name().to_string(),
+                    note,
+                    at: now.to_rfc3339(),
+                    reasons: needs,
+                    fingerprint: fp,
+                }));
+            }
+            Some(p) => {
+                let same = match (p.account, actor.account_id()) {
+                    (Some(a), Some(b)) => a == b,
+                    (None, None) => p.name.eq_ignore_ascii_case(actor.name()),
+                    _ => false,
+                };
+                if same {
+                    return Err(ReviewError::SameApprover {
+                        id: rec.id,
+                        at: p.at,
+                    });
+                }
+                if actor.role() != Role::Senior || actor.account_id().is_none() {
+                    return Err(ReviewError::SecondNeedsSenior {
+                        id: rec.id,
+                        by: p.name,
+                        at: p.at,
+                    });
+                }
+                first = Some(p);
+            }
+        }
+    }
+    let actor_name = actor.audit_name();
+    let rel = dispose::publish_held(ws, tx, rec, &dir, source, |tx, rel| {
         let now = Utc::now();
         leave_held(tx, rec.id, PhotoState::Approved, now)?;
         journal::set_paths(tx, rec.id, Some(rel), None)?;
+        tx.execute("DELETE FROM first_approvals WHERE photo_id = ?1", [rec.id])?;
         if let Some(d) = detail.as_object_mut() {
             d.insert("outbox".into(), rel.into());
             d.insert("file".into(), rec.source_name.clone().into());
@@ -280,17 +531,27 @@ fn publish_held(
                 "reasons".into(),
                 serde_json::to_value(&rec.reasons).unwrap_or_default(),
             );
+            if let Some(p) = &first {
+                d.insert(
+                    "second_opinion".into(),
+                    serde_json::json!({
+                        "for": needs,
+                        "first_approval": {"by": p.name, "account": p.account, "at": p.at, "note": p.note},
+                    }),
+                );
+            }
         }
         crate::audit::record(
             tx,
-            actor,
+            &actor_name,
             action,
             &format!("photo #{}", rec.id),
             &detail,
             now,
         )?;
-        Ok(())
-    })
+        Ok::<(), ReviewError>(())
+    })?;
+    Ok(Decision::Released(rel))
 }
 
 /// Blur every face that is not cleared for the channel and release the result; the held original
@@ -299,8 +560,9 @@ pub fn redact(
     ws: &Workspace,
     id: i64,
     note: &str,
-    actor: &str,
-) -> Result<(String, usize), ReviewError> {
+    actor: &Actor,
+) -> Result<(Decision, usize), ReviewError> {
+    require_reviewer(actor)?;
     if note.trim().is_empty() {
         return Err(ReviewError::NoteRequired);
     }
@@ -332,7 +594,8 @@ pub fn redact(
 }
 
 /// Refuse a held photo for good. Its files stay in `held/` as the record of what was refused.
-pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), ReviewError> {
+pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &Actor) -> Result<(), ReviewError> {
+    require_reviewer(actor)?;
     if note.trim().is_empty() {
         return Err(ReviewError::NoteRequired);
     }
@@ -345,6 +608,7 @@ pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), Re
     let (tx, rec) = claim_held(ws, &mut conn, id)?;
     let now = Utc::now();
     leave_held(&tx, id, PhotoState::Rejected, now)?;
+    tx.execute("DELETE FROM first_approvals WHERE photo_id = ?1", [id])?;
     if let Some(d) = &hash {
         use crate::pdq::Dihedral;
         journal::add_rejected_hash(
@@ -358,7 +622,7 @@ pub fn reject(ws: &Workspace, id: i64, note: &str, actor: &str) -> Result<(), Re
     let detail = serde_json::json!({"note": note, "file": rec.source_name, "reasons": rec.reasons, "reupload_hash": hash.map(|d| d.quality >= crate::pdq::MIN_QUALITY)});
     crate::audit::record(
         &tx,
-        actor,
+        &actor.audit_name(),
         "rejected",
         &format!("photo #{id}"),
         &detail,
@@ -470,8 +734,9 @@ pub fn edit_caption(
     id: i64,
     text: &str,
     note: &str,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<CaptionEdit, ReviewError> {
+    require_reviewer(actor)?;
     if note.trim().is_empty() {
         return Err(ReviewError::NoteRequired);
     }
@@ -523,7 +788,7 @@ pub fn edit_caption(
     });
     crate::audit::record(
         &tx,
-        actor,
+        &actor.audit_name(),
         "caption-edited",
         &format!("photo #{id}"),
         &detail,
@@ -562,8 +827,9 @@ pub fn attribute_face(
     face: usize,
     student: &str,
     note: &str,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<FaceAttribution, ReviewError> {
+    require_reviewer(actor)?;
     if note.trim().is_empty() {
         return Err(ReviewError::NoteRequired);
     }
@@ -629,9 +895,10 @@ pub fn attribute_face(
     let now = Utc::now();
     journal::set_findings(&tx, id, &reasons, &findings)?;
     journal::record_appearance(&tx, id, student, "face (moderator)")?;
+    let actor = actor.audit_name();
     crate::audit::record(
         &tx,
-        actor,
+        &actor,
         "face-attributed",
         &format!("photo #{id}"),
         &serde_json::json!({"note": note, "face": face + 1, "student": student, "before": before, "after": finding}),
@@ -639,7 +906,7 @@ pub fn attribute_face(
     )?;
     crate::audit::record(
         &tx,
-        actor,
+        &actor,
         "face-enrolled",
         student,
         &serde_json::json!({"source": source, "note": note}),

@@ -154,13 +154,9 @@ fn assert_no_temporaries(ws: &Ws, what: &str) {
 
 /// The binary, killed at `point`.
 fn killed(ws: &Ws, point: &str, args: &[&str]) -> Output {
-    let out = Command::new(BIN)
-        .arg("-w")
-        .arg(&ws.root)
-        .args(args)
-        .env("FAILPOINTS", format!("{point}=return"))
-        .output()
-        .unwrap();
+    let out = ws.cg_with(args, None, |c| {
+        c.env("FAILPOINTS", format!("{point}=return"));
+    });
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
         out.status.signal(),
@@ -231,9 +227,11 @@ fn id_of(ws: &Ws, name: &str) -> String {
     .to_string()
 }
 
-/// Gated once, so there are held photos to act on.
+/// Gated once, so there are held photos to act on (approved with one approval: second opinions
+/// go through the same publication, and are tested in `serve_security`).
 fn review_workspace() -> Ws {
     let ws = gate_workspace();
+    ws.set_config("review.second_opinion", toml_edit::Array::new());
     let _ = ws.cg(&["run", "--channel", "website"]);
     ws
 }
@@ -287,13 +285,9 @@ fn a_moderator_action_killed_at_any_durable_step_is_all_or_nothing() {
             args.push(&id);
             args.extend_from_slice(rest);
             let before = state(&ws);
-            let out = Command::new(BIN)
-                .arg("-w")
-                .arg(&ws.root)
-                .args(&args)
-                .env("FAILPOINTS", format!("{point}=return"))
-                .output()
-                .unwrap();
+            let out = ws.cg_with(&args, None, |c| {
+                c.env("FAILPOINTS", format!("{point}=return"));
+            });
             use std::os::unix::process::ExitStatusExt;
             if out.status.signal() != Some(6) {
                 continue; // this action does not pass that point
@@ -408,15 +402,19 @@ fn crash_soak() {
             approve_control = Some(state(&c));
         }
         let control = approve_control.as_ref().unwrap();
-        let mut child = Command::new(BIN)
-            .arg("-w")
-            .arg(&ws.root)
-            .args(args)
+        let (mut cmd, input) = ws.command(&args, None);
+        let mut child = cmd
             .env("FAILPOINTS", slowed())
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        {
+            use std::io::Write;
+            let mut pipe = child.stdin.take().unwrap();
+            let _ = pipe.write_all(input.as_bytes());
+        }
         std::thread::sleep(std::time::Duration::from_millis(next(120)));
         let _ = child.kill();
         let _ = child.wait();

@@ -202,6 +202,7 @@ fn moderator_redacts_a_held_photo() {
         .as_i64()
         .unwrap()
         .to_string();
+    ws.add_user("Ms Moderator", "moderator");
     let out = ws.cg(&[
         "review",
         "redact",
@@ -265,4 +266,63 @@ fn enrolment_needs_one_face_and_forget_erases_it() {
         vec!["face_unknown"],
         "forgotten: no longer recognised: {o}"
     );
+}
+
+/// Blurring removes the no-publish child, so one moderator may blur and release; but a caption
+/// that also names a student still needs a second opinion: the first redaction is recorded, the
+/// same person cannot give the second, a different senior's releases the blurred copy.
+#[test]
+fn a_redaction_needs_a_second_opinion_only_for_reasons_blurring_does_not_remove() {
+    let ws = Ws::with_demo_register();
+    assert!(enrol(&ws, "A1009", "obama_portrait.jpg").status.success());
+    fs::copy(face("obama_blue_room.jpg"), ws.staging().join("a.jpg")).unwrap();
+    fs::write(ws.staging().join("a.txt"), "Well done Olivia Smith!").unwrap();
+    let (lines, _, _) = ws.run_json("website");
+    let o = outcome_for(&lines, "a.jpg");
+    let k = kinds(o);
+    assert!(
+        k.contains(&"face_no_publish".to_string())
+            && k.contains(&"caption_names_student".to_string()),
+        "{o}"
+    );
+    let id = o["id"].as_i64().unwrap().to_string();
+    ws.add_user("sam", "senior");
+    let out = ws.cg(&["review", "redact", &id, "--note", "blur her"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("First approval of blurring"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(ws.files_under("outbox").is_empty());
+    // Approving instead is another decision: it needs its own two approvals.
+    let out = ws.cg(&["--as", "sam", "review", "approve", &id, "--note", "as is"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("First approval"));
+    assert!(ws.files_under("outbox").is_empty());
+    let out = ws.cg(&["review", "redact", &id, "--note", "again"]);
+    assert!(
+        out.status.success(),
+        "the approve replaced head's redaction as the first"
+    );
+    assert!(ws.files_under("outbox").is_empty());
+    let out = ws.cg(&[
+        "--as",
+        "sam",
+        "review",
+        "redact",
+        &id,
+        "--note",
+        "agreed, blurred",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("face(s) blurred"));
+    assert_eq!(ws.files_under("outbox/website").len(), 1);
 }

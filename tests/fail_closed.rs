@@ -532,14 +532,17 @@ fn a_closed_pipe_ends_a_listing_quietly() {
     ws.set_config("faces.enabled", false);
     let _ = ws.cg(&["run", "--channel", "website"]);
     for args in [&["review", "list"][..], &["audit"], &["register", "list"]] {
-        let mut child = std::process::Command::new(BIN)
-            .arg("-w")
-            .arg(&ws.root)
-            .args(args)
+        let (mut cmd, input) = ws.command(args, None);
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
+        {
+            use std::io::Write;
+            let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        }
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

@@ -243,6 +243,7 @@ fn moderator_approves_and_rejects_with_notes_and_names() {
     let no_note = ws.cg(&["review", "approve", &a, "--note", " "]);
     assert_eq!(no_note.status.code(), Some(2), "a note is required");
 
+    ws.add_user("Ms Moderator", "moderator");
     let ok = ws.cg(&[
         "review",
         "approve",
@@ -252,6 +253,19 @@ fn moderator_approves_and_rejects_with_notes_and_names() {
         "--as",
         "Ms Moderator",
     ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Its file name names a student: the moderator's approval is the first of two.
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("First approval"),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(ws.files_under("outbox/website").is_empty());
+    let ok = ws.cg(&["review", "approve", &a, "--note", "second opinion: agreed"]);
     assert!(
         ok.status.success(),
         "{}",
@@ -294,9 +308,18 @@ fn moderator_approves_and_rejects_with_notes_and_names() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let first = entries
+        .iter()
+        .find(|e| e["action"] == "first-approval")
+        .unwrap();
+    assert_eq!(first["actor"], "Ms Moderator (account 2)");
+    assert_eq!(first["detail"]["note"], "renamed; parents agreed");
     let approved = entries.iter().find(|e| e["action"] == "approved").unwrap();
-    assert_eq!(approved["actor"], "Ms Moderator");
-    assert_eq!(approved["detail"]["note"], "renamed; parents agreed");
+    assert_eq!(approved["actor"], "head (account 1)");
+    assert_eq!(
+        approved["detail"]["second_opinion"]["first_approval"]["note"],
+        "renamed; parents agreed"
+    );
     assert!(entries
         .iter()
         .any(|e| e["action"] == "rejected" && e["subject"] == format!("photo #{b}")));
@@ -347,6 +370,7 @@ fn register_import_with_bad_rows_changes_nothing_and_names_lines() {
 #[test]
 fn withdrawing_consent_lists_what_to_take_down() {
     let ws = Ws::with_demo_register();
+    ws.set_config("review.second_opinion", toml_edit::Array::new());
     // A photo naming a student, approved by the moderator, is linked to that student.
     ws.drop_file("IMG_9.jpg", &jpeg(64, 48, 9));
     fs::write(ws.staging().join("IMG_9.txt"), "Well done Aarav Patel!").unwrap();

@@ -18,6 +18,8 @@ const PHOTOS: u8 = 20;
 /// `PHOTOS` held photos, each with a caption naming a student (so no caption travels).
 fn held_photos() -> (Ws, Vec<i64>) {
     let ws = Ws::with_demo_register();
+    // Single approvals race here; second opinions are raced in `serve_security`'s claim.
+    ws.set_config("review.second_opinion", toml_edit::Array::new());
     for i in 0..PHOTOS {
         ws.drop_file(
             &format!("race-{i}.jpg"),
@@ -51,11 +53,12 @@ fn race(root: &Path, id: i64, acts: [(Act, &'static str); 2]) -> Vec<Result<(), 
         .map(|(act, actor)| {
             let barrier = Arc::clone(&barrier);
             let ws = Workspace::open(root).unwrap();
+            let actor = consentgate::accounts::Actor::Unverified(actor.to_string());
             std::thread::spawn(move || {
                 barrier.wait();
                 match act {
-                    Act::Approve => review::approve(&ws, id, "fine", actor).map(|_| ()),
-                    Act::Reject => review::reject(&ws, id, "no", actor),
+                    Act::Approve => review::approve(&ws, id, "fine", &actor).map(|_| ()),
+                    Act::Reject => review::reject(&ws, id, "no", &actor),
                 }
             })
         })

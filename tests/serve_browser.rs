@@ -1,8 +1,9 @@
 //! The review page in a real browser: Debian's headless Chromium driven through chromedriver
-//! (WebDriver, via `fantoccini`). A wrong token is refused; the moderator logs in, sees a held
+//! (WebDriver, via `fantoccini`). A wrong password is refused; the moderator logs in, sees a held
 //! photo with its face boxes and reasons, the `<script>` in its caption shown as text and never
-//! run, approves it with a note, and the file appears in the outbox. A screenshot is saved and
-//! must not be blank.
+//! run, and gives the first approval of a photo held for a no-publish child's face; a senior logs
+//! in as a second user, sees "awaiting second opinion", gives the second approval, and the file
+//! appears in the outbox. A screenshot is saved and must not be blank.
 //!
 //! Without chromium and chromedriver the test prints SKIP and passes, unless
 //! CONSENTGATE_REQUIRE_BROWSER is set (as .ci/run does): then their absence fails it.
@@ -92,7 +93,50 @@ fn workspace_with_held_group_photo() -> Ws {
     let (lines, _, code) = ws.run_json("website");
     assert_eq!(code, 1, "{lines:#?}");
     assert_eq!(lines[0]["id"], 1);
+    // #2: a child on the no-publish list (A1009, enrolled from another photo of them).
+    let out = ws.cg(&[
+        "register",
+        "enrol",
+        "A1009",
+        fixtures()
+            .join("faces/obama_portrait.jpg")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::copy(
+        fixtures().join("faces/obama_blue_room.jpg"),
+        ws.staging().join("assembly.jpg"),
+    )
+    .unwrap();
+    let (lines, _, code) = ws.run_json("website");
+    assert_eq!(code, 1, "{lines:#?}");
+    assert_eq!(lines[0]["id"], 2);
+    assert!(
+        lines[0]["reasons"].to_string().contains("face_no_publish"),
+        "{lines:#?}"
+    );
+    ws.head_ready();
+    ws.add_user("J. Moderator", "moderator");
     ws
+}
+
+/// Fill the login form and submit it.
+async fn log_in(
+    c: &fantoccini::Client,
+    name: &str,
+    password: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    c.find(Locator::Id("name")).await?.send_keys(name).await?;
+    c.find(Locator::Id("password"))
+        .await?
+        .send_keys(password)
+        .await?;
+    c.find(Locator::Id("login")).await?.click().await
 }
 
 /// Mean and variance of a PNG's luma: a blank (single-colour) screenshot has none.
@@ -135,7 +179,6 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
         return;
     }
     let ws = workspace_with_held_group_photo();
-    let token = new_token(&ws);
     let server = Server::start(&ws);
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
@@ -165,35 +208,19 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
         c.goto(&server.url("/queue")).await?;
         assert!(c.current_url().await?.path().ends_with("/login"));
 
-        // A wrong token is refused.
-        c.find(Locator::Id("name"))
-            .await?
-            .send_keys("J. Moderator")
-            .await?;
-        c.find(Locator::Id("token"))
-            .await?
-            .send_keys("not-the-token")
-            .await?;
-        c.find(Locator::Id("login")).await?.click().await?;
+        // A wrong password is refused.
+        log_in(&c, "J. Moderator", "not the password").await?;
         let error = c
             .wait()
             .for_element(Locator::Id("error"))
             .await?
             .text()
             .await?;
-        assert!(error.contains("not right"), "{error}");
+        assert!(error.contains("wrong name or password"), "{error}");
         assert!(c.current_url().await?.path().ends_with("/login"));
 
         // The right one lets us in, and the queue shows the held photo with its thumbnail.
-        c.find(Locator::Id("name"))
-            .await?
-            .send_keys("J. Moderator")
-            .await?;
-        c.find(Locator::Id("token"))
-            .await?
-            .send_keys(&token)
-            .await?;
-        c.find(Locator::Id("login")).await?.click().await?;
+        log_in(&c, "J. Moderator", &password("J. Moderator")).await?;
         c.wait()
             .for_element(Locator::Css("li.card[data-id='1']"))
             .await?;
@@ -294,7 +321,15 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
             shot.display()
         );
 
-        // Approve with a note: back on the queue with a message, and the file is in the outbox.
+        // The no-publish photo: the moderator's approval is only the first.
+        c.goto(&server.url("/photo/2")).await?;
+        let reasons = c
+            .wait()
+            .for_element(Locator::Id("reasons"))
+            .await?
+            .text()
+            .await?;
+        assert!(reasons.contains("face on the no-publish list"), "{reasons}");
         c.find(Locator::Id("approve-note"))
             .await?
             .send_keys("Parents asked; faces checked")
@@ -306,10 +341,49 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
             .await?
             .text()
             .await?;
+        assert!(flash.contains("first approval"), "{flash}");
+        assert!(
+            c.find(Locator::Css("li.card[data-id='2']")).await.is_ok(),
+            "still held"
+        );
+        assert!(ws.files_under("outbox/website").is_empty());
+
+        // A second user, a senior, logs in, sees who approved first, and gives the second opinion.
+        c.find(Locator::Css("form.logout button"))
+            .await?
+            .click()
+            .await?;
+        c.wait().for_element(Locator::Id("password")).await?;
+        log_in(&c, "head", &password("head")).await?;
+        c.wait()
+            .for_element(Locator::Css("li.card[data-id='2']"))
+            .await?;
+        c.goto(&server.url("/photo/2")).await?;
+        let awaiting = c
+            .wait()
+            .for_element(Locator::Id("awaiting"))
+            .await?
+            .text()
+            .await?;
+        assert!(
+            awaiting.contains("Awaiting second opinion (approved by J. Moderator at"),
+            "{awaiting}"
+        );
+        c.find(Locator::Id("approve-note"))
+            .await?
+            .send_keys("Agreed with the parents' request")
+            .await?;
+        c.find(Locator::Id("approve")).await?.click().await?;
+        let flash = c
+            .wait()
+            .for_element(Locator::Id("flash"))
+            .await?
+            .text()
+            .await?;
         assert!(flash.contains("released to outbox/website/"), "{flash}");
         assert!(c.current_url().await?.path().ends_with("/queue"));
         assert!(
-            c.find(Locator::Css("li.card[data-id='1']")).await.is_err(),
+            c.find(Locator::Css("li.card[data-id='2']")).await.is_err(),
             "no longer held"
         );
         Ok::<(), fantoccini::error::CmdError>(())
@@ -320,17 +394,25 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
     result.expect("browser session");
 
     let released = ws.files_under("outbox/website");
-    assert_eq!(
-        released.len(),
-        1,
-        "the photo only; its caption named a student: {released:?}"
-    );
+    assert_eq!(released.len(), 1, "{released:?}");
     assert_eq!(released[0].extension().unwrap(), "jpg");
-    let audit = ws.cg(&["audit", "--subject", "photo #1", "--json"]);
+    let audit = ws.cg(&["audit", "--subject", "photo #2", "--json"]);
     let audit = String::from_utf8_lossy(&audit.stdout);
-    assert!(
-        audit.contains("\"actor\":\"J. Moderator\"") && audit.contains("Parents asked"),
-        "{audit}"
+    let rows: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let first = rows
+        .iter()
+        .find(|r| r["action"] == "first-approval")
+        .unwrap();
+    assert_eq!(first["actor"], "J. Moderator (account 2)");
+    assert_eq!(first["detail"]["note"], "Parents asked; faces checked");
+    let second = rows.iter().find(|r| r["action"] == "approved").unwrap();
+    assert_eq!(second["actor"], "head (account 1)");
+    assert_eq!(
+        second["detail"]["second_opinion"]["first_approval"]["by"],
+        "J. Moderator"
     );
     drop(server);
 }

@@ -47,11 +47,12 @@ impl Session<'_> {
     }
 }
 
+/// Log in as a new moderator account `name`.
 fn session<'a>(ws: &Ws, server: &'a Server, name: &str) -> Session<'a> {
-    let token = new_token(ws);
+    ws.add_user(name, "moderator");
     Session {
         server,
-        cookie: login(server, name, &token),
+        cookie: login(server, name),
         origin: format!("http://{}", server.addr),
     }
 }
@@ -147,7 +148,7 @@ fn an_edited_caption_is_checked_again_and_travels_only_when_it_names_nobody() {
         .unwrap()
         .contains("Olivia Smith"));
     assert_eq!(edits[1]["detail"]["after"], "Sports day relay, Year 6");
-    assert_eq!(edits[1]["actor"], "J. Moderator");
+    assert_eq!(edits[1]["actor"], "J. Moderator (account 2)");
     assert!(ws.cg(&["audit", "verify"]).status.success());
 }
 
@@ -307,6 +308,7 @@ fn the_queue_audit_and_reject_views_work() {
 #[test]
 fn the_cli_mirrors_the_caption_and_face_actions() {
     let ws = held_workspace();
+    ws.add_user("J. Moderator", "moderator");
     let out = ws.cg(&[
         "--as",
         "J. Moderator",

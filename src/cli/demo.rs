@@ -24,6 +24,12 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
     };
     let ws = Workspace::init(&root, actor)?;
     let mut conn = ws.db()?;
+    let code = consentgate::accounts::add(
+        &mut conn,
+        "demo-senior",
+        consentgate::accounts::Role::Senior,
+        &consentgate::accounts::Actor::Unverified(actor.to_string()),
+    )?;
     let today = chrono::Local::now().date_naive();
     let report = consentgate::register::import_csv(
         &mut conn,
@@ -82,9 +88,14 @@ pub fn run(dir: Option<&Path>, fixtures: &Path, actor: &str) -> Result<u8> {
     let root = root.display();
     println!("Look around:");
     println!("  ls {root}/outbox/website                 the clean photos, under neutral names");
-    println!("  {exe} -w {root} review list     what a moderator must look at");
-    println!("  {exe} -w {root} review show ID  every reason for one held photo");
+    println!("  {exe} -w {root} --as demo-senior review list     what a moderator must look at (after `users setup`, below)");
+    println!("  {exe} -w {root} --as demo-senior review show ID  every reason for one held photo");
     println!("  {exe} -w {root} audit           the tamper-evident trail");
+    println!();
+    println!("The review page, with the demo's senior account:");
+    println!("  {exe} -w {root} users setup demo-senior     choose its password with this one-time code: {}", code.code);
+    println!("  {exe} -w {root} serve                        then open http://127.0.0.1:8470/ and log in as demo-senior");
+    println!("  (or open http://127.0.0.1:8470/setup, give the name demo-senior and the code, and choose the password there)");
     let _ = summary;
     Ok(0)
 }

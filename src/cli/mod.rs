@@ -14,6 +14,7 @@ use anyhow::{bail, Context as _, Result};
 use chrono::{Local, Utc};
 use clap::{Args, Parser, Subcommand};
 
+use consentgate::accounts::{self, Actor};
 use consentgate::gate::{self, Decision, Outcome, PhotoOutcome, Progress, RunOptions, Summary};
 use consentgate::journal;
 use consentgate::register::{self, SchoolDevice};
@@ -36,17 +37,31 @@ pub struct Cli {
         default_value = "."
     )]
     pub workspace: PathBuf,
-    /// Who is acting, for the audit trail (default: the logged-in user).
+    /// Who is acting: for `review` and `users`, your account's name (you are asked for its
+    /// password); elsewhere a name for the audit trail (default: the logged-in user).
     #[arg(long = "as", global = true, value_name = "NAME")]
     pub actor: Option<String>,
+    /// Read the password (for `users setup`: the one-time code, then the new password), one per
+    /// line, from standard input instead of asking on the terminal (scripts, tests).
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Create a workspace: config, staging/, outbox/, held/ and the register database.
-    Init { dir: PathBuf },
+    /// Create a workspace: config, staging/, outbox/, held/, the register database, and its first
+    /// (senior) account, whose one-time set-up code is printed.
+    Init {
+        dir: PathBuf,
+        /// The first senior account's name (default: your login name).
+        #[arg(long, value_name = "NAME")]
+        senior: Option<String>,
+    },
+    /// Accounts: who may review (moderator), who manages and gives second opinions (senior).
+    #[command(subcommand)]
+    Users(UsersCmd),
     /// The register: students, consent, enrolment.
     #[command(subcommand)]
     Register(RegisterCmd),
@@ -188,6 +203,34 @@ pub enum DevicesCmd {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum UsersCmd {
+    /// Make an account; prints its one-time set-up code (senior only).
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["staff", "moderator", "senior"])]
+        role: String,
+    },
+    /// Every account, its role and state (senior only).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account: it cannot log in, its sessions end at once (senior only).
+    Disable { name: String },
+    /// Reset an account's password: prints a new one-time set-up code, ends its sessions (senior only).
+    Reset { name: String },
+    /// Choose your password with your one-time set-up code.
+    Setup { name: String },
+    /// Review-page sessions that are live (senior only).
+    Sessions {
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a review-page session by its number (senior only).
+    Revoke { session: i64 },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ReviewCmd {
     /// Held photos, oldest first.
     List {
@@ -218,6 +261,12 @@ pub enum ReviewCmd {
         #[arg(long)]
         note: String,
     },
+    /// Mark a held photo "ask a senior", with a note (it stays held).
+    Ask {
+        id: i64,
+        #[arg(long)]
+        note: String,
+    },
     /// Replace a held photo's caption; it is checked again and travels only if it names nobody.
     Caption {
         id: i64,
@@ -241,7 +290,8 @@ pub enum ReviewCmd {
 pub struct AuditArgs {
     #[command(subcommand)]
     pub verify: Option<AuditCmd>,
-    /// Only entries about this subject, e.g. "photo #3" or a student id.
+    /// Only entries about this subject, e.g. "photo #3", a student id, or "user:NAME" (what was
+    /// done to that account and everything it did).
     #[arg(long)]
     pub subject: Option<String>,
     #[arg(long)]
@@ -292,7 +342,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
     let actor = cli.actor.clone().unwrap_or_else(os_user);
     let open = || Workspace::open(&cli.workspace).map_err(anyhow::Error::from);
     match cli.command {
-        Command::Init { dir } => {
+        Command::Init { dir, senior } => {
             let ws = Workspace::init(&dir, &actor)?;
             println!("Created a consentgate workspace in {}", dir.display());
             println!(
@@ -300,13 +350,23 @@ pub fn execute(cli: Cli) -> Result<u8> {
                 ws.root.join(consentgate::workspace::CONFIG_FILE).display()
             );
             println!("  drop photos into {}", ws.staging().display());
-            let token = consentgate::serve::token::create(&ws.root)?;
-            println!("Review page login token (shown only now; keep it in the school's password manager): {token}");
+            let senior = senior.unwrap_or_else(os_user);
+            let code = accounts::add(
+                &mut ws.db()?,
+                &senior,
+                accounts::Role::Senior,
+                &Actor::Unverified(actor.clone()),
+            )?;
+            print_setup_code(&ws, &code, "Senior account");
             println!(
                 "Next: consentgate -w {} register import students.csv",
                 dir.display()
             );
             Ok(0)
+        }
+        Command::Users(cmd) => {
+            let mut secrets = Secrets::new(cli.password_stdin);
+            users_cmd(&open()?, cmd, cli.actor.as_deref(), &mut secrets)
         }
         Command::Register(cmd) => register_cmd(&open()?, cmd, &actor),
         Command::Devices(cmd) => devices_cmd(&open()?, cmd, &actor),
@@ -386,7 +446,12 @@ pub fn execute(cli: Cli) -> Result<u8> {
             }
             Ok(u8::from(held))
         }
-        Command::Review(cmd) => review_cmd(&open()?, cmd, &actor),
+        Command::Review(cmd) => {
+            let ws = open()?;
+            let mut secrets = Secrets::new(cli.password_stdin);
+            let who = cli_actor(&ws, cli.actor.as_deref(), &mut secrets)?;
+            review_cmd(&ws, cmd, &who)
+        }
         Command::Audit(args) => audit_cmd(&open()?, args),
         Command::Serve {
             port,
@@ -550,7 +615,7 @@ fn print_summary(out: &mut impl Write, channel: &str, s: &Summary) -> Result<()>
     if s.held > 0 {
         writeln!(
             out,
-            "Held photos wait for a moderator: consentgate review list"
+            "Held photos wait for a moderator: consentgate --as NAME review list"
         )?;
     }
     Ok(())
@@ -885,7 +950,189 @@ fn devices_cmd(ws: &Workspace, cmd: DevicesCmd, actor: &str) -> Result<u8> {
     Ok(0)
 }
 
-fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
+/// Passwords and codes for this command: asked on the terminal (not echoed), or read one per
+/// line from standard input with `--password-stdin`.
+struct Secrets {
+    stdin: bool,
+}
+
+impl Secrets {
+    fn new(stdin: bool) -> Secrets {
+        Secrets { stdin }
+    }
+
+    fn next(&mut self, prompt: &str) -> Result<String> {
+        if self.stdin {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading standard input")?;
+            return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+        }
+        rpassword::prompt_password(prompt).map_err(|e| {
+            anyhow::anyhow!("cannot ask for the password on a terminal ({e}); run this in a terminal, or pass --password-stdin and write it on standard input")
+        })
+    }
+}
+
+/// Who runs a `review` or `users` command. With accounts: the account `--as` names, after its
+/// password is checked (so the command line is no back door past the review page's login; a
+/// wrong password waits a second and is recorded). Without accounts (a workspace made before
+/// them): the name given, unverified, as before.
+fn cli_actor(ws: &Workspace, name: Option<&str>, secrets: &mut Secrets) -> Result<Actor> {
+    let conn = ws.db()?;
+    if !accounts::any_accounts(&conn)? {
+        return Ok(Actor::Unverified(name.map_or_else(os_user, str::to_string)));
+    }
+    let Some(name) = name else {
+        bail!("this workspace has accounts: say who you are with --as NAME (you are then asked for your password)");
+    };
+    let password = secrets.next(&format!("Password for {name}: "))?;
+    let source = format!(
+        "{}@{}",
+        os_user(),
+        whoami::fallible::hostname().unwrap_or_default()
+    );
+    match accounts::authenticate(&conn, name, &password, "command line", &source) {
+        Ok(a) => Ok(Actor::Account(a)),
+        Err(e) => {
+            // Slows a guessing script down; the review page slows guessing per account and source.
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            Err(e.into())
+        }
+    }
+}
+
+fn print_setup_code(ws: &Workspace, code: &accounts::SetupCode, what: &str) {
+    println!(
+        "{what} {:?}: one-time set-up code (shown only now; give it to its owner, it works once until {}): {}",
+        code.name,
+        code.expires_at.with_timezone(&Local).format("%Y-%m-%d %H:%M"),
+        code.code
+    );
+    println!(
+        "  to choose the password: consentgate -w {} users setup {:?}   (or `consentgate serve` and open /setup)",
+        ws.root.display(),
+        code.name
+    );
+}
+
+fn require_senior(who: &Actor, conn: &rusqlite::Connection) -> Result<()> {
+    let ok = match who {
+        Actor::Account(a) => a.role == accounts::Role::Senior,
+        Actor::Unverified(_) => !accounts::any_accounts(conn)?,
+    };
+    if !ok {
+        bail!(accounts::AccountError::NeedsSenior(format!(
+            "{} is a {} account",
+            who.name(),
+            who.role().as_str()
+        )));
+    }
+    Ok(())
+}
+
+fn users_cmd(
+    ws: &Workspace,
+    cmd: UsersCmd,
+    name: Option<&str>,
+    secrets: &mut Secrets,
+) -> Result<u8> {
+    if let UsersCmd::Setup { name } = &cmd {
+        let code = secrets.next(&format!("One-time set-up code for {name}: "))?;
+        let password = secrets.next("New password: ")?;
+        if !secrets.stdin && secrets.next("The same password again: ")? != password {
+            bail!(accounts::AccountError::PasswordsDiffer);
+        }
+        let a = accounts::complete_setup(
+            &mut ws.db()?,
+            name,
+            &code,
+            &password,
+            &format!("command line ({})", os_user()),
+        )?;
+        println!(
+            "Password set for {} ({}). Log in on the review page with it; `--as {}` on the command line.",
+            a.name,
+            a.role.as_str(),
+            a.name
+        );
+        return Ok(0);
+    }
+    let who = cli_actor(ws, name, secrets)?;
+    let mut conn = ws.db()?;
+    let limits = accounts::SessionLimits {
+        idle: std::time::Duration::from_secs(ws.config.serve.session_idle_minutes * 60),
+        max_age: std::time::Duration::from_secs(12 * 3600),
+    };
+    match cmd {
+        UsersCmd::Add { name, role } => {
+            let role =
+                accounts::Role::parse(&role).context("role is staff, moderator or senior")?;
+            let code = accounts::add(&mut conn, &name, role, &who)?;
+            print_setup_code(ws, &code, &format!("Account ({})", role.as_str()));
+        }
+        UsersCmd::List { json } => {
+            require_senior(&who, &conn)?;
+            let list = accounts::list(&conn)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(0);
+            }
+            for a in &list {
+                let state = if a.disabled {
+                    "disabled"
+                } else if !a.set_up {
+                    "waiting for set-up"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<24} {:<10} {:<20} last login {}",
+                    a.name,
+                    a.role.as_str(),
+                    state,
+                    a.last_login_at.as_deref().unwrap_or("never")
+                );
+            }
+        }
+        UsersCmd::Disable { name } => {
+            accounts::disable(&mut conn, &name, &who)?;
+            println!("Disabled {name}; its sessions ended. `consentgate users reset {name}` enables it again with a new set-up code.");
+        }
+        UsersCmd::Reset { name } => {
+            let code = accounts::reset(&mut conn, &name, &who)?;
+            print_setup_code(ws, &code, "Account");
+        }
+        UsersCmd::Sessions { json } => {
+            require_senior(&who, &conn)?;
+            let list = accounts::sessions(&conn, limits)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(0);
+            }
+            for s in &list {
+                println!(
+                    "{:>4}  {:<24} from {:<16} since {}  last seen {}",
+                    s.number, s.name, s.source, s.created_at, s.last_seen_at
+                );
+            }
+        }
+        UsersCmd::Revoke { session } => {
+            if accounts::revoke_session(&conn, session, &who)? {
+                println!("Session {session} ended.");
+            } else {
+                println!("There is no live session {session}.");
+            }
+        }
+        UsersCmd::Setup { .. } => {}
+    }
+    Ok(0)
+}
+
+fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &Actor) -> Result<u8> {
+    // Even the queue shows children's names: staff accounts see none of it.
+    review::require_reviewer(actor)?;
     match cmd {
         ReviewCmd::List { json } => {
             let items = review::held(ws)?;
@@ -932,6 +1179,16 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
             for reason in &r.reasons {
                 println!("  - {}: {}", reason.kind.label(), reason.detail);
             }
+            let conn = ws.db()?;
+            if let Some(a) = review::awaiting_second_opinion(ws, &conn, &r)? {
+                println!(
+                    "  AWAITING SECOND OPINION (approved by {} at {}; a different senior must {} it too)",
+                    a.name, a.at, a.action
+                );
+            }
+            for q in review::senior_requests(&conn, id)? {
+                println!("  ask a senior ({}, {}): {}", q.name, q.at, q.note);
+            }
             if !r.removed.is_empty() {
                 println!("  metadata removed: {}", r.removed.join(", "));
             }
@@ -947,13 +1204,28 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &str) -> Result<u8> {
             Ok(0)
         }
         ReviewCmd::Approve { id, note } => {
-            let dest = review::approve(ws, id, &note, actor)?;
-            println!("Approved #{id}: released to {dest}");
+            match review::approve(ws, id, &note, actor)? {
+                review::Decision::Released(dest) => println!("Approved #{id}: released to {dest}"),
+                review::Decision::FirstApproval(a) => println!(
+                    "First approval of #{id} recorded (held for {}): it stays held until a different senior approves it too.",
+                    a.reasons.iter().map(|k| k.label()).collect::<Vec<_>>().join(", ")
+                ),
+            }
             Ok(0)
         }
         ReviewCmd::Redact { id, note } => {
-            let (dest, n) = review::redact(ws, id, &note, actor)?;
-            println!("Redacted #{id}: {n} face(s) blurred, released to {dest}; the original stays in held/.");
+            match review::redact(ws, id, &note, actor)? {
+                (review::Decision::Released(dest), n) => println!("Redacted #{id}: {n} face(s) blurred, released to {dest}; the original stays in held/."),
+                (review::Decision::FirstApproval(a), _) => println!(
+                    "First approval of blurring and releasing #{id} recorded (held for {}): it stays held until a different senior does the same.",
+                    a.reasons.iter().map(|k| k.label()).collect::<Vec<_>>().join(", ")
+                ),
+            }
+            Ok(0)
+        }
+        ReviewCmd::Ask { id, note } => {
+            review::ask_senior(ws, id, &note, actor)?;
+            println!("#{id} is marked \"ask a senior\"; it stays held.");
             Ok(0)
         }
         ReviewCmd::Reject { id, note } => {
@@ -1017,7 +1289,7 @@ fn serve_cmd(
         ws.clone(),
         consentgate::serve::Options { bind, port },
         |addr| {
-            println!("consentgate review page: http://{addr}/  (log in with your name and the login token; Ctrl-C stops it)");
+            println!("consentgate review page: http://{addr}/  (log in with your account; Ctrl-C stops it)");
             let _ = std::io::stdout().flush();
         },
     )?;
@@ -1104,7 +1376,17 @@ fn audit_cmd(ws: &Workspace, args: AuditArgs) -> Result<u8> {
             }
         };
     }
-    let entries = consentgate::audit::trail(&conn, args.subject.as_deref())?;
+    let entries = match args
+        .subject
+        .as_deref()
+        .and_then(|s| s.strip_prefix("user:"))
+    {
+        Some(name) => {
+            let actor = accounts::get(&conn, name)?.map(|a| accounts::account_actor(&a));
+            consentgate::audit::trail_by(&conn, &accounts::subject(name), actor.as_deref())?
+        }
+        None => consentgate::audit::trail(&conn, args.subject.as_deref())?,
+    };
     if args.json {
         for e in &entries {
             println!("{}", serde_json::to_string(e)?);

@@ -41,6 +41,7 @@ pub enum ReasonKind {
     SymbolicLink,
     UnregisteredDevice,
     /// A face matches a student on the no-publish (safeguarding) list.
+    #[serde(alias = "no_publish_face")]
     FaceNoPublish,
     /// A face matches a student without valid consent for the channel (none, expired, withdrawn, left).
     FaceNoConsent,

@@ -1,8 +1,9 @@
-//! Who may do what: login, sessions, CSRF tokens, same-origin and Host checks.
+//! Who may do what: login, sessions, roles, CSRF tokens, same-origin and Host checks.
 //!
-//! Every page handler takes a [`Moderator`] (a live session, else a redirect to the login page)
-//! and every action handler an [`Action`] (same origin, a live session and the session's CSRF
-//! token, checked in that order, before the form is even parsed), so no handler can forget one.
+//! Every page handler takes a [`Moderator`] (a live session of a moderator or senior, else a
+//! redirect to the login page), [`Senior`] or [`Signed`] (any role), and every action handler an
+//! [`Action`] (same origin, a live session of the required role and the session's CSRF token,
+//! checked in that order, before the form is even parsed), so no handler can forget one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,23 +16,16 @@ use cookie::{Cookie, SameSite};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-use super::token::random_hex;
-use super::{html, App, Session};
+use super::{html, App};
+use crate::accounts::{self, Account, AccountError, Actor, Role};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "cg_session";
-/// A session unused for this long ends.
-const IDLE: Duration = Duration::from_secs(2 * 3600);
-/// No session lasts longer than a working day.
-const MAX_AGE: Duration = Duration::from_secs(12 * 3600);
-/// After this many failed logins in `FAILURE_WINDOW`, every attempt waits `GUESSING_DELAY`.
-const MAX_FAILURES: usize = 10;
-const FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
-/// Extra wait for every login attempt while `MAX_FAILURES` wrong tokens are in the window.
-const GUESSING_DELAY: Duration = Duration::from_secs(2);
+/// No session lasts longer than a working day (the idle limit is `[serve] session_idle_minutes`).
+pub const MAX_AGE: Duration = Duration::from_secs(12 * 3600);
 /// Forms are small; anything larger is refused before it is parsed.
 pub const FORM_LIMIT: usize = 64 * 1024;
-/// Longest moderator name (it goes into every audit entry).
+/// Longest self-declared name with the shared token (it goes into every audit entry).
 const MAX_NAME_CHARS: usize = 80;
 
 /// A refused request, shown as a small page that says what to do next.
@@ -128,101 +122,217 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
         .map(|c| c.value().to_string())
 }
 
-/// A logged-in moderator, for one request.
+/// A logged-in person, for one request.
 #[derive(Debug, Clone)]
 pub struct Moderator {
-    sid: String,
-    /// Their name as they gave it at login: it goes into every audit entry.
+    /// The session's public number.
+    pub session: i64,
+    /// Their account's name (or, with the shared token, the name they gave).
     pub name: String,
+    /// Who they are for checks and the audit trail.
+    pub actor: Actor,
     /// The session's CSRF token, for the forms on the page.
     pub csrf: String,
     /// A message left by the previous action.
     pub flash: Option<String>,
 }
 
+impl Moderator {
+    pub fn role(&self) -> Role {
+        self.actor.role()
+    }
+    pub fn is_senior(&self) -> bool {
+        self.role() == Role::Senior && self.actor.account_id().is_some()
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Refusal {
+    Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}; try again"))
+}
+
 impl App {
-    /// The login token's current hash. When `consentgate.toml` has changed since it was read, it
-    /// is read again; a new token (or a config that no longer loads, or has no token) ends every
-    /// session, so rotating a leaked token shuts out whoever had it.
+    /// The shared login token's current hash. When `consentgate.toml` has changed since it was
+    /// read, it is read again; sessions made with another token no longer count.
     fn current_token(&self) -> Option<String> {
         let path = self.ws.root.join(crate::workspace::CONFIG_FILE);
         let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
         let mut token = self.token.lock().unwrap_or_else(|p| p.into_inner());
         if modified.is_none() || modified != token.modified {
-            let fresh = crate::config::Config::load(&path)
+            token.sha256 = crate::config::Config::load(&path)
                 .ok()
                 .and_then(|c| c.serve.login_token_sha256);
-            if fresh.is_none() || fresh != token.sha256 {
-                self.sessions
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clear();
-            }
-            token.sha256 = fresh;
             token.modified = modified;
         }
         token.sha256.clone()
     }
 
-    /// The live session the request's cookie names (refreshing its idle timer).
-    fn moderator(&self, headers: &HeaderMap, take_flash: bool) -> Option<Moderator> {
+    /// The live session the request's cookie names (refreshing its idle timer). A disabled
+    /// account's session is dead at its next request.
+    async fn moderator(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        take_flash: bool,
+    ) -> Option<Moderator> {
         let sid = session_id(headers)?;
-        self.current_token()?;
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let s = sessions.get_mut(&sid)?;
-        if now.duration_since(s.last_seen) > IDLE || now.duration_since(s.created) > MAX_AGE {
-            sessions.remove(&sid);
-            return None;
-        }
-        s.last_seen = now;
+        let token = self.current_token();
+        let app = self.clone();
+        let info = tokio::task::spawn_blocking(move || {
+            let conn = app.ws.db().ok()?;
+            accounts::lookup_session(&conn, &sid, token.as_deref(), app.limits)
+                .ok()
+                .flatten()
+        })
+        .await
+        .ok()??;
+        let actor = match info.account {
+            Some(a) => Actor::Account(a),
+            None => Actor::Unverified(info.name.clone()),
+        };
+        let flash = if take_flash {
+            self.flashes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&info.number)
+        } else {
+            None
+        };
         Some(Moderator {
-            name: s.name.clone(),
-            csrf: s.csrf.clone(),
-            flash: if take_flash { s.flash.take() } else { None },
-            sid,
+            session: info.number,
+            name: info.name,
+            actor,
+            csrf: info.csrf,
+            flash,
         })
     }
 
     /// Whether the request's cookie names a live session.
-    pub fn has_session(&self, headers: &HeaderMap) -> bool {
-        self.moderator(headers, false).is_some()
+    pub async fn has_session(self: &Arc<Self>, headers: &HeaderMap) -> bool {
+        self.moderator(headers, false).await.is_some()
+    }
+
+    /// Whether the workspace has accounts (then only they log in).
+    pub async fn has_accounts(self: &Arc<Self>) -> Result<bool, Refusal> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = app.ws.db().map_err(internal)?;
+            accounts::any_accounts(&conn).map_err(internal)
+        })
+        .await
+        .map_err(internal)?
     }
 
     /// Leave a message for the moderator's next page.
     pub fn flash(&self, who: &Moderator, message: String) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = sessions.get_mut(&who.sid) {
-            s.flash = Some(message);
-        }
+        self.flashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(who.session, message);
     }
 
     /// End a session.
-    pub fn logout(&self, who: &Moderator) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.remove(&who.sid);
+    pub async fn logout(self: &Arc<Self>, who: &Moderator) {
+        let app = self.clone();
+        let n = who.session;
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Ok(conn) = app.ws.db() {
+                let _ = accounts::end_session(&conn, n);
+            }
+        })
+        .await;
+        self.flashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&n);
     }
 
-    /// Check a login; on success start a session and return its cookie.
-    pub async fn login(&self, name: &str, token: &str) -> Result<String, Refusal> {
-        // After many wrong tokens every attempt is slowed down, but the right token still gets
-        // in: a 128-bit token cannot be guessed anyway, and refusing it would let anyone who can
-        // reach the port lock the moderator out.
-        let guessing = {
-            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            while failures
-                .front()
-                .is_some_and(|t| now.duration_since(*t) > FAILURE_WINDOW)
-            {
-                failures.pop_front();
-            }
-            failures.len() >= MAX_FAILURES
-        };
-        if guessing {
-            tokio::time::sleep(GUESSING_DELAY).await;
+    /// One attempt at a time per source: parallel guesses from one address queue up behind the
+    /// slowing-down wait instead of running side by side.
+    fn source_lock(&self, source: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.source_locks.lock().unwrap_or_else(|p| p.into_inner());
+        if locks.len() > 10_000 {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
         }
-        let name = name.trim();
+        locks.entry(source.to_string()).or_default().clone()
+    }
+
+    /// Run `check` (name, secret) with guessing slowed down per account and per source: after a
+    /// few failures every attempt waits first, but a right answer always gets in. Returns what
+    /// `check` returned, or the refusal to show.
+    async fn throttled<T: Send + 'static>(
+        self: &Arc<Self>,
+        name: &str,
+        source: &str,
+        check: impl FnOnce(&App) -> Result<T, Refusal> + Send + 'static,
+    ) -> Result<T, Refusal> {
+        let lock = self.source_lock(source);
+        let _one_at_a_time = lock.lock().await;
+        let wait = self
+            .throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .wait(name, source, Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let app = self.clone();
+        let result = tokio::task::spawn_blocking(move || check(&app))
+            .await
+            .map_err(internal)?;
+        if let Err(r) = &result {
+            if r.status == StatusCode::UNAUTHORIZED {
+                self.throttle
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .failed(name, source, Instant::now());
+                if !wait.is_zero() || self.throttle_waits(name, source) {
+                    return Err(Refusal::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        format!("{} Too many failed attempts for this account or from this computer: every attempt is now slowed down (for up to 15 minutes), but the right password still works.", r.message),
+                    ));
+                }
+            }
+        }
+        result
+    }
+
+    fn throttle_waits(&self, name: &str, source: &str) -> bool {
+        !self
+            .throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .wait(name, source, Instant::now())
+            .is_zero()
+    }
+
+    /// Check a login; on success start a session and return its cookie and the account's role.
+    /// With accounts: name and password. Without (a workspace made before accounts): the shared
+    /// token with a self-declared name, until the first account exists.
+    pub async fn login(
+        self: &Arc<Self>,
+        name: &str,
+        password: &str,
+        token: &str,
+        source: &str,
+    ) -> Result<(String, Role), Refusal> {
+        let name = name.trim().to_string();
+        if self.has_accounts().await? {
+            if password.is_empty() && !token.trim().is_empty() {
+                return Err(Refusal::new(
+                    StatusCode::UNAUTHORIZED,
+                    "the shared login token no longer works: this workspace has accounts now. Log in with your own name and password (the first time, choose your password with your one-time code at /setup); a senior leader makes accounts with `consentgate users add NAME --role moderator`",
+                ));
+            }
+            let (password, src) = (password.to_string(), source.to_string());
+            let n = name.clone();
+            return self
+                .throttled(&name, source, move |app| {
+                    let conn = app.ws.db().map_err(internal)?;
+                    let a = accounts::authenticate(&conn, &n, &password, "review page", &src)
+                        .map_err(account_refusal)?;
+                    start_session(&conn, &a, &src, "login")
+                })
+                .await;
+        }
         if name.is_empty()
             || name.chars().count() > MAX_NAME_CHARS
             || name.chars().any(char::is_control)
@@ -235,49 +345,85 @@ impl App {
         let Some(stored) = self.current_token() else {
             return Err(Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "this workspace has no valid login token; create one with `consentgate serve --new-token`",
+                "this workspace has no accounts and no valid login token; make the first account with `consentgate users add NAME --role senior`",
             ));
         };
-        if !super::token::matches(&stored, token) {
-            self.failures
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push_back(Instant::now());
-            // Slow guessing down without holding up anyone else.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if guessing {
+        let (token, src) = (token.to_string(), source.to_string());
+        self.throttled("shared token", source, move |app| {
+            if !super::token::matches(&stored, &token) {
                 return Err(Refusal::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many wrong login tokens; every attempt is now slowed down for ten minutes. Check the token, or create a new one with `consentgate serve --new-token`",
+                    StatusCode::UNAUTHORIZED,
+                    "that login token is not right; ask whoever runs consentgate for the current one",
                 ));
             }
-            return Err(Refusal::new(
-                StatusCode::UNAUTHORIZED,
-                "that login token is not right; ask whoever runs consentgate for the current one",
-            ));
-        }
-        let internal = |e: super::token::TokenError| {
-            Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        };
-        let sid = random_hex(32).map_err(internal)?;
-        let csrf = random_hex(32).map_err(internal)?;
-        let now = Instant::now();
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.retain(|_, s| {
-            now.duration_since(s.last_seen) <= IDLE && now.duration_since(s.created) <= MAX_AGE
-        });
-        sessions.insert(
-            sid.clone(),
-            Session {
-                name: name.to_string(),
-                csrf,
-                created: now,
-                last_seen: now,
-                flash: None,
-            },
-        );
-        Ok(session_cookie(&sid))
+            let conn = app.ws.db().map_err(internal)?;
+            let (sid, _) = accounts::create_session(&conn, None, &name, Some(&stored), &src)
+                .map_err(internal)?;
+            Ok((session_cookie(&sid), Role::Moderator))
+        })
+        .await
     }
+
+    /// Choose a password with a one-time set-up code, and log in.
+    pub async fn setup(
+        self: &Arc<Self>,
+        name: &str,
+        code: &str,
+        password: &str,
+        again: &str,
+        source: &str,
+    ) -> Result<(String, Role), Refusal> {
+        if password != again {
+            return Err(account_refusal(AccountError::PasswordsDiffer));
+        }
+        let (n, code, password, src) = (
+            name.trim().to_string(),
+            code.trim().to_string(),
+            password.to_string(),
+            source.to_string(),
+        );
+        self.throttled(name, source, move |app| {
+            let mut conn = app.ws.db().map_err(internal)?;
+            let a = accounts::complete_setup(&mut conn, &n, &code, &password, &src)
+                .map_err(account_refusal)?;
+            start_session(&conn, &a, &src, "login")
+        })
+        .await
+    }
+}
+
+/// A session for a checked account, recorded in the audit trail.
+fn start_session(
+    conn: &rusqlite::Connection,
+    a: &Account,
+    source: &str,
+    action: &str,
+) -> Result<(String, Role), Refusal> {
+    let (sid, _) =
+        accounts::create_session(conn, Some(a), &a.name, None, source).map_err(internal)?;
+    crate::audit::record(
+        conn,
+        &accounts::account_actor(a),
+        action,
+        &accounts::subject(&a.name),
+        &serde_json::json!({"via": "review page", "source": source}),
+        chrono::Utc::now(),
+    )
+    .map_err(internal)?;
+    Ok((session_cookie(&sid), a.role))
+}
+
+/// An account error as a page.
+pub fn account_refusal(e: AccountError) -> Refusal {
+    let status = match &e {
+        AccountError::BadLogin | AccountError::BadSetupCode => StatusCode::UNAUTHORIZED,
+        AccountError::NeedsSenior(_) | AccountError::LastSenior(_) => StatusCode::FORBIDDEN,
+        AccountError::Sql(_) | AccountError::Random(_) | AccountError::Hash(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    Refusal::new(status, e.to_string())
 }
 
 /// `Set-Cookie` for a session: script cannot read it, no other site's request carries it.
@@ -301,24 +447,72 @@ pub fn expired_cookie() -> String {
     c.to_string()
 }
 
-impl FromRequestParts<Arc<App>> for Moderator {
+/// The roles, as numbers for the extractors' const parameters.
+pub const ANY: u8 = 0;
+pub const MODERATOR: u8 = 1;
+pub const SENIOR: u8 = 2;
+
+fn role_allows(role: Role, senior_account: bool, min: u8) -> bool {
+    match min {
+        ANY => true,
+        MODERATOR => role >= Role::Moderator,
+        _ => senior_account,
+    }
+}
+
+fn role_refusal(who: &Moderator, min: u8) -> Refusal {
+    let need = if min >= SENIOR {
+        "a senior account"
+    } else {
+        "a moderator or senior account"
+    };
+    Refusal::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "this needs {need}; you are signed in as {} ({}). Ask a senior leader if you need more",
+            who.name,
+            who.role().as_str()
+        ),
+    )
+}
+
+/// A page for a logged-in person whose role is at least `MIN`.
+pub struct Page<const MIN: u8>(pub Moderator);
+
+impl<const MIN: u8> FromRequestParts<Arc<App>> for Page<MIN> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
         check_host(app, &parts.headers).map_err(IntoResponse::into_response)?;
-        app.moderator(&parts.headers, true)
-            .ok_or_else(|| Redirect::to("/login").into_response())
+        let who = app
+            .moderator(&parts.headers, true)
+            .await
+            .ok_or_else(|| Redirect::to("/login").into_response())?;
+        if !role_allows(who.role(), who.is_senior(), MIN) {
+            return Err(role_refusal(&who, MIN).into_response());
+        }
+        Ok(Page(who))
     }
 }
 
-/// A state-changing request: from this site, by a logged-in moderator, with the session's CSRF
-/// token; `form` is the rest of the submitted form.
-pub struct Action<T> {
+impl FromRequestParts<Arc<App>> for Moderator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        Page::<MODERATOR>::from_request_parts(parts, app)
+            .await
+            .map(|p| p.0)
+    }
+}
+
+/// A state-changing request: from this site, by a logged-in person whose role is at least
+/// `MIN`, with the session's CSRF token; `form` is the rest of the submitted form.
+pub struct Action<T, const MIN: u8 = MODERATOR> {
     pub who: Moderator,
     pub form: T,
 }
 
-impl<T: DeserializeOwned + Send> FromRequest<Arc<App>> for Action<T> {
+impl<T: DeserializeOwned + Send, const MIN: u8> FromRequest<Arc<App>> for Action<T, MIN> {
     type Rejection = Response;
 
     async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Response> {
@@ -326,7 +520,7 @@ impl<T: DeserializeOwned + Send> FromRequest<Arc<App>> for Action<T> {
         let refuse = |r: Refusal| r.into_response();
         check_host(app, &parts.headers).map_err(refuse)?;
         check_same_origin(&parts.headers).map_err(refuse)?;
-        let who = app.moderator(&parts.headers, false).ok_or_else(|| {
+        let who = app.moderator(&parts.headers, false).await.ok_or_else(|| {
             refuse(Refusal::new(
                 StatusCode::UNAUTHORIZED,
                 "you are not logged in (or your session ended); log in again",
@@ -349,6 +543,9 @@ impl<T: DeserializeOwned + Send> FromRequest<Arc<App>> for Action<T> {
                 StatusCode::FORBIDDEN,
                 "refused: the form's security token is missing or out of date; reload the page and try again",
             )));
+        }
+        if !role_allows(who.role(), who.is_senior(), MIN) {
+            return Err(refuse(role_refusal(&who, MIN)));
         }
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
             refuse(Refusal::new(

@@ -33,12 +33,17 @@ fn layout(title: &str, who: Option<&Moderator>, body: Markup) -> Markup {
                     span.brand { "consentgate" }
                     @if let Some(who) = who {
                         nav {
-                            a href="/queue" { "Held photos" }
-                            a href="/audit" { "Audit trail" }
-                            a href="/takedown" { "Takedown list" }
+                            @if who.role() >= crate::accounts::Role::Moderator {
+                                a href="/queue" { "Held photos" }
+                                a href="/audit" { "Audit trail" }
+                                a href="/takedown" { "Takedown list" }
+                            }
+                            @if who.is_senior() {
+                                a href="/users" { "Accounts" }
+                            }
                         }
                         form.logout method="post" action="/logout" {
-                            span.who { "Signed in as " strong #moderator { (who.name) } }
+                            span.who { "Signed in as " strong #moderator { (who.name) } " (" (who.role().as_str()) ")" }
                             input type="hidden" name="csrf" value=(who.csrf);
                             button type="submit" { "Log out" }
                         }
@@ -67,7 +72,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Markup {
     )
 }
 
-pub fn login(error: Option<&str>) -> Markup {
+pub fn login(error: Option<&str>, accounts: bool) -> Markup {
     layout(
         "Log in",
         None,
@@ -76,16 +81,119 @@ pub fn login(error: Option<&str>) -> Markup {
             @if let Some(e) = error {
                 p.error #error role="alert" { (e) }
             }
-            form.login method="post" action="/login" {
-                label for="name" { "Your name (recorded with every decision you make)" }
-                input #name type="text" name="name" required maxlength="80" autocomplete="name";
-                label for="token" { "Login token" }
-                input #token type="password" name="token" required autocomplete="current-password";
-                button #login type="submit" { "Log in" }
+            @if accounts {
+                form.login method="post" action="/login" {
+                    label for="name" { "Your account name" }
+                    input #name type="text" name="name" required maxlength="60" autocomplete="username";
+                    label for="password" { "Password" }
+                    input #password type="password" name="password" required autocomplete="current-password";
+                    button #login type="submit" { "Log in" }
+                }
+                p.hint {
+                    "First time, or your password was reset? "
+                    a #setup-link href="/setup" { "Choose your password with your one-time code" }
+                    ". No account? Ask a senior leader (" code { "consentgate users add NAME --role moderator" } ")."
+                }
+            } @else {
+                form.login method="post" action="/login" {
+                    label for="name" { "Your name (recorded with every decision you make)" }
+                    input #name type="text" name="name" required maxlength="80" autocomplete="name";
+                    label for="token" { "Login token" }
+                    input #token type="password" name="token" required autocomplete="current-password";
+                    button #login type="submit" { "Log in" }
+                }
+                p.hint {
+                    "This workspace has no accounts yet, so it still uses the shared login token. "
+                    "Make the first (senior) account with " code { "consentgate users add NAME --role senior" }
+                    "; from then on everyone logs in with their own account."
+                }
             }
-            p.hint {
-                "The login token was printed when the workspace was created. Lost it? "
-                "Run " code { "consentgate serve --new-token" } " on the school's computer."
+        },
+    )
+}
+
+pub fn setup(error: Option<&str>) -> Markup {
+    layout(
+        "Choose your password",
+        None,
+        html! {
+            h1 { "Choose your password" }
+            @if let Some(e) = error {
+                p.error #error role="alert" { (e) }
+            }
+            form.login method="post" action="/setup" {
+                label for="name" { "Your account name" }
+                input #name type="text" name="name" required maxlength="60" autocomplete="username";
+                label for="code" { "One-time set-up code (printed when your account was made or reset)" }
+                input #code type="text" name="code" required autocomplete="one-time-code";
+                label for="password" { "New password (at least " (crate::accounts::MIN_PASSWORD_CHARS) " characters; a few words make a good one)" }
+                input #password type="password" name="password" required autocomplete="new-password";
+                label for="again" { "The same password again" }
+                input #again type="password" name="again" required autocomplete="new-password";
+                button #set-password type="submit" { "Set password and log in" }
+            }
+        },
+    )
+}
+
+pub fn me(who: &Moderator) -> Markup {
+    layout(
+        "Your account",
+        Some(who),
+        html! {
+            h1 { "Signed in as " (who.name) }
+            p #role { "Role: " strong { (who.role().as_str()) } "." }
+            @if who.role() < crate::accounts::Role::Moderator {
+                p { "Staff accounts drop photos into staging; reviewing held photos needs a moderator or senior account." }
+            }
+        },
+    )
+}
+
+pub fn users(
+    who: &Moderator,
+    list: &[crate::accounts::Account],
+    sessions: &[crate::accounts::SessionRow],
+) -> Markup {
+    layout(
+        "Accounts",
+        Some(who),
+        html! {
+            h1 { "Accounts" }
+            p.hint { "Add, disable and reset accounts with " code { "consentgate users" } " on the school's computer." }
+            table #accounts {
+                thead { tr { th { "name" } th { "role" } th { "state" } th { "last login" } } }
+                tbody {
+                    @for a in list {
+                        tr {
+                            td { (a.name) }
+                            td { (a.role.as_str()) }
+                            td { @if a.disabled { "disabled" } @else if !a.set_up { "waiting for set-up" } @else { "active" } }
+                            td { (a.last_login_at.as_deref().unwrap_or("never")) }
+                        }
+                    }
+                }
+            }
+            h2 { "Sessions" }
+            table #sessions {
+                thead { tr { th { "#" } th { "who" } th { "from" } th { "since" } th { "last seen" } th {} } }
+                tbody {
+                    @for s in sessions {
+                        tr data-session=(s.number) {
+                            td { (s.number) }
+                            td { (s.name) @if s.number == who.session { " (you)" } }
+                            td { (s.source) }
+                            td { (s.created_at) }
+                            td { (s.last_seen_at) }
+                            td {
+                                form method="post" action=(format!("/sessions/{}/revoke", s.number)) {
+                                    input type="hidden" name="csrf" value=(who.csrf);
+                                    button.danger type="submit" { "Revoke" }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         },
     )
@@ -108,7 +216,13 @@ pub fn waited(minutes: i64) -> String {
     }
 }
 
-pub fn queue(who: &Moderator, items: &[HeldItem], now: DateTime<Utc>) -> Markup {
+/// `awaiting`: photo id → who gave the first approval it waits on (a second opinion).
+pub fn queue(
+    who: &Moderator,
+    items: &[HeldItem],
+    awaiting: &HashMap<i64, String>,
+    now: DateTime<Utc>,
+) -> Markup {
     let overdue = items.iter().filter(|i| i.overdue).count();
     layout(
         "Held photos",
@@ -146,6 +260,9 @@ pub fn queue(who: &Moderator, items: &[HeldItem], now: DateTime<Utc>) -> Markup 
                                 " · due " (when(item.due_at))
                                 @if item.overdue { " " span.badge { "OVERDUE" } }
                             }
+                            @if let Some(by) = awaiting.get(&rec.id) {
+                                p.awaiting { "Awaiting second opinion (approved by " (by) ")" }
+                            }
                             @let kinds: BTreeSet<&str> = rec.reasons.iter().map(|r| r.kind.label()).collect();
                             ul.kinds {
                                 @for k in kinds { li { (k) } }
@@ -172,6 +289,12 @@ pub struct PhotoPage {
     pub preview_error: Option<String>,
     pub history: Vec<AuditEntry>,
     pub due_at: DateTime<Utc>,
+    /// The first approval waiting for a second opinion, if any.
+    pub awaiting: Option<crate::review::FirstApproval>,
+    /// "Ask a senior" marks.
+    pub asked: Vec<crate::review::SeniorRequest>,
+    /// The photo's reason kinds that need a second opinion to approve it.
+    pub needs_second: Vec<crate::decide::ReasonKind>,
 }
 
 /// `text` with every place a student's name was found marked.
@@ -352,11 +475,27 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                 }
             }
             @if held {
+                @if let Some(a) = &p.awaiting {
+                    p.awaiting #awaiting role="status" {
+                        "Awaiting second opinion (approved by " (a.name) " at " (a.at.get(..16).unwrap_or(&a.at).replace('T', " ")) ")"
+                        @if a.action == "redact" { " — to blur and release" }
+                        ": " (a.note)
+                    }
+                }
+                @for r in &p.asked {
+                    p.asked.awaiting { "Ask a senior (" (r.name) ", " (r.at.get(..16).unwrap_or(&r.at).replace('T', " ")) "): " (r.note) }
+                }
                 section.actions #actions {
                     h2 { "Decide" }
                     form.action method="post" action=(format!("/photo/{id}/approve")) {
                         h3 { "Approve" }
-                        p.hint { "Releases the clean copy to " code { "outbox/" (rec.channel) "/" } "." }
+                        @if p.needs_second.is_empty() {
+                            p.hint { "Releases the clean copy to " code { "outbox/" (rec.channel) "/" } "." }
+                        } @else if p.awaiting.as_ref().is_some_and(|a| a.action == "approve") {
+                            p.hint { "This is the second opinion: a senior other than the first approver releases the clean copy to " code { "outbox/" (rec.channel) "/" } "." }
+                        } @else {
+                            p.hint { "Held for " (p.needs_second.iter().map(|k| k.label()).collect::<Vec<_>>().join(", ")) ": your approval is the first; a different senior must approve it too before it is released." }
+                        }
                         input type="hidden" name="csrf" value=(who.csrf);
                         (note_field("approve-note"))
                         button #approve type="submit" { "Approve and release" }
@@ -369,6 +508,13 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                             (note_field("redact-note"))
                             button #redact type="submit" { "Blur faces and release" }
                         }
+                    }
+                    form.action method="post" action=(format!("/photo/{id}/ask")) {
+                        h3 { "Ask a senior" }
+                        p.hint { "Marks the photo for a senior leader to look at, with your note. It stays held." }
+                        input type="hidden" name="csrf" value=(who.csrf);
+                        (note_field("ask-note"))
+                        button #ask type="submit" { "Ask a senior" }
                     }
                     form.action method="post" action=(format!("/photo/{id}/reject")) {
                         h3 { "Reject" }

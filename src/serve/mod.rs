@@ -7,9 +7,11 @@
 //! serialised by one lock so two moderators cannot approve the same photo twice.
 //!
 //! **Security.** Bound to 127.0.0.1 unless `--bind` says otherwise (with a warning). Login with
-//! the moderator's name and the workspace's login token (compared as SHA-256 hashes in constant
-//! time; failed logins are slowed and limited). A session is a random id in an `HttpOnly`,
-//! `SameSite=Strict` cookie, kept in memory with an idle and an absolute expiry. Every
+//! the moderator's own account (name and password, argon2id; see [`crate::accounts`]), or, in a
+//! workspace made before accounts and until its first account exists, the shared login token.
+//! Failed logins are slowed per account and per source address, never blocked. A session is a
+//! random id in an `HttpOnly`, `SameSite=Strict` cookie, kept (as a hash) in the database with
+//! an idle (config) and an absolute expiry; every route checks the account's role. Every
 //! state-changing request is a POST that must carry the session's CSRF token and come from this
 //! origin (`Origin`/`Referer`/`Sec-Fetch-Site`); GET never changes anything. On loopback the
 //! `Host` header must name loopback (DNS rebinding). Every page is HTML-escaped by `maud`, sent
@@ -26,18 +28,19 @@ mod images;
 mod routes;
 pub mod token;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
 
 use crate::faces::FaceEngine;
 use crate::workspace::Workspace;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("this workspace has no login token for the review page yet; create one with `consentgate serve --new-token` (it is printed once), then start `consentgate serve` again")]
+    #[error("this workspace has no accounts and no login token for the review page; make the first (senior) account with `consentgate users add NAME --role senior` (it prints a one-time set-up code), then start `consentgate serve` again")]
     NoToken,
+    #[error("cannot read the workspace's accounts: {0}")]
+    Accounts(String),
     #[error("cannot listen on {addr}: {source}; choose another port with --port, or stop the program using it")]
     Bind {
         addr: SocketAddr,
@@ -55,38 +58,38 @@ pub struct Options {
     pub port: u16,
 }
 
-/// One logged-in moderator.
-struct Session {
-    name: String,
-    csrf: String,
-    created: Instant,
-    last_seen: Instant,
-    /// A message for the next page ("Photo #3 approved ...").
-    flash: Option<String>,
-}
-
-/// The login token's hash as last read from the config, and when the config last changed.
+/// The login token's hash as last read from the config, and when the config last changed
+/// (a workspace made before accounts; refused once an account exists).
 struct TokenState {
     sha256: Option<String>,
     modified: Option<std::time::SystemTime>,
 }
 
-/// Everything the handlers share.
+/// Everything the handlers share. Sessions live in the database ([`crate::accounts`]), so a
+/// `users disable` or `users reset` from the command line ends them at once.
 struct App {
     ws: Workspace,
     /// Re-read when `consentgate.toml` changes, so `serve --new-token` takes effect at once.
     token: Mutex<TokenState>,
     /// `Host` header values accepted (loopback binding only; `None`: any).
     hosts: Option<Vec<String>>,
-    sessions: Mutex<HashMap<String, Session>>,
-    /// When recent logins failed (for slowing down guessing).
-    failures: Mutex<VecDeque<Instant>>,
+    limits: crate::accounts::SessionLimits,
+    /// Failed logins per account and per source, for slowing guessing down.
+    throttle: Mutex<crate::accounts::Throttle>,
+    /// One login attempt at a time per source address (parallel guesses queue up).
+    source_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// A message for a session's next page ("Photo #3 approved ..."), by session number.
+    flashes: Mutex<HashMap<i64, String>>,
     images: images::Cache,
     /// Loaded on the first "this face is" action (loading takes about a second).
     engine: OnceLock<Result<FaceEngine, String>>,
     /// Serialises moderator actions.
     actions: Mutex<()>,
 }
+
+/// The address a request came from (set per connection).
+#[derive(Debug, Clone, Copy)]
+struct Peer(IpAddr);
 
 /// Whether `ip` is on this machine only.
 pub fn is_loopback(ip: IpAddr) -> bool {
@@ -100,17 +103,24 @@ pub fn run(
     options: Options,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    let has_accounts = ws
+        .db()
+        .map_err(|e| ServeError::Accounts(e.to_string()))
+        .and_then(|c| {
+            crate::accounts::any_accounts(&c).map_err(|e| ServeError::Accounts(e.to_string()))
+        })?;
+    if !has_accounts && ws.config.serve.login_token_sha256.is_none() {
+        return Err(ServeError::NoToken);
+    }
     let token = TokenState {
-        sha256: Some(
-            ws.config
-                .serve
-                .login_token_sha256
-                .clone()
-                .ok_or(ServeError::NoToken)?,
-        ),
+        sha256: ws.config.serve.login_token_sha256.clone(),
         modified: std::fs::metadata(ws.root.join(crate::workspace::CONFIG_FILE))
             .and_then(|m| m.modified())
             .ok(),
+    };
+    let limits = crate::accounts::SessionLimits {
+        idle: std::time::Duration::from_secs(ws.config.serve.session_idle_minutes * 60),
+        max_age: auth::MAX_AGE,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -135,8 +145,10 @@ pub fn run(
             ws,
             token: Mutex::new(token),
             hosts,
-            sessions: Mutex::new(HashMap::new()),
-            failures: Mutex::new(VecDeque::new()),
+            limits,
+            throttle: Mutex::new(crate::accounts::Throttle::default()),
+            source_locks: Mutex::new(HashMap::new()),
+            flashes: Mutex::new(HashMap::new()),
             images: images::Cache::default(),
             engine: OnceLock::new(),
             actions: Mutex::new(()),
@@ -160,9 +172,9 @@ async fn serve_connections(listener: tokio::net::TcpListener, router: axum::Rout
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut stop = std::pin::pin!(shutdown());
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin or stop.
                     tracing::warn!("cannot accept a connection to the review page: {e}");
@@ -172,7 +184,9 @@ async fn serve_connections(listener: tokio::net::TcpListener, router: axum::Rout
             },
             _ = &mut stop => break,
         };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let service = hyper_util::service::TowerToHyperService::new(
+            router.clone().layer(axum::Extension(Peer(peer.ip()))),
+        );
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)

@@ -15,8 +15,9 @@ use axum::Router;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::auth::{self, Action, Moderator, Refusal};
-use super::{assets, html, images, App};
+use super::auth::{self, Action, Moderator, Page, Refusal, ANY, SENIOR};
+use super::{assets, html, images, App, Peer};
+use crate::accounts::{self, Actor, Role};
 use crate::captions::TextSource;
 use crate::faces::FaceEngine;
 use crate::journal::{self, JournalError};
@@ -28,6 +29,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", get(|| async { Redirect::to("/queue") }))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/setup", get(setup_page).post(setup))
+        .route("/me", get(me))
+        .route("/users", get(users))
+        .route("/sessions/{n}/revoke", post(revoke_session))
+        .route("/photo/{id}/ask", post(ask_senior))
         .route("/queue", get(queue))
         .route("/photo/{id}", get(photo))
         .route("/photo/{id}/thumb", get(thumb))
@@ -85,7 +91,10 @@ impl From<ReviewError> for Refusal {
             | ReviewError::NoSuchFace { .. }
             | ReviewError::UnknownStudent(_)
             | ReviewError::CaptionTooLong(_) => StatusCode::BAD_REQUEST,
-            ReviewError::OutsideHeld(_) => StatusCode::FORBIDDEN,
+            ReviewError::OutsideHeld(_)
+            | ReviewError::NotAReviewer(_)
+            | ReviewError::SameApprover { .. }
+            | ReviewError::SecondNeedsSenior { .. } => StatusCode::FORBIDDEN,
             ReviewError::Enrol(crate::enrol::EnrolError::FaceNotFound { .. })
             | ReviewError::Enrol(crate::enrol::EnrolError::NoTemplate { .. }) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -144,10 +153,13 @@ async fn login_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response
     if let Err(r) = auth::check_host(&app, &headers) {
         return r.into_response();
     }
-    if app.has_session(&headers) {
+    if app.has_session(&headers).await {
         return Redirect::to("/queue").into_response();
     }
-    Html(html::login(None).into_string()).into_response()
+    match app.has_accounts().await {
+        Ok(accounts) => Html(html::login(None, accounts).into_string()).into_response(),
+        Err(r) => r.into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -155,10 +167,37 @@ struct LoginForm {
     #[serde(default)]
     name: String,
     #[serde(default)]
+    password: String,
+    #[serde(default)]
     token: String,
 }
 
-async fn login(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+/// Where a new session starts: staff have no review pages.
+fn landing(role: Role) -> &'static str {
+    if role >= Role::Moderator {
+        "/queue"
+    } else {
+        "/me"
+    }
+}
+
+fn source_of(peer: Option<axum::Extension<Peer>>) -> String {
+    peer.map_or_else(|| "unknown".to_string(), |p| p.0 .0.to_string())
+}
+
+fn with_cookie(mut res: Response, cookie: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+async fn login(
+    State(app): State<Arc<App>>,
+    peer: Option<axum::Extension<Peer>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let checked = auth::check_host(&app, &headers).and_then(|()| auth::check_same_origin(&headers));
     if let Err(r) = checked {
         return r.into_response();
@@ -167,33 +206,131 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
         Ok(f) => f,
         Err(e) => return Refusal::new(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
-    match app.login(&form.name, &form.token).await {
-        Ok(cookie) => {
-            let mut res = Redirect::to("/queue").into_response();
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                res.headers_mut().insert(header::SET_COOKIE, v);
-            }
-            res
+    let source = source_of(peer);
+    match app
+        .login(&form.name, &form.password, &form.token, &source)
+        .await
+    {
+        Ok((cookie, role)) => with_cookie(Redirect::to(landing(role)).into_response(), &cookie),
+        Err(r) => {
+            let accounts = app.has_accounts().await.unwrap_or(true);
+            (
+                r.status,
+                Html(html::login(Some(&r.message), accounts).into_string()),
+            )
+                .into_response()
         }
-        Err(r) => (r.status, Html(html::login(Some(&r.message)).into_string())).into_response(),
+    }
+}
+
+async fn setup_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(r) = auth::check_host(&app, &headers) {
+        return r.into_response();
+    }
+    Html(html::setup(None).into_string()).into_response()
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    again: String,
+}
+
+async fn setup(
+    State(app): State<Arc<App>>,
+    peer: Option<axum::Extension<Peer>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let checked = auth::check_host(&app, &headers).and_then(|()| auth::check_same_origin(&headers));
+    if let Err(r) = checked {
+        return r.into_response();
+    }
+    let form: SetupForm = match serde_urlencoded::from_bytes(&body) {
+        Ok(f) => f,
+        Err(e) => return Refusal::new(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let source = source_of(peer);
+    match app
+        .setup(&form.name, &form.code, &form.password, &form.again, &source)
+        .await
+    {
+        Ok((cookie, role)) => with_cookie(Redirect::to(landing(role)).into_response(), &cookie),
+        Err(r) => (r.status, Html(html::setup(Some(&r.message)).into_string())).into_response(),
     }
 }
 
 #[derive(Deserialize)]
 struct Empty {}
 
-async fn logout(State(app): State<Arc<App>>, action: Action<Empty>) -> Response {
-    app.logout(&action.who);
-    let mut res = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::expired_cookie()) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    res
+async fn logout(State(app): State<Arc<App>>, action: Action<Empty, ANY>) -> Response {
+    app.logout(&action.who).await;
+    with_cookie(
+        Redirect::to("/login").into_response(),
+        &auth::expired_cookie(),
+    )
+}
+
+async fn me(Page(who): Page<ANY>) -> Html<String> {
+    Html(html::me(&who).into_string())
+}
+
+async fn users(
+    State(app): State<Arc<App>>,
+    Page(who): Page<SENIOR>,
+) -> Result<Html<String>, Refusal> {
+    let limits = app.limits;
+    let (list, sessions) = blocking(move || {
+        let conn = app.ws.db()?;
+        let list = accounts::list(&conn).map_err(auth::account_refusal)?;
+        let sessions = accounts::sessions(&conn, limits).map_err(auth::account_refusal)?;
+        Ok((list, sessions))
+    })
+    .await?;
+    Ok(Html(html::users(&who, &list, &sessions).into_string()))
+}
+
+async fn revoke_session(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+    Action { who, .. }: Action<Empty, SENIOR>,
+) -> Result<Redirect, Refusal> {
+    let n = photo_id(&raw)?;
+    act(app, who, "/users".into(), move |app, actor| {
+        let conn = app.ws.db()?;
+        Ok(
+            if accounts::revoke_session(&conn, n, actor).map_err(auth::account_refusal)? {
+                format!("Session {n} ended.")
+            } else {
+                format!("Session {n} had already ended.")
+            },
+        )
+    })
+    .await
 }
 
 async fn queue(State(app): State<Arc<App>>, who: Moderator) -> Result<Html<String>, Refusal> {
-    let items = blocking(move || Ok(review::held(&app.ws)?)).await?;
-    Ok(Html(html::queue(&who, &items, Utc::now()).into_string()))
+    let (items, awaiting) = blocking(move || {
+        let items = review::held(&app.ws)?;
+        let conn = app.ws.db()?;
+        let mut awaiting = HashMap::new();
+        for i in &items {
+            if let Some(a) = review::awaiting_second_opinion(&app.ws, &conn, &i.record)? {
+                awaiting.insert(i.record.id, a.name);
+            }
+        }
+        Ok((items, awaiting))
+    })
+    .await?;
+    Ok(Html(
+        html::queue(&who, &items, &awaiting, Utc::now()).into_string(),
+    ))
 }
 
 async fn photo(
@@ -231,7 +368,13 @@ fn photo_page(app: &App, id: i64) -> Result<html::PhotoPage, Refusal> {
         None => (None, None),
     };
     let history = crate::audit::trail(&conn, Some(&format!("photo #{id}")))?;
+    let awaiting = review::awaiting_second_opinion(ws, &conn, &rec)?;
+    let asked = review::senior_requests(&conn, id)?;
+    let needs_second = review::second_opinion_reasons(ws, &rec, false);
     Ok(html::PhotoPage {
+        awaiting,
+        asked,
+        needs_second,
         due_at: review::due_at_utc(rec.created_at),
         rec,
         caption,
@@ -310,13 +453,13 @@ async fn act(
     app: Arc<App>,
     who: Moderator,
     then: String,
-    f: impl FnOnce(&App, &str) -> Result<String, Refusal> + Send + 'static,
+    f: impl FnOnce(&App, &Actor) -> Result<String, Refusal> + Send + 'static,
 ) -> Result<Redirect, Refusal> {
     let app2 = app.clone();
-    let name = who.name.clone();
+    let actor = who.actor.clone();
     let message = blocking(move || {
         let _one_at_a_time = app2.actions.lock().unwrap_or_else(|p| p.into_inner());
-        f(&app2, &name)
+        f(&app2, &actor)
     })
     .await?;
     app.flash(&who, message);
@@ -330,8 +473,29 @@ async fn approve(
 ) -> Result<Redirect, Refusal> {
     let id = photo_id(&raw)?;
     act(app, who, "/queue".into(), move |app, actor| {
-        let dest = review::approve(&app.ws, id, &form.note, actor)?;
-        Ok(format!("Photo #{id} approved and released to {dest}."))
+        Ok(match review::approve(&app.ws, id, &form.note, actor)? {
+            review::Decision::Released(dest) => {
+                format!("Photo #{id} approved and released to {dest}.")
+            }
+            review::Decision::FirstApproval(_) => format!(
+                "Photo #{id}: your first approval is recorded. It stays held until a different senior approves it too (second opinion)."
+            ),
+        })
+    })
+    .await
+}
+
+async fn ask_senior(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+    Action { who, form }: Action<NoteForm>,
+) -> Result<Redirect, Refusal> {
+    let id = photo_id(&raw)?;
+    act(app, who, format!("/photo/{id}"), move |app, actor| {
+        review::ask_senior(&app.ws, id, &form.note, actor)?;
+        Ok(format!(
+            "Photo #{id} is marked \"ask a senior\"; it stays held."
+        ))
     })
     .await
 }
@@ -358,10 +522,14 @@ async fn redact(
 ) -> Result<Redirect, Refusal> {
     let id = photo_id(&raw)?;
     act(app, who, "/queue".into(), move |app, actor| {
-        let (dest, n) = review::redact(&app.ws, id, &form.note, actor)?;
-        Ok(format!(
-            "Photo #{id}: {n} face(s) blurred and released to {dest}; the original stays held."
-        ))
+        Ok(match review::redact(&app.ws, id, &form.note, actor)? {
+            (review::Decision::Released(dest), n) => format!(
+                "Photo #{id}: {n} face(s) blurred and released to {dest}; the original stays held."
+            ),
+            (review::Decision::FirstApproval(_), _) => format!(
+                "Photo #{id}: your first approval of blurring and releasing it is recorded. It stays held until a different senior does the same (second opinion)."
+            ),
+        })
     })
     .await
 }

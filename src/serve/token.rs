@@ -30,12 +30,17 @@ pub enum TokenError {
     },
     #[error("the new token could not be recorded in the audit trail ({0}); run `consentgate serve --new-token` again")]
     Audit(String),
+    #[error("this workspace has accounts, so the shared login token is no longer used: everyone logs in with their own account (a senior makes them with `consentgate users add NAME --role moderator`, and `consentgate users reset NAME` gives a forgotten password a new set-up code)")]
+    AccountsExist,
 }
 
 /// Replace the login token (every session ends) and record who did it. Returns the new token.
 pub fn replace(ws: &crate::workspace::Workspace, actor: &str) -> Result<String, TokenError> {
-    let token = create(&ws.root)?;
     let conn = ws.db().map_err(|e| TokenError::Audit(e.to_string()))?;
+    if crate::accounts::any_accounts(&conn).map_err(|e| TokenError::Audit(e.to_string()))? {
+        return Err(TokenError::AccountsExist);
+    }
+    let token = create(&ws.root)?;
     crate::audit::record(
         &conn,
         actor,

@@ -68,7 +68,7 @@ impl Drop for Server {
     }
 }
 
-/// A fresh login token for the workspace (`serve --new-token`).
+/// A fresh login token for a workspace without accounts (`serve --new-token`).
 pub fn new_token(ws: &Ws) -> String {
     let out = ws.cg(&["serve", "--new-token"]);
     assert!(
@@ -101,6 +101,7 @@ pub fn held_workspace() -> Ws {
     ws.drop_file("<img src=x onerror=alert(1)>.txt", b"Aarav Patel, 100m");
     let (lines, _, code) = ws.run_json("website");
     assert_eq!(code, 1, "{lines:#?}");
+    ws.head_ready();
     ws
 }
 
@@ -223,8 +224,23 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-/// Log in as `name`; returns the `cg_session=...` cookie pair.
-pub fn login(server: &Server, name: &str, token: &str) -> String {
+/// Log in with the shared token (a workspace without accounts); returns the cookie pair.
+pub fn login_token(server: &Server, name: &str, token: &str) -> String {
+    login_form(server, &[("name", name), ("token", token)])
+}
+
+/// Log in as account `name` with its test password; returns the `cg_session=...` cookie pair.
+pub fn login(server: &Server, name: &str) -> String {
+    login_form(
+        server,
+        &[
+            ("name", name),
+            ("password", &super::workspace::password(name)),
+        ],
+    )
+}
+
+fn login_form(server: &Server, fields: &[(&str, &str)]) -> String {
     let origin = format!("http://{}", server.addr);
     let r = post(
         &server.addr,
@@ -233,11 +249,21 @@ pub fn login(server: &Server, name: &str, token: &str) -> String {
             origin: Some(&origin),
             ..Extra::default()
         },
-        &form(&[("name", name), ("token", token)]),
+        &form(fields),
     );
     assert_eq!(r.status, 303, "login: {}", r.text());
     let cookie = r.header("set-cookie").expect("a session cookie");
     cookie.split(';').next().unwrap().to_string()
+}
+
+/// Turn `ws` into a workspace made before accounts (schema version 5, no accounts), as an
+/// older consentgate left it.
+pub fn make_legacy(ws: &Ws) {
+    let conn = rusqlite::Connection::open(ws.root.join("consentgate.db")).unwrap();
+    conn.execute_batch(
+        "DROP TABLE senior_requests; DROP TABLE first_approvals; DROP TABLE sessions; DROP TABLE accounts; PRAGMA user_version = 5;",
+    )
+    .unwrap();
 }
 
 /// The CSRF token in a page's forms.
