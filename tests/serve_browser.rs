@@ -386,6 +386,49 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
             c.find(Locator::Css("li.card[data-id='2']")).await.is_err(),
             "no longer held"
         );
+
+        // At phone width (390 px) nothing scrolls sideways, on the queue or on a photo's page;
+        // the named caption's photo recommends editing the caption, and its reason is marked as
+        // one that must not be published.
+        c.set_window_size(390, 844).await?;
+        for page in ["/queue", "/photo/1"] {
+            c.goto(&server.url(page)).await?;
+            c.wait().for_element(Locator::Css("main")).await?;
+            let widths = c
+                .execute(
+                    "const w = window.innerWidth;
+                     const wide = [...document.querySelectorAll('body *')]
+                       .filter(e => e.getBoundingClientRect().right > w + 1)
+                       .slice(0, 12)
+                       .map(e => e.tagName + ' ' + (e.getAttribute('class') || '') + ' ' +
+                                 Math.round(e.getBoundingClientRect().right));
+                     return [document.documentElement.scrollWidth, w, wide];",
+                    vec![],
+                )
+                .await?;
+            let (scroll, inner) = (widths[0].as_f64().unwrap(), widths[1].as_f64().unwrap());
+            assert!(
+                scroll <= inner + 1.0,
+                "{page} at phone width is {scroll} px wide in a {inner} px window; too wide: {}",
+                widths[2]
+            );
+        }
+        let phone_png = c.screenshot().await?;
+        std::fs::write(
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve_browser_phone.png"),
+            &phone_png,
+        )
+        .unwrap();
+        let first = c
+            .find(Locator::Css("section.actions form.recommended"))
+            .await?
+            .attr("action")
+            .await?;
+        assert_eq!(first.as_deref(), Some("/photo/1/caption"));
+        assert!(c
+            .find(Locator::Css("ul.reasons li.sev-block"))
+            .await
+            .is_ok());
         Ok::<(), fantoccini::error::CmdError>(())
     }
     .await;

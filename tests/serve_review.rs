@@ -353,3 +353,34 @@ fn the_cli_mirrors_the_caption_and_face_actions() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A damaged photo has no clean copy: its page offers no Approve (which could only fail) and
+/// recommends Reject; its reason is marked as one the gate could not read, and the queue's chip
+/// says so too.
+#[test]
+fn a_damaged_photo_offers_reject_not_approve() {
+    let ws = Ws::with_demo_register();
+    let mut broken = jpeg(64, 48, 1);
+    broken.truncate(broken.len() / 2);
+    ws.drop_file("broken.jpg", &broken);
+    let (lines, _, code) = ws.run_json("website");
+    assert_eq!(code, 1, "{lines:#?}");
+    assert_eq!(lines[0]["decision"], "held", "{lines:#?}");
+    let id = lines[0]["id"].as_i64().unwrap();
+    ws.head_ready();
+    let server = Server::start(&ws);
+    let s = session(&ws, &server, "J. Moderator");
+    let page = s.page(&format!("/photo/{id}"));
+    assert!(!page.contains("id=\"approve\""), "approve offered: {page}");
+    assert!(!page.contains("id=\"redact\""));
+    assert!(page.contains("id=\"no-clean-copy\""), "{page}");
+    assert!(
+        page.contains(&format!(
+            "<form class=\"action recommended\" method=\"post\" action=\"/photo/{id}/reject\""
+        )),
+        "{page}"
+    );
+    assert!(page.contains("class=\"sev-unread\""), "{page}");
+    let queue = s.page("/queue");
+    assert!(queue.contains("<li class=\"sev-unread\""), "{queue}");
+}

@@ -17,7 +17,7 @@ pub mod reasons;
 #[cfg(test)]
 mod tests;
 
-pub use reasons::{Reason, ReasonKind};
+pub use reasons::{Reason, ReasonKind, Urgency};
 
 /// The register's students by id, as the rules need them (consent, no-publish, status, names).
 pub type Students = HashMap<String, Student>;

@@ -24,6 +24,36 @@ pub struct Reason {
     pub face: Option<usize>,
 }
 
+/// A reason's weight for the moderator, most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    /// Publishing it would break the policy (a named or no-publish child, a rejected photo).
+    MustNotPublish,
+    /// Maybe fine: a person should look (a possible name, an unknown face).
+    NeedsALook,
+    /// The gate could not read the file or a part of it: nothing is known.
+    CannotRead,
+}
+
+impl Urgency {
+    /// The words and the CSS class the review page shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            Urgency::MustNotPublish => "must not be published as it is",
+            Urgency::NeedsALook => "needs a look",
+            Urgency::CannotRead => "could not be read",
+        }
+    }
+    pub fn class(self) -> &'static str {
+        match self {
+            Urgency::MustNotPublish => "sev-block",
+            Urgency::NeedsALook => "sev-look",
+            Urgency::CannotRead => "sev-unread",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonKind {
@@ -74,6 +104,21 @@ impl ReasonKind {
             ReasonKind::FaceUnknown => "unknown face",
             ReasonKind::NearDuplicateOfRejected => "re-upload of a rejected photo",
             ReasonKind::FacesUnchecked => "faces could not be checked",
+        }
+    }
+
+    /// How bad it is, for the moderator's eye: the review page colours and sorts by it.
+    pub fn urgency(self) -> Urgency {
+        use ReasonKind::*;
+        match self {
+            CaptionNamesStudent | FaceNoPublish | FaceNoConsent | NearDuplicateOfRejected => {
+                Urgency::MustNotPublish
+            }
+            CaptionMayNameStudent | UnregisteredDevice | FaceAmbiguous | FaceUnknown => {
+                Urgency::NeedsALook
+            }
+            CaptionUnreadable | UnsupportedFormat | DamagedFile | TooLarge | Unreadable
+            | SymbolicLink | FacesUnchecked => Urgency::CannotRead,
         }
     }
 

@@ -12,7 +12,7 @@ use maud::{html, Markup, DOCTYPE};
 use super::auth::Moderator;
 use crate::audit::{AuditEntry, Verification};
 use crate::captions::{CaptionHit, Severity};
-use crate::decide::{Band, FaceFinding};
+use crate::decide::{Band, FaceFinding, ReasonKind, Urgency};
 use crate::journal::{PhotoRecord, PhotoState, Takedown};
 use crate::review::{Caption, HeldItem, MAX_CAPTION_CHARS};
 
@@ -263,9 +263,9 @@ pub fn queue(
                             @if let Some(by) = awaiting.get(&rec.id) {
                                 p.awaiting { "Awaiting second opinion (approved by " (by) ")" }
                             }
-                            @let kinds: BTreeSet<&str> = rec.reasons.iter().map(|r| r.kind.label()).collect();
+                            @let kinds: BTreeSet<(Urgency, &str)> = rec.reasons.iter().map(|r| (r.kind.urgency(), r.kind.label())).collect();
                             ul.kinds {
-                                @for k in kinds { li { (k) } }
+                                @for (u, k) in kinds { li class=(u.class()) title=(u.label()) { (k) } }
                             }
                         }
                     }
@@ -368,12 +368,40 @@ fn note_field(id: &str) -> Markup {
     }
 }
 
+/// The action the page puts first for a held photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recommend {
+    Approve,
+    /// A child who may not be published is in it: blurring removes them.
+    Redact,
+    /// The caption names a student: edit it (the photo itself may be fine).
+    Caption,
+    /// Nothing can be released: the file could not be read or cleaned.
+    Reject,
+}
+
+fn recommend(rec: &PhotoRecord, releasable: bool, flagged: bool) -> Recommend {
+    let has = |k: ReasonKind| rec.reasons.iter().any(|r| r.kind == k);
+    if !releasable {
+        Recommend::Reject
+    } else if flagged && rec.reasons.iter().any(|r| r.kind.is_redactable()) {
+        Recommend::Redact
+    } else if has(ReasonKind::CaptionNamesStudent) || has(ReasonKind::CaptionMayNameStudent) {
+        Recommend::Caption
+    } else {
+        Recommend::Approve
+    }
+}
+
 pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
     let rec = &p.rec;
     let id = rec.id;
     let held = rec.state == PhotoState::Held;
     let overdue = held && now > p.due_at;
     let flagged = rec.faces.iter().any(|f| !f.may_publish);
+    // No clean copy (damaged, unsupported, too large...): approving or blurring cannot work.
+    let releasable = rec.clean_ext.is_some();
+    let recommend = recommend(rec, releasable, flagged);
     let mut student_list: Vec<(&String, &String)> = p.names.iter().collect();
     student_list.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
     layout(
@@ -430,7 +458,9 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                     }
                     ul.reasons #reasons {
                         @for r in &rec.reasons {
-                            li { strong { (r.kind.label()) } ": " (r.detail) }
+                            li class=(r.kind.urgency().class()) title=(r.kind.urgency().label()) {
+                                strong { (r.kind.label()) } ": " (r.detail)
+                            }
                         }
                     }
                     h2 { "Caption" }
@@ -487,7 +517,14 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                 }
                 section.actions #actions {
                     h2 { "Decide" }
-                    form.action method="post" action=(format!("/photo/{id}/approve")) {
+                    @if !releasable {
+                        p.hint.wide #no-clean-copy {
+                            "The gate could not make a clean copy of this file, so it cannot be released: reject it, "
+                            "or ask the photographer to re-export it as JPEG and drop it in again."
+                        }
+                    }
+                    @if releasable {
+                    form.action.recommended[recommend == Recommend::Approve] method="post" action=(format!("/photo/{id}/approve")) {
                         h3 { "Approve" }
                         @if p.needs_second.is_empty() {
                             p.hint { "Releases the clean copy to " code { "outbox/" (rec.channel) "/" } "." }
@@ -500,8 +537,9 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                         (note_field("approve-note"))
                         button #approve type="submit" { "Approve and release" }
                     }
-                    @if flagged {
-                        form.action method="post" action=(format!("/photo/{id}/redact")) {
+                    }
+                    @if flagged && releasable {
+                        form.action.recommended[recommend == Recommend::Redact] method="post" action=(format!("/photo/{id}/redact")) {
                             h3 { "Blur and release" }
                             p.hint { "Blurs every face marked in red, releases the result; the original stays held." }
                             input type="hidden" name="csrf" value=(who.csrf);
@@ -516,7 +554,7 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                         (note_field("ask-note"))
                         button #ask type="submit" { "Ask a senior" }
                     }
-                    form.action method="post" action=(format!("/photo/{id}/reject")) {
+                    form.action.recommended[recommend == Recommend::Reject] method="post" action=(format!("/photo/{id}/reject")) {
                         h3 { "Reject" }
                         p.hint { "Never released; a re-upload of this picture will be held too." }
                         input type="hidden" name="csrf" value=(who.csrf);
@@ -545,7 +583,7 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                             button #attribute type="submit" { "Record who this is" }
                         }
                     }
-                    form.action method="post" action=(format!("/photo/{id}/caption")) {
+                    form.action.recommended[recommend == Recommend::Caption] method="post" action=(format!("/photo/{id}/caption")) {
                         h3 { "Edit the caption" }
                         p.hint { "Checked again against the register: a caption that still names a student is not released with the photo. The original caption is kept." }
                         input type="hidden" name="csrf" value=(who.csrf);
