@@ -68,7 +68,15 @@ pub fn sources() -> Vec<Source> {
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let (w, h) = if bench { (4032, 3024) } else { (1344, 1008) };
+    // CROWDS_CANVAS=2016x1512 explores faster: recall per face does not depend on the canvas
+    // (the close look is local); false faces are then per quarter of a 12 MP photo.
+    let (w, h) = std::env::var("CROWDS_CANVAS")
+        .ok()
+        .and_then(|v| {
+            let (a, b) = v.split_once('x')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .unwrap_or(if bench { (4032, 3024) } else { (1344, 1008) });
     let per_height: u64 = std::env::var("CROWDS_SCENES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -86,10 +94,10 @@ fn main() {
     let backgrounds: Vec<RgbImage> = (0..4)
         .map(|k| crowd::faceless(0, 1600, 1200, 100 + k))
         .collect();
-    let heights: Vec<u32> = if bench {
-        crowd::HEIGHTS.to_vec()
-    } else {
-        vec![24]
+    let heights: Vec<u32> = match std::env::var("CROWDS_HEIGHTS") {
+        Ok(v) => v.split(',').filter_map(|x| x.parse().ok()).collect(),
+        Err(_) if bench => crowd::HEIGHTS.to_vec(),
+        Err(_) => vec![24],
     };
     let scenes: Vec<(String, Vec<u8>, Vec<[f32; 4]>)> = heights
         .par_iter()
@@ -142,9 +150,31 @@ fn main() {
             },
         ),
         (
-            "native-t0.45",
+            "native-t0.25",
             EngineOptions {
-                close_threshold: 0.45,
+                close_threshold: 0.25,
+                ..base
+            },
+        ),
+        (
+            "native-t0.2",
+            EngineOptions {
+                close_threshold: 0.2,
+                ..base
+            },
+        ),
+        (
+            "x1.5-t0.3",
+            EngineOptions {
+                close_threshold: 0.3,
+                close_scale: 1.5,
+                ..base
+            },
+        ),
+        (
+            "x1.5-t0.35",
+            EngineOptions {
+                close_scale: 1.5,
                 ..base
             },
         ),

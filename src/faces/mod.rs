@@ -148,6 +148,9 @@ pub struct EngineOptions {
     pub close_look: CloseLook,
     /// CenterFace threshold of the close look.
     pub close_threshold: f32,
+    /// Scale of the close look relative to the picture's own resolution (1.0: native; 1.5
+    /// finds smaller faces at 2.25× the cost).
+    pub close_scale: f32,
 }
 
 /// The close look: CenterFace at the picture's own resolution in overlapping tiles, for faces
@@ -187,6 +190,7 @@ impl Default for EngineOptions {
             fine_pass: FinePass::WhenSmallFaces,
             close_look: CloseLook::default(),
             close_threshold: CLOSE_THRESHOLD,
+            close_scale: 1.0,
         }
     }
 }
@@ -386,7 +390,7 @@ impl FaceEngine {
             // larger ones are the coarse pass's).
             let start = Instant::now();
             let image = &decoded.image;
-            let native = detect::Grid::new(image.width(), image.height(), 1.0);
+            let native = detect::Grid::new(image.width(), image.height(), self.options.close_scale);
             let found = match self.options.close_look {
                 CloseLook::WhereCued { scale, threshold } => {
                     let cue = detect::Grid::new(image.width(), image.height(), scale);
@@ -395,8 +399,12 @@ impl FaceEngine {
                         .detect_grid(image, &cue, threshold, |_| true)?;
                     let mut wanted = vec![false; native.len()];
                     for d in &hits {
-                        let c = [(d.rect[0] + d.rect[2]) / 2.0, (d.rect[1] + d.rect[3]) / 2.0];
-                        for k in native.tiles_near(c, (d.rect[3] - d.rect[1]).max(16.0)) {
+                        let r = native.r;
+                        let c = [
+                            (d.rect[0] + d.rect[2]) * r / 2.0,
+                            (d.rect[1] + d.rect[3]) * r / 2.0,
+                        ];
+                        for k in native.tiles_near(c, r * (d.rect[3] - d.rect[1]).max(16.0)) {
                             wanted[k] = true;
                         }
                     }
