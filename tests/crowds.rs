@@ -211,7 +211,7 @@ fn a_crowd_too_small_to_recognise_is_held_shown_allowed_or_blurred() {
     assert_eq!(
         reasons[0].1,
         format!(
-            "{} faces too small to recognise (under 40 px); check the crowd for children on the no-publish list",
+            "{} faces too small to recognise (under 32 px); check the crowd for children on the no-publish list",
             faces.len()
         )
     );
