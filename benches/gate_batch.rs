@@ -2,6 +2,8 @@
 //! against `exiftool -all=` on the same files; target: at most 2x exiftool's wall time.
 #[path = "common/batch.rs"]
 mod batch;
+#[path = "../tests/common/crowd.rs"]
+mod crowd;
 #[path = "common/metadata.rs"]
 mod metadata;
 

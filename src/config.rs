@@ -215,6 +215,17 @@ pub enum UnknownFaces {
     Allow,
 }
 
+/// What a face too small to recognise does to a photo (recognition cannot clear it).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmallFaces {
+    /// Hold for a moderator (or blur it, with `action = "redact"`): it may be a child on the
+    /// no-publish list.
+    Review,
+    /// Judge it like any face (its match is unreliable; use only where no child may be hidden).
+    Allow,
+}
+
 /// What happens to a face that may not be published (no-publish list, no valid consent).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -235,6 +246,8 @@ pub struct Faces {
     pub ambiguous_distance: f32,
     pub unknown_faces: UnknownFaces,
     pub action: FaceAction,
+    /// Faces too small to recognise: held for review (or blurred) or judged like any face.
+    pub small_faces: SmallFaces,
     /// Perceptual-hash distance (PDQ, 0-256) at which a photo counts as a re-upload of a rejected one.
     pub reupload_distance: u32,
 }
@@ -247,6 +260,7 @@ impl Default for Faces {
             ambiguous_distance: 0.65,
             unknown_faces: UnknownFaces::Review,
             action: FaceAction::Hold,
+            small_faces: SmallFaces::Review,
             reupload_distance: 31,
         }
     }
@@ -458,6 +472,11 @@ unknown_faces = "{unknown}"
 # school): "hold" the photo, or "redact" (blur those faces irreversibly and release the rest).
 action = "{action}"
 
+# A face too small for recognition to tell who it is (under {small_px} px tall, e.g. the back rows
+# of a class photo): "review" holds the photo (with action = "redact": blurs those faces), since
+# any of them may be a child on the no-publish list; "allow" judges it like any other face.
+small_faces = "{small}"
+
 # Re-upload detection: a photo within this PDQ distance (of 256 bits) of a rejected photo, or of
 # its mirror image, is held. 31 is PDQ's published match threshold.
 reupload_distance = {reupload}
@@ -545,6 +564,12 @@ second_opinion = {second}
                 "redact"
             },
             reupload = d.faces.reupload_distance,
+            small = if d.faces.small_faces == SmallFaces::Review {
+                "review"
+            } else {
+                "allow"
+            },
+            small_px = crate::faces::RECOGNISABLE_FACE_PX,
             devices = d.gate.require_school_devices,
             names = d.gate.check_file_names,
             mp = d.limits.max_megapixels,

@@ -170,3 +170,152 @@ pub fn eval_faces(
         problems,
     })
 }
+
+/// One face height of [`eval_faces_by_size`].
+#[derive(Debug, Serialize)]
+pub struct SizeRow {
+    /// Face height the labelled photos were shrunk to, pixels.
+    pub height: u32,
+    /// Labelled faces shrunk to this height (photos whose face is at least this tall).
+    pub faces: usize,
+    /// Of those, found again by the detector (detection recall at this height).
+    pub found: usize,
+    /// Same-person pairs (the shrunk face against the person's full-size faces, the same photo's
+    /// included) and different-person pairs (against everyone else's full-size faces).
+    pub same_pairs: usize,
+    pub different_pairs: usize,
+    /// Share of same-person pairs closer than the closest different-person pair (true match
+    /// rate at zero false matches).
+    pub true_match_rate_at_zero_false: f64,
+    /// The same, counting only pairs of different photos of the person.
+    pub cross_photo_true_match_rate_at_zero_false: Option<f64>,
+    /// True and false match rates at `match_distance`.
+    pub true_match_rate: f64,
+    pub false_match_rate: f64,
+}
+
+/// Recognition and detection by face height: every labelled photo (the `eval_faces` layout)
+/// shrunk so that its person's face is `height` px tall and set on a 1600×1200 grey canvas (so
+/// the detector works as on a photo, with its close look), its faces found and embedded again,
+/// and compared with the full-size embeddings. Photos whose face is under 80 px at full size are
+/// no reference and are skipped.
+pub fn eval_faces_by_size(
+    engine: &FaceEngine,
+    dir: &Path,
+    heights: &[u32],
+    match_distance: f32,
+) -> Result<Vec<SizeRow>, std::io::Error> {
+    use image::{imageops, Rgb, RgbImage};
+    let limits = formats::Limits::default();
+    // (person, photo index, picture, face box, full-size embedding)
+    let mut refs: Vec<(String, RgbImage, crate::faces::FaceBox, Vec<f32>)> = Vec::new();
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .min_depth(2)
+        .max_depth(2)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    for path in files {
+        let person = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Ok(clean) = formats::clean(&bytes, &limits) else {
+            continue;
+        };
+        let Ok(image) = crate::faces::decode_upright(&clean.bytes) else {
+            continue;
+        };
+        let Ok(faces) = engine.faces_in_image(&image) else {
+            continue;
+        };
+        if let Some(f) = faces
+            .into_iter()
+            .max_by(|a, b| (a.bbox.height).total_cmp(&b.bbox.height))
+            .filter(|f| f.bbox.height >= 80.0 && !f.embedding.is_empty())
+        {
+            refs.push((person, image, f.bbox, f.embedding));
+        }
+    }
+    let mut rows = Vec::new();
+    for &height in heights {
+        let (mut faces, mut found) = (0, 0);
+        let (mut same, mut cross, mut different) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, (person, image, bbox, _)) in refs.iter().enumerate() {
+            let s = height as f32 / bbox.height;
+            if s > 1.0 {
+                continue;
+            }
+            // At most 1500×1100 of the shrunk photo, around its face.
+            let (w, h) = (
+                ((image.width() as f32 * s).round() as u32).max(1),
+                ((image.height() as f32 * s).round() as u32).max(1),
+            );
+            let small = imageops::resize(image, w, h, imageops::FilterType::Triangle);
+            let (cx, cy) = (
+                (bbox.x + bbox.width / 2.0) * s,
+                (bbox.y + bbox.height / 2.0) * s,
+            );
+            let (cw, ch) = (w.min(1500), h.min(1100));
+            let x0 = ((cx - cw as f32 / 2.0).max(0.0) as u32).min(w - cw);
+            let y0 = ((cy - ch as f32 / 2.0).max(0.0) as u32).min(h - ch);
+            let part = imageops::crop_imm(&small, x0, y0, cw, ch).to_image();
+            let mut canvas = RgbImage::from_pixel(1600, 1200, Rgb([120, 120, 120]));
+            imageops::replace(&mut canvas, &part, 50, 50);
+            let (fx, fy) = (cx - x0 as f32 + 50.0, cy - y0 as f32 + 50.0);
+            faces += 1;
+            let Ok(found_faces) = engine.faces_in_image(&canvas) else {
+                continue;
+            };
+            let Some(probe) = found_faces.iter().find(|f| {
+                let b = f.bbox;
+                fx >= b.x && fx <= b.x + b.width && fy >= b.y && fy <= b.y + b.height
+            }) else {
+                continue;
+            };
+            found += 1;
+            if probe.embedding.is_empty() {
+                continue;
+            }
+            for (j, (other, _, _, reference)) in refs.iter().enumerate() {
+                let d = distance(&probe.embedding, reference);
+                if other == person {
+                    same.push(d);
+                    if i != j {
+                        cross.push(d);
+                    }
+                } else {
+                    different.push(d);
+                }
+            }
+        }
+        let closest = different.iter().copied().fold(f32::INFINITY, f32::min);
+        let rate = |v: &[f32], t: f32, strict: bool| {
+            let n = v
+                .iter()
+                .filter(|&&d| if strict { d < t } else { d <= t })
+                .count();
+            n as f64 / v.len().max(1) as f64
+        };
+        rows.push(SizeRow {
+            height,
+            faces,
+            found,
+            same_pairs: same.len(),
+            different_pairs: different.len(),
+            true_match_rate_at_zero_false: rate(&same, closest, true),
+            cross_photo_true_match_rate_at_zero_false: (!cross.is_empty())
+                .then(|| rate(&cross, closest, true)),
+            true_match_rate: rate(&same, match_distance, false),
+            false_match_rate: rate(&different, match_distance, false),
+        });
+    }
+    Ok(rows)
+}

@@ -8,6 +8,7 @@ mod corpus_faces;
 mod corpus_formats;
 mod corpus_gate;
 mod crash;
+mod crowds;
 
 mod faces;
 mod faces_gate;

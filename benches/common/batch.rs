@@ -79,6 +79,31 @@ fn paste_faces(rgb: &mut [u8], w: u32, h: u32, i: usize) -> usize {
 }
 const TARGET_RATIO: f64 = 2.0;
 
+/// The crowd mix (issue 10): 1–4 group shots per photo, faces of these heights (cycled; about
+/// a third under 40 px), over the same generated backgrounds.
+const CROWD_HEIGHTS: [u32; 12] = [20, 64, 28, 96, 48, 36, 120, 24, 56, 72, 32, 88];
+
+/// Group photos with their truth, for the crowd mix: the shared corpus's real faces (never
+/// copied into the repository) and the committed fixtures.
+fn crowd_sources() -> Vec<crate::crowd::Source> {
+    use consentgate::faces::{EngineOptions, FaceEngine, FinePass};
+    let engine = FaceEngine::with_options(EngineOptions {
+        embed: false,
+        fine_pass: FinePass::Always,
+        ..EngineOptions::default()
+    })
+    .expect("face engine");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut v = crate::crowd::load_sources(&root.join("fixtures/faces"), &engine);
+    let corpus = root.join("../shared/corpus/faces");
+    if corpus.is_dir() {
+        v.extend(crate::crowd::load_sources(&corpus, &engine));
+    } else {
+        eprintln!("gate_people: ../shared/corpus/faces absent; crowd mix from fixtures/faces only");
+    }
+    v
+}
+
 struct Params {
     files: usize,
     width: u32,
@@ -88,7 +113,12 @@ struct Params {
 
 /// One photo-like JPEG: smooth gradients (direction and phase vary with `i`) plus pixel noise
 /// seeded by `i`, so every file has different content. EXIF and XMP follow the SOI marker.
-fn photo(i: usize, w: u32, h: u32) -> (Vec<u8>, usize) {
+fn photo(
+    i: usize,
+    w: u32,
+    h: u32,
+    crowd: Option<&[crate::crowd::Source]>,
+) -> (Vec<u8>, usize, Vec<[f32; 4]>) {
     let seed = (i as u32 + 1).wrapping_mul(0x9E37_79B9);
     let (fx, fy) = (1 + i as u32 % 5, 1 + (i as u32 / 5) % 7);
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
@@ -112,7 +142,16 @@ fn photo(i: usize, w: u32, h: u32) -> (Vec<u8>, usize) {
                 px[2] = (b as i32 + noise(16)).clamp(0, 255) as u8;
             }
         });
-    let faces = if people_mode() {
+    let mut truth = Vec::new();
+    let faces = if let Some(sources) = crowd {
+        let mut canvas = image::RgbImage::from_raw(w, h, rgb).expect("canvas");
+        let shots: Vec<u32> = (0..1 + i % 4)
+            .map(|j| CROWD_HEIGHTS[(i * 4 + j) % CROWD_HEIGHTS.len()])
+            .collect();
+        truth = crate::crowd::group_shots(sources, &mut canvas, &shots, i as u64);
+        rgb = canvas.into_raw();
+        truth.len()
+    } else if people_mode() {
         paste_faces(&mut rgb, w, h, i)
     } else {
         0
@@ -130,7 +169,7 @@ fn photo(i: usize, w: u32, h: u32) -> (Vec<u8>, usize) {
     ));
     out.extend(xmp());
     out.extend_from_slice(&jpeg[2..]);
-    (out, faces)
+    (out, faces, truth)
 }
 
 /// A few hundred synthetic students (first × last names), none of whom the captions name.
@@ -217,7 +256,7 @@ fn consentgate_once(
     rep: usize,
     files: &[PathBuf],
     register: &Path,
-) -> (f64, f64, usize) {
+) -> (f64, f64, usize, String) {
     let ws = root.join(format!("ws-{rep}"));
     run_ok(Command::new(BIN).arg("init").arg(&ws), "consentgate init");
     let toml_path = ws.join("consentgate.toml");
@@ -237,7 +276,9 @@ fn consentgate_once(
     let toml = if people_mode() {
         // Faces on; the pasted people are not enrolled, so let unknown faces through to measure
         // the whole release path.
+        // Small faces too: the crowd mix measures the release path, not the hold.
         toml.replace("unknown_faces = \"review\"", "unknown_faces = \"allow\"")
+            .replace("small_faces = \"review\"", "small_faces = \"allow\"")
     } else {
         toml.replace("enabled = true", "enabled = false")
     };
@@ -288,7 +329,7 @@ fn consentgate_once(
         .filter_map(|v| v["faces"].as_array().map(Vec::len))
         .sum();
     let _ = fs::remove_dir_all(&ws);
-    (wall, inner, faces_found)
+    (wall, inner, faces_found, json)
 }
 
 /// One timed `exiftool -q -all= -overwrite_original FILES…` over fresh copies.
@@ -354,7 +395,22 @@ fn min(v: &[f64]) -> f64 {
 }
 
 pub fn main() {
+    if !people_mode() {
+        return run_mix(false);
+    }
+    // gate_people: today's mix and the crowd mix (GATE_PEOPLE_MIX=today|crowd picks one).
+    let mix = std::env::var("GATE_PEOPLE_MIX").unwrap_or_default();
+    if mix != "crowd" {
+        run_mix(false);
+    }
+    if mix != "today" {
+        run_mix(true);
+    }
+}
+
+fn run_mix(crowd: bool) {
     let bench = std::env::args().any(|a| a == "--bench");
+    let sources = crowd.then(crowd_sources);
     let p = if bench {
         let reps = std::env::var("GATE_BATCH_REPS")
             .ok()
@@ -386,17 +442,26 @@ pub fn main() {
     let t = Instant::now();
     let src = root.join("photos");
     fs::create_dir_all(&src).expect("mkdir photos");
-    let made: Vec<(PathBuf, usize)> = (0..p.files)
+    let made: Vec<(PathBuf, usize, Vec<[f32; 4]>)> = (0..p.files)
         .into_par_iter()
         .map(|i| {
             let path = src.join(format!("photo-{:02}.jpg", i + 1));
-            let (bytes, faces) = photo(i, p.width, p.height);
+            let (bytes, faces, truth) = photo(i, p.width, p.height, sources.as_deref());
             fs::write(&path, bytes).expect("write photo");
-            (path, faces)
+            (path, faces, truth)
         })
         .collect();
-    let faces_pasted: usize = made.iter().map(|(_, n)| n).sum();
-    let files: Vec<PathBuf> = made.into_iter().map(|(p, _)| p).collect();
+    let faces_pasted: usize = made.iter().map(|(_, n, _)| n).sum();
+    let truth: std::collections::HashMap<String, Vec<[f32; 4]>> = made
+        .iter()
+        .map(|(p, _, t)| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                t.clone(),
+            )
+        })
+        .collect();
+    let files: Vec<PathBuf> = made.into_iter().map(|(p, _, _)| p).collect();
     let total_bytes: u64 = files
         .iter()
         .map(|f| fs::metadata(f).expect("stat").len())
@@ -421,9 +486,11 @@ pub fn main() {
     }
     let (mut gate, mut gate_inner, mut ex, mut exo) = (vec![], vec![], vec![], vec![]);
     let mut faces_found = 0;
+    let mut last_json = String::new();
     for rep in 0..p.reps {
-        let (wall, inner, found) = consentgate_once(root, rep, &files, &register);
+        let (wall, inner, found, json) = consentgate_once(root, rep, &files, &register);
         faces_found = found;
+        last_json = json;
         gate.push(wall);
         gate_inner.push(inner);
         let mut line = format!("  rep {rep}: consentgate {wall:.3} s (own summary {inner:.3} s)");
@@ -458,6 +525,53 @@ pub fn main() {
     };
     row("consentgate run --channel website --json", &gate);
     row("  (its own summary.seconds)", &gate_inner);
+    if crowd {
+        // Recall by face height: each photo's reported boxes against the faces placed in it.
+        let mut tally = crate::crowd::Tally::default();
+        for line in last_json.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let (Some(file), Some(faces)) = (v["file"].as_str(), v["faces"].as_array()) else {
+                continue;
+            };
+            let found: Vec<[f32; 4]> = faces
+                .iter()
+                .filter_map(|f| {
+                    let b = f["box"].as_array()?;
+                    let g = |k: usize| b.get(k).and_then(|x| x.as_f64()).map(|x| x as f32);
+                    let (x, y, w, h) = (g(0)?, g(1)?, g(2)?, g(3)?);
+                    Some([x, y, x + w, y + h])
+                })
+                .collect();
+            tally.add(truth.get(file).map_or(&[][..], |t| &t[..]), &found);
+        }
+        let rate = n / median(&gate);
+        let under40: usize = tally.total[..5].iter().sum();
+        let total: usize = tally.total.iter().sum();
+        println!(
+            "  crowd mix: {total} faces placed ({under40} under 40 px), recall by height:\n{}",
+            tally.table()
+        );
+        let judged = if !bench {
+            "smoke run only, not judged"
+        } else if rate >= 1.5 {
+            "met"
+        } else {
+            "NOT MET"
+        };
+        let r = |lo, hi| {
+            tally
+                .recall_between(lo, hi)
+                .map_or("n/a".into(), |v| format!("{v:.3}"))
+        };
+        println!(
+            "gate_people crowd: {rate:.2} photos/s with faces, recall >=24 px {}, 16-23 px {} (target >= 1.5 photos/s, {judged})",
+            r(24, 10_000),
+            r(16, 24)
+        );
+        return;
+    }
     if people_mode() {
         let rate = n / median(&gate);
         let recall = faces_found.min(faces_pasted) as f64 / faces_pasted.max(1) as f64;

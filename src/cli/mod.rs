@@ -182,6 +182,10 @@ pub enum EvalCmd {
         dir: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Also shrink each labelled face to these heights (px, comma-separated) and report
+        /// detection recall and recognition by size, e.g. `--sizes 16,20,24,32,40,56,80`.
+        #[arg(long, value_delimiter = ',')]
+        sizes: Vec<u32>,
     },
 }
 
@@ -458,7 +462,9 @@ pub fn execute(cli: Cli) -> Result<u8> {
             bind,
             new_token,
         } => serve_cmd(&open()?, port, bind, new_token, &actor),
-        Command::Eval(EvalCmd::Faces { dir, json }) => eval_faces(&cli.workspace, &dir, json),
+        Command::Eval(EvalCmd::Faces { dir, json, sizes }) => {
+            eval_faces(&cli.workspace, &dir, json, &sizes)
+        }
         Command::Demo { dir, fixtures } => demo::run(dir.as_deref(), &fixtures, &actor),
     }
 }
@@ -1296,7 +1302,12 @@ fn serve_cmd(
     Ok(0)
 }
 
-fn eval_faces(workspace: &std::path::Path, dir: &std::path::Path, json: bool) -> Result<u8> {
+fn eval_faces(
+    workspace: &std::path::Path,
+    dir: &std::path::Path,
+    json: bool,
+    sizes: &[u32],
+) -> Result<u8> {
     let engine = consentgate::faces::FaceEngine::load()?;
     let config = Workspace::open(workspace)
         .map(|w| w.config)
@@ -1307,9 +1318,53 @@ fn eval_faces(workspace: &std::path::Path, dir: &std::path::Path, json: bool) ->
     thresholds.sort_by(f32::total_cmp);
     thresholds.dedup();
     let e = consentgate::eval::eval_faces(&engine, dir, &thresholds)?;
+    let by_size = if sizes.is_empty() {
+        Vec::new()
+    } else {
+        consentgate::eval::eval_faces_by_size(&engine, dir, sizes, config.faces.match_distance)?
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&e)?);
+        let mut v = serde_json::to_value(&e)?;
+        if !by_size.is_empty() {
+            v["by_size"] = serde_json::to_value(&by_size)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
+    }
+    if !by_size.is_empty() {
+        println!(
+            "by face height (each labelled face shrunk; recognition against the full-size faces):"
+        );
+        println!(
+            "{:>7} {:>6} {:>17} {:>12} {:>20} {:>16} {:>6} {:>6}",
+            "height",
+            "faces",
+            "detection recall",
+            "same pairs",
+            "TMR at zero false",
+            "cross-photo TMR",
+            "TMR",
+            "FMR"
+        );
+        for r in &by_size {
+            println!(
+                "{:>5}px {:>6} {:>17.3} {:>12} {:>20.3} {:>16} {:>6.3} {:>6.3}",
+                r.height,
+                r.faces,
+                r.found as f64 / r.faces.max(1) as f64,
+                r.same_pairs,
+                r.true_match_rate_at_zero_false,
+                r.cross_photo_true_match_rate_at_zero_false
+                    .map_or("n/a".into(), |v| format!("{v:.3}")),
+                r.true_match_rate,
+                r.false_match_rate
+            );
+        }
+        println!(
+            "(TMR/FMR at match_distance {:.2}; faces under {:.0} px are held as too small to recognise)",
+            config.faces.match_distance,
+            consentgate::faces::RECOGNISABLE_FACE_PX
+        );
     }
     println!("{} photos", e.photos);
     for d in &e.detection {

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::captions::TextSource;
-use crate::config::{Config, FaceAction, UnknownFaces};
+use crate::config::{Config, FaceAction, SmallFaces, UnknownFaces};
 use crate::findings::{FaceMatch, Finding};
 use crate::register::{Status, Student};
 
@@ -45,8 +45,13 @@ pub struct FaceFinding {
     /// Detector confidence.
     pub detection: f32,
     /// False when this face is not cleared for the channel: no-publish, no consent, ambiguous, or
-    /// unknown under `unknown_faces = "review"`. Redaction blurs exactly these.
+    /// unknown under `unknown_faces = "review"`, too small to recognise under `small_faces =
+    /// "review"`. Redaction blurs exactly these.
     pub may_publish: bool,
+    /// Shorter than recognition can clear (`FacePolicy::recognisable_px`): the review page
+    /// draws it in its own colour.
+    #[serde(default)]
+    pub small: bool,
 }
 
 /// The thresholds and policy for faces (from `[faces]` in the config).
@@ -56,6 +61,10 @@ pub struct FacePolicy {
     pub ambiguous_distance: f32,
     pub unknown_faces: UnknownFaces,
     pub action: FaceAction,
+    pub small_faces: SmallFaces,
+    /// Faces shorter than this (pixels) cannot be recognised reliably (measured:
+    /// [`crate::faces::RECOGNISABLE_FACE_PX`]).
+    pub recognisable_px: f32,
 }
 
 /// The school's policy for one channel on one day: everything the rules depend on but findings.
@@ -80,6 +89,8 @@ impl Policy {
                 ambiguous_distance: config.faces.ambiguous_distance,
                 unknown_faces: config.faces.unknown_faces,
                 action: config.faces.action,
+                small_faces: config.faces.small_faces,
+                recognisable_px: crate::faces::RECOGNISABLE_FACE_PX,
             },
             require_school_devices: config.gate.require_school_devices,
             reupload_distance: config.faces.reupload_distance,
@@ -236,6 +247,7 @@ pub fn judge_faces(
     let fp = &policy.faces;
     let mut findings = Vec::with_capacity(matches.len());
     let mut out = Vec::new();
+    let mut small_count = 0;
     for (index, m) in matches.iter().enumerate() {
         let score = m.nearest.as_ref().map(|(_, d)| *d);
         let (band, student) = match (&m.same_picture, &m.nearest) {
@@ -274,15 +286,35 @@ pub fn judge_faces(
             _ => (fp.unknown_faces == UnknownFaces::Review)
                 .then(|| reasons::face_unknown(index, &m.bbox, score)),
         };
+        // A face too small for its embedding to be trusted is never cleared by it: unless it
+        // is already held for who it may be, or a moderator said who it is (the same picture),
+        // it counts towards one "too small to recognise" reason.
+        let small = m.bbox[3] < fp.recognisable_px;
+        let uncleared = small
+            && fp.small_faces == SmallFaces::Review
+            && m.same_picture.is_none()
+            && reason
+                .as_ref()
+                .is_none_or(|r| r.kind == reasons::ReasonKind::FaceUnknown);
+        let reason = if uncleared {
+            small_count += 1;
+            None
+        } else {
+            reason
+        };
         findings.push(FaceFinding {
             bbox: m.bbox,
             score,
             student,
             band,
             detection: m.detection,
-            may_publish: reason.is_none(),
+            may_publish: reason.is_none() && !uncleared,
+            small,
         });
         out.extend(reason);
+    }
+    if small_count > 0 {
+        out.push(reasons::small_faces(small_count, fp.recognisable_px));
     }
     (findings, out)
 }

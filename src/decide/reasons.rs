@@ -79,6 +79,8 @@ pub enum ReasonKind {
     FaceAmbiguous,
     /// A face matches nobody enrolled (config `unknown_faces = "review"`).
     FaceUnknown,
+    /// Faces too small for recognition to clear them (config `small_faces = "review"`).
+    SmallFaces,
     /// The photo is (nearly) a photo a moderator rejected before, or its mirror image.
     NearDuplicateOfRejected,
     /// Faces could not be checked (model or decoding failure): fail closed.
@@ -102,6 +104,7 @@ impl ReasonKind {
             ReasonKind::FaceNoConsent => "face without consent",
             ReasonKind::FaceAmbiguous => "face may be a student",
             ReasonKind::FaceUnknown => "unknown face",
+            ReasonKind::SmallFaces => "faces too small to recognise",
             ReasonKind::NearDuplicateOfRejected => "re-upload of a rejected photo",
             ReasonKind::FacesUnchecked => "faces could not be checked",
         }
@@ -130,12 +133,16 @@ impl ReasonKind {
                 | ReasonKind::FaceNoConsent
                 | ReasonKind::FaceAmbiguous
                 | ReasonKind::FaceUnknown
+                | ReasonKind::SmallFaces
         )
     }
 
     /// Reasons that blurring the face removes (when the config asks for redaction).
     pub fn is_redactable(self) -> bool {
-        matches!(self, ReasonKind::FaceNoPublish | ReasonKind::FaceNoConsent)
+        matches!(
+            self,
+            ReasonKind::FaceNoPublish | ReasonKind::FaceNoConsent | ReasonKind::SmallFaces
+        )
     }
 }
 
@@ -358,6 +365,17 @@ pub fn face_unknown(index: usize, bbox: &[f32; 4], score: Option<f32>) -> Reason
             ),
         )
     }
+}
+
+/// `count` faces shorter than `under_px` that recognition cannot clear, in one reason.
+pub fn small_faces(count: usize, under_px: f32) -> Reason {
+    let faces = if count == 1 { "face" } else { "faces" };
+    Reason::new(
+        ReasonKind::SmallFaces,
+        format!(
+            "{count} {faces} too small to recognise (under {under_px:.0} px); check the crowd for children on the no-publish list"
+        ),
+    )
 }
 
 pub fn faces_unchecked(error: &str) -> Reason {

@@ -76,6 +76,8 @@ fn policy() -> Policy {
             ambiguous_distance: 0.65,
             unknown_faces: UnknownFaces::Review,
             action: FaceAction::Hold,
+            small_faces: SmallFaces::Review,
+            recognisable_px: 40.0,
         },
         require_school_devices: true,
         reupload_distance: 31,
@@ -345,4 +347,108 @@ fn reasons_come_most_serious_first_each_once() {
         kinds(&v),
         [ReasonKind::CaptionNamesStudent, ReasonKind::FaceUnknown]
     );
+}
+
+fn small_face(nearest: Option<(&str, f32)>, height: f32) -> Finding {
+    Finding::Face(FaceMatch {
+        bbox: [100.0, 200.0, height * 0.8, height],
+        detection: 0.6,
+        nearest: nearest.map(|(id, d)| (id.to_string(), d)),
+        same_picture: None,
+    })
+}
+
+/// Faces too small to recognise are never cleared by their (unreliable) embedding: one reason
+/// counts them, with the words; each is marked small and not publishable.
+#[test]
+fn faces_too_small_to_recognise_are_held_in_one_reason() {
+    let findings = [
+        small_face(None, 20.0),
+        small_face(Some(("OK", 0.3)), 30.0),
+        small_face(Some(("OK", 0.3)), 39.5),
+        face(Some(("OK", 0.3))),
+    ];
+    let mut allow_unknown = policy();
+    allow_unknown.faces.unknown_faces = UnknownFaces::Allow;
+    for p in [policy(), allow_unknown] {
+        let j = decide(&findings, &p, &register());
+        assert_eq!(kinds(&j.verdict), [ReasonKind::SmallFaces]);
+        let r = &j.verdict.reasons()[0];
+        assert_eq!(
+            r.detail,
+            "3 faces too small to recognise (under 40 px); check the crowd for children on the no-publish list"
+        );
+        assert_eq!((r.student.as_deref(), r.face), (None, None));
+        let small: Vec<_> = j.faces.iter().map(|f| (f.small, f.may_publish)).collect();
+        assert_eq!(
+            small,
+            [(true, false), (true, false), (true, false), (false, true)]
+        );
+    }
+    let one = decide(&[small_face(None, 12.0)], &policy(), &register());
+    assert_eq!(
+        one.verdict.reasons()[0].detail,
+        "1 face too small to recognise (under 40 px); check the crowd for children on the no-publish list"
+    );
+}
+
+/// A small face already held for who it may be keeps that reason (the more serious one); a
+/// moderator's attribution (the same picture) is trusted whatever the size.
+#[test]
+fn a_small_face_matching_a_no_publish_student_stays_a_no_publish_hold() {
+    let v = verdict(&[small_face(Some(("NOPUB", 0.3)), 20.0)], &policy());
+    assert_eq!(kinds(&v), [ReasonKind::FaceNoPublish]);
+    let attributed = Finding::Face(FaceMatch {
+        bbox: [0.0, 0.0, 16.0, 20.0],
+        detection: 0.6,
+        nearest: Some(("OK".into(), 0.2)),
+        same_picture: Some("OK".into()),
+    });
+    assert_eq!(verdict(&[attributed], &policy()), Verdict::Release);
+}
+
+/// `small_faces = "allow"` judges small faces like any face: cleared by a match, unknown ones
+/// per `unknown_faces`.
+#[test]
+fn small_faces_allow_judges_them_like_any_face() {
+    let mut allow = policy();
+    allow.faces.small_faces = SmallFaces::Allow;
+    assert_eq!(
+        verdict(&[small_face(Some(("OK", 0.3)), 20.0)], &allow),
+        Verdict::Release
+    );
+    assert_eq!(
+        kinds(&verdict(&[small_face(None, 20.0)], &allow)),
+        [ReasonKind::FaceUnknown]
+    );
+    allow.faces.unknown_faces = UnknownFaces::Allow;
+    let j = decide(&[small_face(None, 20.0)], &allow, &register());
+    assert_eq!(j.verdict, Verdict::Release);
+    assert!(j.faces[0].small && j.faces[0].may_publish);
+}
+
+/// With `action = "redact"`, faces too small to recognise are blurred with the rest and the
+/// photo released.
+#[test]
+fn redaction_blurs_small_faces_too() {
+    let mut redact = policy();
+    redact.faces.action = FaceAction::Redact;
+    redact.faces.unknown_faces = UnknownFaces::Allow;
+    let v = verdict(
+        &[
+            small_face(None, 20.0),
+            face(Some(("NOPUB", 0.3))),
+            face(Some(("OK", 0.3))),
+        ],
+        &redact,
+    );
+    match v {
+        Verdict::RedactThenRelease { boxes, .. } => {
+            assert_eq!(
+                boxes,
+                vec![[100.0, 200.0, 16.0, 20.0], [10.0, 20.0, 30.0, 40.0]]
+            );
+        }
+        other => panic!("expected redaction, got {other:?}"),
+    }
 }

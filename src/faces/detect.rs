@@ -6,7 +6,7 @@
 //! detector keeps one optimized plan per input shape (landscape, portrait, square), built on first
 //! use, and letterboxes each picture into the shape that wastes the fewest pixels.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use image::RgbImage;
 use tract_onnx::prelude::*;
@@ -28,6 +28,8 @@ pub(crate) struct Detector {
     model: InferenceModel,
     shapes: Vec<DetectShape>,
     threshold: f32,
+    /// Plans for the close look's tile shapes (fitted to each photo size; a handful in practice).
+    grid_shapes: Mutex<Vec<Arc<DetectShape>>>,
 }
 
 struct DetectShape {
@@ -59,6 +61,7 @@ impl Detector {
             model,
             shapes: vec![shape(long, short), shape(short, long), shape(short, short)],
             threshold,
+            grid_shapes: Mutex::new(Vec::new()),
         })
     }
 
@@ -177,6 +180,72 @@ impl Detector {
         Ok(out)
     }
 
+    /// The tile shape with a plan for it (built on first use, kept for the next photo).
+    fn grid_shape(&self, width: u32, height: u32) -> Result<Arc<DetectShape>, FaceError> {
+        let shape = {
+            let mut shapes = self
+                .grid_shapes
+                .lock()
+                .map_err(|_| FaceError::Inference("detector plan cache poisoned".into()))?;
+            match shapes
+                .iter()
+                .find(|s| s.width == width && s.height == height)
+            {
+                Some(s) => s.clone(),
+                None => {
+                    let s = Arc::new(DetectShape {
+                        width,
+                        height,
+                        plan: OnceLock::new(),
+                    });
+                    shapes.push(s.clone());
+                    s
+                }
+            }
+        };
+        self.plan(&shape)?;
+        Ok(shape)
+    }
+
+    /// The close look: `image` scaled by `r` and covered by a grid of overlapping tiles (see
+    /// [`Grid`]); `wanted(tile)` says which tiles to run (all, or where a cue saw something).
+    /// Each face is reported by the tile that owns its centre, unless it touches an inner tile
+    /// edge there (cut: it is larger than the overlap, and the coarse pass's). Faces scoring over
+    /// `threshold`, in `image`'s pixel coordinates.
+    pub fn detect_grid(
+        &self,
+        image: &RgbImage,
+        grid: &Grid,
+        threshold: f32,
+        wanted: impl Fn(usize) -> bool,
+    ) -> Result<Vec<Detection>, FaceError> {
+        let shape = self.grid_shape(grid.tile[0], grid.tile[1])?;
+        let (pw, ph) = (grid.tile[0] as f32, grid.tile[1] as f32);
+        let (cw, ch) = (grid.content[0], grid.content[1]);
+        let mut out = Vec::new();
+        for (k, (x0, y0)) in grid.origins().enumerate() {
+            if !wanted(k) {
+                continue;
+            }
+            let dets = self.run_tile(image, &shape, grid.r, [x0, y0], threshold)?;
+            let (x0f, y0f) = (x0 as f32, y0 as f32);
+            let (inner_left, inner_top) = (x0 > 0, y0 > 0);
+            let inner_right = x0f + pw < cw - 1.0;
+            let inner_bottom = y0f + ph < ch - 1.0;
+            for d in dets {
+                let [x1, y1, x2, y2] = d.rect.map(|v| v * grid.r);
+                let cut = (inner_left && x1 - x0f <= SEAM_MARGIN)
+                    || (inner_top && y1 - y0f <= SEAM_MARGIN)
+                    || (inner_right && x2 - x0f >= pw - SEAM_MARGIN)
+                    || (inner_bottom && y2 - y0f >= ph - SEAM_MARGIN);
+                if !cut && grid.owner([(x1 + x2) / 2.0, (y1 + y2) / 2.0]) == k {
+                    out.push(d);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Run one input: `image` scaled by `r`, the `shape`-sized window at `origin` (in scaled
     /// pixels; black beyond the picture). Detections above `threshold`, NMS applied, in `image`'s
     /// pixel coordinates.
@@ -212,6 +281,101 @@ impl Detector {
             }
         }
         Ok(dets)
+    }
+}
+
+/// A grid of overlapping detector tiles over a picture scaled by `r`: as few tiles as keep each
+/// under [`GRID_MAX_TILE`] with at least [`GRID_OVERLAP`] between neighbours, all one shape
+/// (one plan), so a 4032×3024 photo at native size is 4×3 tiles of 1120×1120.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Grid {
+    pub r: f32,
+    /// The scaled picture's width and height.
+    pub content: [f32; 2],
+    pub tile: [u32; 2],
+    /// Tiles across and down.
+    pub count: [u32; 2],
+}
+
+/// Largest close-look tile side, detector pixels (memory and plan size stay modest).
+pub(crate) const GRID_MAX_TILE: u32 = 1344;
+/// Least overlap of neighbouring close-look tiles: every face up to this size lies whole in the
+/// tile that owns its centre.
+pub(crate) const GRID_OVERLAP: u32 = 128;
+
+impl Grid {
+    pub fn new(width: u32, height: u32, r: f32) -> Grid {
+        let content = [width as f32 * r, height as f32 * r];
+        let axis = |len: f32| -> (u32, u32) {
+            let len = len.ceil().max(1.0) as u32;
+            if len <= GRID_MAX_TILE {
+                return (1, round32(len));
+            }
+            let n = (len - GRID_OVERLAP).div_ceil(GRID_MAX_TILE - GRID_OVERLAP);
+            (n, round32((len + (n - 1) * GRID_OVERLAP).div_ceil(n)))
+        };
+        let (nx, tw) = axis(content[0]);
+        let (ny, th) = axis(content[1]);
+        Grid {
+            r,
+            content,
+            tile: [tw, th],
+            count: [nx, ny],
+        }
+    }
+
+    fn origin(&self, axis: usize, i: u32) -> u32 {
+        let n = self.count[axis];
+        let span = (self.content[axis] - self.tile[axis] as f32).max(0.0);
+        if n <= 1 {
+            0
+        } else {
+            (span * i as f32 / (n - 1) as f32).round() as u32
+        }
+    }
+
+    /// Tile origins (scaled pixels), row by row; tile k is the k-th.
+    pub fn origins(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        (0..self.count[1]).flat_map(move |j| {
+            (0..self.count[0]).map(move |i| (self.origin(0, i), self.origin(1, j)))
+        })
+    }
+
+    /// Number of tiles.
+    pub fn len(&self) -> usize {
+        (self.count[0] * self.count[1]) as usize
+    }
+
+    /// The tile owning a point (scaled pixels): neighbours split their overlap in the middle.
+    pub fn owner(&self, p: [f32; 2]) -> usize {
+        let index = |axis: usize| -> u32 {
+            let n = self.count[axis];
+            let t = self.tile[axis] as f32;
+            (0..n.saturating_sub(1))
+                .take_while(|&i| {
+                    let split =
+                        (self.origin(axis, i + 1) as f32 + self.origin(axis, i) as f32 + t) / 2.0;
+                    p[axis] >= split
+                })
+                .count() as u32
+        };
+        (index(1) * self.count[0] + index(0)) as usize
+    }
+
+    /// Tiles (indices) whose area, widened by `margin` scaled pixels, contains `p`.
+    pub fn tiles_near(&self, p: [f32; 2], margin: f32) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (k, (x0, y0)) in self.origins().enumerate() {
+            let (x0, y0) = (x0 as f32, y0 as f32);
+            if p[0] >= x0 - margin
+                && p[0] <= x0 + self.tile[0] as f32 + margin
+                && p[1] >= y0 - margin
+                && p[1] <= y0 + self.tile[1] as f32 + margin
+            {
+                out.push(k);
+            }
+        }
+        out
     }
 }
 
@@ -365,4 +529,50 @@ pub(crate) fn nms(mut dets: Vec<Detection>, threshold: f32) -> Vec<Detection> {
         }
     }
     keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 12 MP photo at native size is 4×3 tiles; every point is owned by one tile that holds
+    /// it with at least half the overlap to spare on each side (so a face up to the overlap lies
+    /// whole in its owner), and the tiles cover the picture.
+    #[test]
+    fn grid_covers_and_owns_every_point_once() {
+        for (w, h, r) in [
+            (4032, 3024, 1.0),
+            (3024, 4032, 1.0),
+            (4000, 3000, 0.5),
+            (900, 700, 1.0),
+        ] {
+            let g = Grid::new(w, h, r);
+            assert!(g.tile[0] <= GRID_MAX_TILE + 31 && g.tile[1] <= GRID_MAX_TILE + 31);
+            let origins: Vec<_> = g.origins().collect();
+            assert_eq!(origins.len(), g.len());
+            let (cw, ch) = (g.content[0], g.content[1]);
+            let half = GRID_OVERLAP as f32 / 2.0;
+            let mut y = 0.0;
+            while y < ch {
+                let mut x = 0.0;
+                while x < cw {
+                    let k = g.owner([x, y]);
+                    let (x0, y0) = (origins[k].0 as f32, origins[k].1 as f32);
+                    let (tw, th) = (g.tile[0] as f32, g.tile[1] as f32);
+                    let room = |p: f32, o: f32, t: f32, len: f32| {
+                        (p - o >= half - 1.0 || o == 0.0)
+                            && (o + t - p >= half - 1.0 || o + t >= len)
+                    };
+                    assert!(
+                        room(x, x0, tw, cw) && room(y, y0, th, ch),
+                        "{w}x{h}@{r}: ({x},{y}) owned by tile {k} at ({x0},{y0})"
+                    );
+                    x += 7.0;
+                }
+                y += 7.0;
+            }
+        }
+        let g = Grid::new(4032, 3024, 1.0);
+        assert_eq!((g.count, g.tile), ([4, 3], [1120, 1120]));
+    }
 }

@@ -339,10 +339,18 @@ fn face_who(f: &FaceFinding, names: &HashMap<String, String>) -> String {
             .get(id)
             .map_or_else(|| id.clone(), |n| format!("{n} ({id})"))
     };
-    match (f.band, &f.student) {
+    let who = match (f.band, &f.student) {
         (Band::Match, Some(id)) => name(id),
         (Band::Ambiguous, Some(id)) => format!("might be {}", name(id)),
         _ => "matches nobody enrolled".to_string(),
+    };
+    if f.small && !f.may_publish {
+        format!(
+            "too small to recognise ({:.0} px tall; nearest: {who})",
+            f.bbox[3]
+        )
+    } else {
+        who
     }
 }
 
@@ -353,6 +361,7 @@ fn face_label(i: usize, f: &FaceFinding, names: &HashMap<String, String>) -> Str
         (Band::Match, Some(id), Some(d)) => format!("{} · {} {d:.2}", i + 1, name(id)),
         (Band::Match, Some(id), None) => format!("{} · {}", i + 1, name(id)),
         (Band::Ambiguous, Some(id), Some(d)) => format!("{} · {}? {d:.2}", i + 1, name(id)),
+        _ if f.small => format!("{} · small", i + 1),
         _ => format!("{} · unknown", i + 1),
     }
 }
@@ -433,7 +442,7 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                                 @for (i, f) in rec.faces.iter().enumerate() {
                                     @let [x, y, bw, bh] = f.bbox;
                                     @let label_y = if y > font * 1.2 { y - font * 0.3 } else { y + bh + font };
-                                    g.face.ok[f.may_publish].flag[!f.may_publish] data-face=(i + 1) {
+                                    g.face.ok[f.may_publish].flag[!f.may_publish].small[f.small] data-face=(i + 1) {
                                         title { "Face " (i + 1) ": " (face_who(f, &p.names)) ", distance " (score(f)) }
                                         rect x=(x) y=(y) width=(bw) height=(bh) vector-effect="non-scaling-stroke" {}
                                         text x=(x) y=(label_y) font-size=(font) {
@@ -485,7 +494,7 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                             thead { tr { th { "#" } th { "who" } th { "where" } th { "distance" } th { "detector" } th { "may be published on " (rec.channel) } } }
                             tbody {
                                 @for (i, f) in rec.faces.iter().enumerate() {
-                                    tr.flag[!f.may_publish] data-face=(i + 1) {
+                                    tr.flag[!f.may_publish].small[f.small] data-face=(i + 1) {
                                         td { (i + 1) }
                                         td { (face_who(f, &p.names)) }
                                         td.nowrap { (format!("x {:.0}, y {:.0}", f.bbox[0], f.bbox[1])) }
@@ -497,6 +506,9 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                             }
                         }
                         p.hint { "Distance: smaller is more alike; a face counts as a student up to the match threshold in consentgate.toml." }
+                        @if rec.faces.iter().any(|f| f.small) {
+                            p.hint.small-faces { "Orange dashed boxes: faces too small to recognise; look at each one at full size." }
+                        }
                     }
                     @if !rec.removed.is_empty() {
                         h2 { "Metadata removed" }

@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests (`mod common;`).
+pub mod crowd;
 pub mod exiftool;
 pub mod serve;
 pub mod workspace;
