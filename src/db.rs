@@ -186,6 +186,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE students ADD COLUMN preferred_surname TEXT;
     ALTER TABLE students ADD COLUMN reg_group TEXT NOT NULL DEFAULT '';
     "#,
+    // 6: text in the picture. Every line read (box, text, whom it names), so the review page can
+    // draw the text boxes and a moderator's redact-and-release can blur the named ones.
+    r#"
+    ALTER TABLE photos ADD COLUMN texts TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 fn migrations() -> Migrations<'static> {
