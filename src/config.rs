@@ -21,6 +21,7 @@ pub enum ConfigError {
 pub struct Config {
     pub gate: Gate,
     pub faces: Faces,
+    pub text: Text,
     pub limits: Limits,
     pub watch: Watch,
     pub register: Register,
@@ -266,6 +267,20 @@ impl Default for Faces {
     }
 }
 
+/// Text in the picture (certificates, badges, bibs, labels, boards).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Text {
+    /// Read text in the picture and hold photos where it names a student.
+    pub enabled: bool,
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text { enabled: true }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Gate {
@@ -481,6 +496,14 @@ small_faces = "{small}"
 # its mirror image, is held. 31 is PDQ's published match threshold.
 reupload_distance = {reupload}
 
+[text]
+# Read text written in the picture (certificates, name badges, lanyards, bibs, artwork labels,
+# whiteboards, cakes) with the built-in OCR models and match every line against the register
+# like a caption: a photo whose pictured text names a student is held (with `action = "redact"`
+# above, the named text is blurred instead when that is the only reason). Off, a certificate
+# "awarded to" a student is released.
+enabled = {text_enabled}
+
 [limits]
 # Decompression-bomb guards: pictures larger than this are held, not decoded.
 max_megapixels = {mp}
@@ -570,6 +593,7 @@ second_opinion = {second}
                 "allow"
             },
             small_px = crate::faces::RECOGNISABLE_FACE_PX,
+            text_enabled = d.text.enabled,
             devices = d.gate.require_school_devices,
             names = d.gate.check_file_names,
             mp = d.limits.max_megapixels,

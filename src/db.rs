@@ -236,6 +236,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX senior_requests_photo ON senior_requests(photo_id);
     "#,
+    // 7: text in the picture. Every line read (box, text, whom it names), so the review page can
+    // draw the text boxes and a moderator's redact-and-release can blur the named ones.
+    r#"
+    ALTER TABLE photos ADD COLUMN texts TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 fn migrations() -> Migrations<'static> {

@@ -36,7 +36,7 @@ use chrono::Utc;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
-use crate::decide::{FaceFinding, Reason};
+use crate::decide::{FaceFinding, Reason, TextFinding};
 use crate::formats::Cleaned;
 use crate::gate::{LeftReason, Outcome, PhotoOutcome, Warning};
 use crate::journal::{self, JournalError, NewPhoto, PhotoRecord, PhotoState};
@@ -127,6 +127,8 @@ pub struct Fate<'a> {
     pub clean_caption: Option<&'a str>,
     pub students: &'a [(String, String)],
     pub faces: &'a [FaceFinding],
+    /// Every line of text read in the picture.
+    pub texts: &'a [TextFinding],
     pub redacted: usize,
 }
 
@@ -210,6 +212,7 @@ impl<'a> Disposer<'a> {
             caption: f.clean_caption,
             clean_ext: f.cleaned.map(|c| c.extension),
             faces: f.faces,
+            texts: f.texts,
             staged_path,
             sidecar_path: sidecar.map(|(p, _)| p),
             sidecar_hash: sidecar.and_then(|(_, h)| h),
@@ -365,6 +368,7 @@ impl<'a> Disposer<'a> {
             reasons: vec![],
             removed: clean.removed.clone(),
             faces: f.faces.to_vec(),
+            texts: f.texts.to_vec(),
         }
     }
 
@@ -466,6 +470,7 @@ impl<'a> Disposer<'a> {
             reasons,
             removed: f.cleaned.map(|c| c.removed.clone()).unwrap_or_default(),
             faces: f.faces.to_vec(),
+            texts: f.texts.to_vec(),
         }
     }
 

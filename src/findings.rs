@@ -26,6 +26,10 @@ pub enum Finding {
     Face(FaceMatch),
     /// Faces could not be looked for (model or decoding failure).
     FacesUnchecked { error: String },
+    /// A line of text read in the picture, and every student it names (matched like a caption).
+    PictureText(PictureText),
+    /// Text in the picture could not be read (model or decoding failure).
+    PictureTextUnchecked { error: String },
     /// The rejected photo nearest to this one (only looked for when something was rejected).
     Reupload { photo_id: i64, distance: u32 },
     /// The photo could not be compared with rejected photos.
@@ -69,6 +73,17 @@ impl From<&FormatError> for FormatProblem {
             message: e.to_string(),
         }
     }
+}
+
+/// A line of text in the picture as the text stage read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PictureText {
+    /// `[x, y, width, height]` in pixels of the photo as displayed.
+    pub bbox: [f32; 4],
+    /// What was read.
+    pub text: String,
+    /// Every student the line names or may name, as the caption matcher found them.
+    pub hits: Vec<CaptionHit>,
 }
 
 /// A face as the faces stage measured it: where, how sure, and who it is nearest to. Whether it

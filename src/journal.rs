@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::decide::{FaceFinding, Reason};
+use crate::decide::{FaceFinding, Reason, TextFinding};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -73,6 +73,8 @@ pub struct PhotoRecord {
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub faces: Vec<FaceFinding>,
+    /// Every line of text read in the picture (empty in records older than migration 6).
+    pub texts: Vec<TextFinding>,
     /// The photo's path in staging relative to the staging folder, as raw bytes (a name need not
     /// be UTF-8); `None` in records older than migration 4 (then `source_name` is the path).
     #[serde(skip)]
@@ -85,7 +87,7 @@ pub struct PhotoRecord {
 }
 
 const PHOTO_COLUMNS: &str =
-    "id, content_hash, channel, source_name, state, reasons, removed, caption, outbox_path, held_dir, clean_ext, created_at, decided_at, faces, staged_path, sidecar_path, sidecar_hash";
+    "id, content_hash, channel, source_name, state, reasons, removed, caption, outbox_path, held_dir, clean_ext, created_at, decided_at, faces, staged_path, sidecar_path, sidecar_hash, texts";
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, JournalError> {
     DateTime::parse_from_rfc3339(s)
@@ -119,6 +121,8 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> Result<PhotoRecord, JournalError> {
         staged_path: r.get(14)?,
         sidecar_path: r.get(15)?,
         sidecar_hash: r.get(16)?,
+        texts: serde_json::from_str(&r.get::<_, String>(17)?)
+            .map_err(|e| JournalError::Corrupt(e.to_string()))?,
     })
 }
 
@@ -178,6 +182,7 @@ pub struct NewPhoto<'a> {
     pub caption: Option<&'a str>,
     pub clean_ext: Option<&'a str>,
     pub faces: &'a [FaceFinding],
+    pub texts: &'a [TextFinding],
     /// Raw bytes of the staged path (relative to staging), of its sidecar, and the sidecar's hash.
     pub staged_path: &'a [u8],
     pub sidecar_path: Option<&'a [u8]>,
@@ -191,8 +196,8 @@ pub fn insert_pending(
     now: DateTime<Utc>,
 ) -> Result<i64, JournalError> {
     conn.execute(
-        "INSERT INTO photos (content_hash, channel, source_name, state, reasons, removed, caption, clean_ext, created_at, faces, staged_path, sidecar_path, sidecar_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO photos (content_hash, channel, source_name, state, reasons, removed, caption, clean_ext, created_at, faces, staged_path, sidecar_path, sidecar_hash, texts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             p.content_hash,
             p.channel,
@@ -206,7 +211,8 @@ pub fn insert_pending(
             json(p.faces),
             p.staged_path,
             p.sidecar_path,
-            p.sidecar_hash
+            p.sidecar_hash,
+            json(p.texts)
         ],
     )?;
     Ok(conn.last_insert_rowid())

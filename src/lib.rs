@@ -26,6 +26,7 @@ pub mod intake;
 pub mod journal;
 pub mod judge;
 pub mod lock;
+pub mod ocr;
 pub mod outbox;
 pub mod pdq;
 pub mod redact;

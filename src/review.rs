@@ -42,7 +42,7 @@ pub enum ReviewError {
     ChangedMeanwhile(i64),
     #[error("photo #{0} cannot be approved: the gate could not make a clean copy ({1}); re-export it as JPEG, PNG or WebP and drop it in again")]
     NoCleanCopy(i64, String),
-    #[error("photo #{0} has no face to blur (it was held for another reason); approve or reject it instead")]
+    #[error("photo #{0} has no face or named text to blur (it was held for another reason); approve or reject it instead")]
     NothingToRedact(i64),
     #[error("the faces could not be blurred ({0}); reject the photo or edit it by hand")]
     Redaction(String),
@@ -568,19 +568,27 @@ pub fn redact(
     }
     let mut conn = ws.db()?;
     let rec = held_record(&conn, id)?;
-    if rec.faces.iter().all(|f| f.may_publish) {
-        return Err(ReviewError::NothingToRedact(id));
-    }
-    let (bytes, _) = held_clean_copy(ws, &rec)?;
-    let boxes: Vec<[f32; 4]> = rec
+    // The flagged faces, and every line of text in the picture that names a student.
+    let mut boxes: Vec<[f32; 4]> = rec
         .faces
         .iter()
         .filter(|f| !f.may_publish)
         .map(|f| f.bbox)
         .collect();
     let n = boxes.len();
+    boxes.extend(
+        rec.texts
+            .iter()
+            .filter(|t| !t.named.is_empty())
+            .map(|t| decide::text_blur_box(&t.bbox)),
+    );
+    if boxes.is_empty() {
+        return Err(ReviewError::NothingToRedact(id));
+    }
+    let (bytes, _) = held_clean_copy(ws, &rec)?;
     let blurred = crate::redact::blur(&bytes, &boxes).map_err(ReviewError::Redaction)?;
-    let detail = serde_json::json!({"note": note, "faces_blurred": n});
+    let detail =
+        serde_json::json!({"note": note, "faces_blurred": n, "texts_blurred": boxes.len() - n});
     let rel = publish_held(
         ws,
         &mut conn,

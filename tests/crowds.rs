@@ -217,8 +217,8 @@ fn a_crowd_too_small_to_recognise_is_held_shown_allowed_or_blurred() {
     );
     // The review page: every such box in the small-face colour, and the legend says why.
     let server = Server::start(&ws);
-    let token = new_token(&ws);
-    let cookie = login(&server, "J. Moderator", &token);
+    ws.add_user("J. Moderator", "moderator");
+    let cookie = login(&server, "J. Moderator");
     let page = get(
         &server.addr,
         "/photo/1",

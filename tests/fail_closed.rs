@@ -336,6 +336,7 @@ fn a_run_killed_midway_is_finished_by_the_next() {
             caption: None,
             clean_ext: Some("jpg"),
             faces: &[],
+            texts: &[],
             staged_path: b"party.jpg",
             sidecar_path: None,
             sidecar_hash: None,

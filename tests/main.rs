@@ -22,4 +22,5 @@ mod review_race;
 mod serve_browser;
 mod serve_review;
 mod serve_security;
+mod text_gate;
 mod watch;

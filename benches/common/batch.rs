@@ -277,8 +277,20 @@ fn consentgate_once(
         // Faces on; the pasted people are not enrolled, so let unknown faces through to measure
         // the whole release path.
         // Small faces too: the crowd mix measures the release path, not the hold.
-        toml.replace("unknown_faces = \"review\"", "unknown_faces = \"allow\"")
-            .replace("small_faces = \"review\"", "small_faces = \"allow\"")
+        let toml = toml
+            .replace("unknown_faces = \"review\"", "unknown_faces = \"allow\"")
+            .replace("small_faces = \"review\"", "small_faces = \"allow\"");
+        // GATE_PEOPLE_TEXT=off: the gate without the text stage, for its before/after cost.
+        if std::env::var("GATE_PEOPLE_TEXT").as_deref() == Ok("off") {
+            let at = toml.find("[text]").expect("consentgate.toml has [text]");
+            let (head, tail) = toml.split_at(at);
+            format!(
+                "{head}{}",
+                tail.replacen("enabled = true", "enabled = false", 1)
+            )
+        } else {
+            toml
+        }
     } else {
         toml.replace("enabled = true", "enabled = false")
     };

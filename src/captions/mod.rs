@@ -70,6 +70,8 @@ pub enum TextSource {
     /// An embedded metadata field, e.g. "XMP dc:description".
     Embedded(String),
     FileName,
+    /// A line of text read in the picture itself (OCR: a certificate, badge, bib, label).
+    InPicture,
 }
 
 impl TextSource {
@@ -79,6 +81,7 @@ impl TextSource {
             TextSource::Sidecar => "sidecar".into(),
             TextSource::Embedded(f) => format!("embedded {f}"),
             TextSource::FileName => "filename".into(),
+            TextSource::InPicture => "text in the picture".into(),
         }
     }
 }

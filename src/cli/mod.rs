@@ -441,6 +441,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
                 id: None,
                 reasons: a.reasons().to_vec(),
                 faces: a.faces,
+                texts: a.texts,
                 removed: a.cleaned.map(|c| c.removed).unwrap_or_default(),
             };
             if json {

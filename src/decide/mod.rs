@@ -54,6 +54,27 @@ pub struct FaceFinding {
     pub small: bool,
 }
 
+/// One line of text read in the picture (printed in `--json` even when the photo is released).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextFinding {
+    /// `[x, y, width, height]` in pixels of the photo as displayed.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    pub text: String,
+    /// The register ids of the students the line names or may name (empty: nobody).
+    pub named: Vec<String>,
+}
+
+/// The box to hand the blur (`redact`, an ellipse reaching `redact::GROW` beyond the box it is
+/// given) so that its ellipse covers the whole text rectangle, corners included, while reaching
+/// little above and below it (where the neighbouring lines are): semi-axes 1.81 × and 1.2 × the
+/// rectangle's half sides, since (1/1.81)² + (1/1.2)² ≤ 1.
+pub fn text_blur_box(b: &[f32; 4]) -> [f32; 4] {
+    let g = 1.0 + crate::redact::GROW;
+    let (w, h) = (b[2] * 1.81 / g, b[3] * 1.2 / g);
+    [b[0] + (b[2] - w) / 2.0, b[1] + (b[3] - h) / 2.0, w, h]
+}
+
 /// The thresholds and policy for faces (from `[faces]` in the config).
 #[derive(Debug, Clone, Copy)]
 pub struct FacePolicy {
@@ -131,6 +152,8 @@ pub struct Judgement {
     pub verdict: Verdict,
     /// Every face with its band and whether it may be published.
     pub faces: Vec<FaceFinding>,
+    /// Every line of text read in the picture, with whom it names.
+    pub texts: Vec<TextFinding>,
     /// (student id, how) for every student linked to the photo: the takedown list.
     pub students: Vec<(String, String)>,
     /// Whether the sidecar caption named or may have named somebody (then it never travels).
@@ -143,6 +166,7 @@ pub fn decide(findings: &[Finding], policy: &Policy, students: &Students) -> Jud
     let mut linked = Vec::new();
     let mut sidecar_names_someone = false;
     let mut matches = Vec::new();
+    let mut texts: Vec<TextFinding> = Vec::new();
     let name = |id: &str| students.get(id).map(Student::display_name);
     for f in findings {
         match f {
@@ -182,6 +206,30 @@ pub fn decide(findings: &[Finding], policy: &Policy, students: &Students) -> Jud
             Finding::ReuploadUnchecked { error } => {
                 reasons.push(reasons::reupload_unchecked(error))
             }
+            Finding::PictureText(line) => {
+                let index = texts.len();
+                for hit in &line.hits {
+                    linked.push((hit.student_id.clone(), "text in the picture".to_string()));
+                    reasons.push(reasons::picture_text(
+                        hit,
+                        index,
+                        &line.bbox,
+                        name(&hit.student_id).as_deref(),
+                    ));
+                }
+                let mut named: Vec<String> =
+                    line.hits.iter().map(|h| h.student_id.clone()).collect();
+                named.sort();
+                named.dedup();
+                texts.push(TextFinding {
+                    bbox: line.bbox,
+                    text: line.text.clone(),
+                    named,
+                });
+            }
+            Finding::PictureTextUnchecked { error } => {
+                reasons.push(reasons::picture_text_unchecked(error))
+            }
         }
     }
     let (faces, face_reasons) = judge_faces(&matches, policy, students);
@@ -204,6 +252,12 @@ pub fn decide(findings: &[Finding], policy: &Policy, students: &Students) -> Jud
                 .iter()
                 .filter(|f| !f.may_publish)
                 .map(|f| f.bbox)
+                .chain(
+                    texts
+                        .iter()
+                        .filter(|t| !t.named.is_empty())
+                        .map(|t| text_blur_box(&t.bbox)),
+                )
                 .collect(),
             reasons,
         }
@@ -213,6 +267,7 @@ pub fn decide(findings: &[Finding], policy: &Policy, students: &Students) -> Jud
     Judgement {
         verdict,
         faces,
+        texts,
         students: linked,
         sidecar_names_someone,
     }
@@ -232,6 +287,7 @@ pub fn sorted(mut reasons: Vec<Reason>) -> Vec<Reason> {
             .cmp(&b.kind)
             .then_with(|| a.student.cmp(&b.student))
             .then_with(|| a.face.cmp(&b.face))
+            .then_with(|| a.text.cmp(&b.text))
     });
     reasons.dedup();
     reasons

@@ -22,6 +22,10 @@ pub struct Reason {
     /// Which face (0-based, in the photo's face list) the reason is about (face reasons).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face: Option<usize>,
+    /// Which line of text in the picture (0-based, in the photo's `texts` list) the reason is
+    /// about (in-picture text reasons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<usize>,
 }
 
 /// A reason's weight for the moderator, most urgent first.
@@ -85,6 +89,12 @@ pub enum ReasonKind {
     NearDuplicateOfRejected,
     /// Faces could not be checked (model or decoding failure): fail closed.
     FacesUnchecked,
+    /// Text written in the picture (certificate, badge, bib, label, board) names a student.
+    PictureTextNamesStudent,
+    /// Text in the picture may name a student (a weaker hit, as for captions).
+    PictureTextMayNameStudent,
+    /// Text in the picture could not be read (model or decoding failure): fail closed.
+    PictureTextUnchecked,
 }
 
 impl ReasonKind {
@@ -107,6 +117,9 @@ impl ReasonKind {
             ReasonKind::SmallFaces => "faces too small to recognise",
             ReasonKind::NearDuplicateOfRejected => "re-upload of a rejected photo",
             ReasonKind::FacesUnchecked => "faces could not be checked",
+            ReasonKind::PictureTextNamesStudent => "text in the picture names a student",
+            ReasonKind::PictureTextMayNameStudent => "text in the picture may name a student",
+            ReasonKind::PictureTextUnchecked => "text in the picture could not be checked",
         }
     }
 
@@ -114,14 +127,19 @@ impl ReasonKind {
     pub fn urgency(self) -> Urgency {
         use ReasonKind::*;
         match self {
-            CaptionNamesStudent | FaceNoPublish | FaceNoConsent | NearDuplicateOfRejected => {
-                Urgency::MustNotPublish
-            }
-            CaptionMayNameStudent | UnregisteredDevice | FaceAmbiguous | FaceUnknown => {
-                Urgency::NeedsALook
-            }
+            CaptionNamesStudent
+            | FaceNoPublish
+            | FaceNoConsent
+            | NearDuplicateOfRejected
+            | PictureTextNamesStudent => Urgency::MustNotPublish,
+            CaptionMayNameStudent
+            | UnregisteredDevice
+            | FaceAmbiguous
+            | FaceUnknown
+            | SmallFaces
+            | PictureTextMayNameStudent => Urgency::NeedsALook,
             CaptionUnreadable | UnsupportedFormat | DamagedFile | TooLarge | Unreadable
-            | SymbolicLink | FacesUnchecked => Urgency::CannotRead,
+            | SymbolicLink | FacesUnchecked | PictureTextUnchecked => Urgency::CannotRead,
         }
     }
 
@@ -137,11 +155,24 @@ impl ReasonKind {
         )
     }
 
-    /// Reasons that blurring the face removes (when the config asks for redaction).
+    /// Reasons that blurring removes (when the config asks for redaction): the face, or the
+    /// named text's box.
     pub fn is_redactable(self) -> bool {
         matches!(
             self,
-            ReasonKind::FaceNoPublish | ReasonKind::FaceNoConsent | ReasonKind::SmallFaces
+            ReasonKind::FaceNoPublish
+                | ReasonKind::FaceNoConsent
+                | ReasonKind::SmallFaces
+                | ReasonKind::PictureTextNamesStudent
+                | ReasonKind::PictureTextMayNameStudent
+        )
+    }
+
+    /// Reasons about one line of text in the picture.
+    pub fn is_picture_text(self) -> bool {
+        matches!(
+            self,
+            ReasonKind::PictureTextNamesStudent | ReasonKind::PictureTextMayNameStudent
         )
     }
 }
@@ -154,6 +185,7 @@ impl Reason {
             student: None,
             source: None,
             face: None,
+            text: None,
         }
     }
 
@@ -403,5 +435,47 @@ pub fn redaction_failed(error: &str) -> Reason {
     Reason::new(
         ReasonKind::FacesUnchecked,
         format!("redaction failed ({error}); held instead"),
+    )
+}
+
+/// A line of text in the picture names (or may name) a student: who, which words, where.
+pub fn picture_text(
+    hit: &CaptionHit,
+    index: usize,
+    bbox: &[f32; 4],
+    student_name: Option<&str>,
+) -> Reason {
+    let (kind, verb) = match hit.severity {
+        Severity::Block => (ReasonKind::PictureTextNamesStudent, "names"),
+        Severity::Review => (ReasonKind::PictureTextMayNameStudent, "may name"),
+    };
+    let note = hit
+        .note
+        .as_ref()
+        .map(|n| format!("; {}; {n}", hit.form))
+        .unwrap_or_else(|| format!("; {}", hit.form));
+    Reason {
+        student: Some(hit.student_id.clone()),
+        source: Some(TextSource::InPicture),
+        text: Some(index),
+        ..Reason::new(
+            kind,
+            format!(
+                "text in the picture {verb} {}: \"{}\" at {:.0}, {:.0} ({:.0}\u{d7}{:.0}){note}",
+                who(&hit.student_id, student_name),
+                hit.matched,
+                bbox[0],
+                bbox[1],
+                bbox[2],
+                bbox[3]
+            ),
+        )
+    }
+}
+
+pub fn picture_text_unchecked(error: &str) -> Reason {
+    Reason::new(
+        ReasonKind::PictureTextUnchecked,
+        format!("text in the picture could not be checked ({error}); the photo is held because a name written in it would not be seen"),
     )
 }

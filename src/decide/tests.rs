@@ -452,3 +452,109 @@ fn redaction_blurs_small_faces_too() {
         other => panic!("expected redaction, got {other:?}"),
     }
 }
+
+fn picture_text(text: &str, hit: Option<(&str, Severity)>) -> Finding {
+    Finding::PictureText(crate::findings::PictureText {
+        bbox: [580.0, 487.0, 445.0, 106.0],
+        text: text.into(),
+        hits: hit
+            .into_iter()
+            .map(|(id, severity)| CaptionHit {
+                student_id: id.into(),
+                severity,
+                form: "full name".into(),
+                matched: "Olivia Smith".into(),
+                source: TextSource::InPicture.label(),
+                note: None,
+            })
+            .collect(),
+    })
+}
+
+#[test]
+fn text_in_the_picture_naming_a_student_holds_saying_where() {
+    let findings = [
+        picture_text("awarded to", None),
+        picture_text("Olivia Smith", Some(("OK", Severity::Block))),
+    ];
+    let j = decide(&findings, &policy(), &register());
+    assert_eq!(kinds(&j.verdict), [ReasonKind::PictureTextNamesStudent]);
+    let r = &j.verdict.reasons()[0];
+    assert_eq!(
+        r.detail,
+        "text in the picture names Olivia Smith (OK): \"Olivia Smith\" at 580, 487 (445\u{d7}106); full name"
+    );
+    assert_eq!(
+        (r.student.as_deref(), r.source.clone(), r.text),
+        (Some("OK"), Some(TextSource::InPicture), Some(1))
+    );
+    // Every line is kept for `--json` and the review page, with whom it names.
+    assert_eq!(j.texts.len(), 2);
+    assert!(j.texts[0].named.is_empty());
+    assert_eq!(j.texts[1].named, ["OK"]);
+    assert!(j
+        .students
+        .contains(&("OK".to_string(), "text in the picture".to_string())));
+    // A weaker hit is held as possible.
+    let v = verdict(
+        &[picture_text("Olivia", Some(("OK", Severity::Review)))],
+        &policy(),
+    );
+    assert_eq!(kinds(&v), [ReasonKind::PictureTextMayNameStudent]);
+}
+
+#[test]
+fn text_naming_nobody_releases_and_unreadable_text_holds() {
+    let v = verdict(&[picture_text("Sports Day 2026", None)], &policy());
+    assert_eq!(v, Verdict::Release);
+    let v = verdict(
+        &[Finding::PictureTextUnchecked {
+            error: "reading text failed (x)".into(),
+        }],
+        &policy(),
+    );
+    assert_eq!(kinds(&v), [ReasonKind::PictureTextUnchecked]);
+    assert!(v.reasons()[0]
+        .detail
+        .starts_with("text in the picture could not be checked"));
+    // Unreadable text is never "redacted away".
+    let mut redact = policy();
+    redact.faces.action = FaceAction::Redact;
+    let v = verdict(
+        &[Finding::PictureTextUnchecked { error: "x".into() }],
+        &redact,
+    );
+    assert!(v.is_hold());
+}
+
+#[test]
+fn with_redaction_a_named_text_alone_is_blurred_and_released() {
+    let mut redact = policy();
+    redact.faces.action = FaceAction::Redact;
+    let v = verdict(
+        &[
+            picture_text("awarded to", None),
+            picture_text("Olivia Smith", Some(("OK", Severity::Block))),
+        ],
+        &redact,
+    );
+    let Verdict::RedactThenRelease { boxes, .. } = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(boxes, [text_blur_box(&[580.0, 487.0, 445.0, 106.0])]);
+    // The blur's ellipse (GROW beyond the box) covers the text rectangle's corners.
+    let [x, y, w, h] = boxes[0];
+    let g = 1.0 + crate::redact::GROW;
+    let (cx, cy, rx, ry) = (x + w / 2.0, y + h / 2.0, w * g / 2.0, h * g / 2.0);
+    let inside = |px: f32, py: f32| ((px - cx) / rx).powi(2) + ((py - cy) / ry).powi(2) <= 1.0;
+    assert!(inside(580.0, 487.0) && inside(1025.0, 593.0));
+    // A named text with another reason (a caption) is held, not blurred.
+    let v = verdict(
+        &[
+            picture_text("Olivia Smith", Some(("OK", Severity::Block))),
+            caption("OK", Severity::Block, TextSource::Sidecar),
+        ],
+        &redact,
+    );
+    assert!(v.is_hold());
+}

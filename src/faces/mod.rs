@@ -58,6 +58,8 @@ mod decode;
 mod detect;
 mod embed;
 
+/// Shared with the text reader (`crate::ocr`), which decodes photos the same way.
+pub(crate) use decode::decode_at_least;
 pub use decode::decode_upright;
 
 /// An upright decode whose longer side is at least `min_long_side` (a JPEG DCT-scaled, so much

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::decide::Policy;
 use crate::faces::FaceEngine;
 use crate::judge::Judge;
+use crate::ocr::TextEngine;
 use crate::workspace::Workspace;
 
 pub struct Context {
@@ -24,12 +25,15 @@ pub struct Context {
     /// The face models; `None` when `[faces] enabled = false`. Shared so a refreshed context
     /// (register changed under a running `watch`) does not load them again.
     pub engine: Option<Arc<FaceEngine>>,
+    /// The text models; `None` when `[text] enabled = false`. Parsed on first use, and shared
+    /// across refreshed contexts like the face models.
+    pub text: Option<Arc<TextEngine>>,
 }
 
 impl Context {
     /// A context from parts (tests and benches); loads the face models when faces are enabled.
     pub fn new(config: &Config, channel: &str, judge: Judge) -> Result<Context, GateError> {
-        Context::with_engine(config, channel, judge, None)
+        Context::with_engine(config, channel, judge, None, None)
     }
 
     fn with_engine(
@@ -37,6 +41,7 @@ impl Context {
         channel: &str,
         judge: Judge,
         engine: Option<Arc<FaceEngine>>,
+        text: Option<Arc<TextEngine>>,
     ) -> Result<Context, GateError> {
         if !config.gate.channels.iter().any(|c| c == channel) {
             return Err(GateError::UnknownChannel(
@@ -57,6 +62,10 @@ impl Context {
                 (true, Some(e)) => Some(e),
                 (true, None) => Some(Arc::new(FaceEngine::load()?)),
             },
+            text: config
+                .text
+                .enabled
+                .then(|| text.unwrap_or_else(|| Arc::new(TextEngine::new()))),
         })
     }
 
@@ -66,7 +75,7 @@ impl Context {
         conn: &Connection,
         channel: &str,
     ) -> Result<Context, GateError> {
-        Context::with_engine(&ws.config, channel, Judge::load(conn)?, None)
+        Context::with_engine(&ws.config, channel, Judge::load(conn)?, None, None)
     }
 
     /// The same context rebuilt from the register and configuration as they are now, keeping the
@@ -78,6 +87,7 @@ impl Context {
             &self.channel,
             Judge::load(conn)?,
             self.engine.clone(),
+            self.text.clone(),
         )
     }
 }

@@ -3,7 +3,8 @@
 //! The gate only sequences. A photo's judgement is [`SEQUENCE`] run in order over one [`Sheet`]:
 //!
 //! ```text
-//! formats (clean copy) → texts (every caption source) → captions → device → faces → re-upload
+//! formats (clean copy) → texts (every caption source) → captions → device → faces
+//!   → text in the picture → re-upload
 //!   → decide (findings + policy → verdict) → [blur, when the verdict says so]
 //! ```
 //!
@@ -16,7 +17,7 @@
 use std::path::Path;
 
 use crate::captions::TextSource;
-use crate::decide::{self, FaceFinding, Reason, Verdict};
+use crate::decide::{self, FaceFinding, Reason, TextFinding, Verdict};
 use crate::faces::FaceError;
 use crate::findings::Finding;
 use crate::formats::{Cleaned, Format};
@@ -85,6 +86,7 @@ pub const SEQUENCE: &[Stage] = &[
     stages::captions::run,
     stages::device::run,
     stages::faces::run,
+    stages::picture_text::run,
     stages::reupload::run,
 ];
 
@@ -101,6 +103,8 @@ pub struct Assessment {
     pub students: Vec<(String, String)>,
     /// Every face found, with how it was judged.
     pub faces: Vec<FaceFinding>,
+    /// Every line of text read in the picture, with whom it names.
+    pub texts: Vec<TextFinding>,
     /// How many faces were blurred in the released copy (config `action = "redact"`).
     pub redacted: usize,
 }
@@ -128,6 +132,7 @@ pub fn assess(ctx: &Context, photo: Photo<'_>) -> Assessment {
     let judgement = decide::decide(&sheet.findings, &ctx.policy, &ctx.judge.students);
     let mut cleaned = sheet.clean;
     let mut redacted = 0;
+    let faces_to_blur = judgement.faces.iter().filter(|f| !f.may_publish).count();
     let verdict = match judgement.verdict {
         Verdict::RedactThenRelease { boxes, reasons } => match &mut cleaned {
             Some(c) => match crate::redact::blur(&c.bytes, &boxes) {
@@ -136,7 +141,15 @@ pub fn assess(ctx: &Context, photo: Photo<'_>) -> Assessment {
                     c.bytes = bytes;
                     c.format = Format::Jpeg;
                     c.extension = "jpg";
-                    c.removed.push(format!("{redacted} face(s) blurred"));
+                    if faces_to_blur > 0 {
+                        c.removed.push(format!("{faces_to_blur} face(s) blurred"));
+                    }
+                    if redacted > faces_to_blur {
+                        c.removed.push(format!(
+                            "{} line(s) of text naming a student blurred",
+                            redacted - faces_to_blur
+                        ));
+                    }
                     Verdict::Release
                 }
                 Err(e) => decide::redaction_failed(reasons, &e),
@@ -157,6 +170,7 @@ pub fn assess(ctx: &Context, photo: Photo<'_>) -> Assessment {
         clean_caption,
         students: judgement.students,
         faces: judgement.faces,
+        texts: judgement.texts,
         redacted,
     }
 }

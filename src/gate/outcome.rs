@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
-use crate::decide::{FaceFinding, Reason};
+use crate::decide::{FaceFinding, Reason, TextFinding};
 use crate::journal::PhotoState;
 
 /// What became of one file.
@@ -194,6 +194,8 @@ pub struct PhotoOutcome {
     pub removed: Vec<String>,
     /// Every face found and how it was judged (also when released).
     pub faces: Vec<FaceFinding>,
+    /// Every line of text read in the picture and whom it names (also when released).
+    pub texts: Vec<TextFinding>,
 }
 
 impl PhotoOutcome {
@@ -206,6 +208,7 @@ impl PhotoOutcome {
             reasons: vec![],
             removed: vec![],
             faces: vec![],
+            texts: vec![],
         }
     }
     pub fn decision(&self) -> Decision {
@@ -228,6 +231,7 @@ impl Serialize for PhotoOutcome {
             removed: &'a [String],
             note: Option<String>,
             faces: &'a [FaceFinding],
+            texts: &'a [TextFinding],
         }
         Json {
             file: &self.file,
@@ -238,6 +242,7 @@ impl Serialize for PhotoOutcome {
             removed: &self.removed,
             note: self.note(),
             faces: &self.faces,
+            texts: &self.texts,
         }
         .serialize(s)
     }

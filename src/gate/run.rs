@@ -99,7 +99,7 @@ pub fn pass(
     progress.start(candidates.len());
     /// What became of a candidate in the parallel sweep.
     enum Step {
-        Done(PhotoOutcome),
+        Done(Box<PhotoOutcome>),
         /// Another file in this run has the same content: decided after it.
         SameContent,
         NotStarted,
@@ -111,7 +111,7 @@ pub fn pass(
                 return (c, Step::NotStarted);
             }
             let step = match run.process(&c) {
-                Some(o) => Step::Done(o),
+                Some(o) => Step::Done(Box::new(o)),
                 None => Step::SameContent,
             };
             (c, step)
@@ -127,7 +127,7 @@ pub fn pass(
     let mut outcomes = Vec::with_capacity(results.len());
     for (c, step) in results {
         let o = match step {
-            Step::Done(o) => o,
+            Step::Done(o) => *o,
             Step::NotStarted => {
                 s.not_started += 1;
                 continue;
@@ -291,6 +291,7 @@ impl Run<'_> {
             clean_caption: a.clean_caption.as_deref(),
             students: &a.students,
             faces: &a.faces,
+            texts: &a.texts,
             redacted: a.redacted,
         };
         Some(match &a.verdict {
@@ -338,6 +339,7 @@ impl Run<'_> {
             reasons: rec.reasons,
             removed: rec.removed,
             faces: rec.faces,
+            texts: rec.texts,
         }
     }
 
@@ -363,6 +365,7 @@ impl Run<'_> {
             clean_caption: None,
             students: &[],
             faces: &[],
+            texts: &[],
             redacted: 0,
         };
         let reasons = judgement.verdict.reasons().to_vec();

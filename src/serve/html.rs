@@ -407,7 +407,8 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
     let id = rec.id;
     let held = rec.state == PhotoState::Held;
     let overdue = held && now > p.due_at;
-    let flagged = rec.faces.iter().any(|f| !f.may_publish);
+    let named_text = rec.texts.iter().any(|t| !t.named.is_empty());
+    let flagged = rec.faces.iter().any(|f| !f.may_publish) || named_text;
     // No clean copy (damaged, unsupported, too large...): approving or blurring cannot work.
     let releasable = rec.clean_ext.is_some();
     let recommend = recommend(rec, releasable, flagged);
@@ -448,6 +449,14 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                                         text x=(x) y=(label_y) font-size=(font) {
                                             (face_label(i, f, &p.names))
                                         }
+                                    }
+                                }
+                                // Text read in the picture: dashed boxes; a line naming a student in red.
+                                @for (i, t) in rec.texts.iter().enumerate() {
+                                    @let [x, y, bw, bh] = t.bbox;
+                                    g.text.hit[!t.named.is_empty()] data-text=(i + 1) {
+                                        title { "Text " (i + 1) ": \u{201c}" (t.text) "\u{201d}" @if !t.named.is_empty() { " names " (text_who(&t.named, &p.names)) } }
+                                        rect x=(x) y=(y) width=(bw) height=(bh) vector-effect="non-scaling-stroke" {}
                                     }
                                 }
                             }
@@ -510,6 +519,22 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                             p.hint.small-faces { "Orange dashed boxes: faces too small to recognise; look at each one at full size." }
                         }
                     }
+                    @if !rec.texts.is_empty() {
+                        h2 { "Text in the picture" }
+                        table.texts #texts {
+                            thead { tr { th { "#" } th { "text read" } th { "where" } th { "names" } } }
+                            tbody {
+                                @for (i, t) in rec.texts.iter().enumerate() {
+                                    tr.flag[!t.named.is_empty()] data-text=(i + 1) {
+                                        td { (i + 1) }
+                                        td { (t.text) }
+                                        td.nowrap { (format!("x {:.0}, y {:.0}", t.bbox[0], t.bbox[1])) }
+                                        td { @if t.named.is_empty() { "nobody" } @else { strong { (text_who(&t.named, &p.names)) } } }
+                                    }
+                                }
+                            }
+                        }
+                    }
                     @if !rec.removed.is_empty() {
                         h2 { "Metadata removed" }
                         p { (rec.removed.join(", ")) }
@@ -553,10 +578,10 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                     @if flagged && releasable {
                         form.action.recommended[recommend == Recommend::Redact] method="post" action=(format!("/photo/{id}/redact")) {
                             h3 { "Blur and release" }
-                            p.hint { "Blurs every face marked in red, releases the result; the original stays held." }
+                            p.hint { "Blurs every face and every line of text marked in red, releases the result; the original stays held." }
                             input type="hidden" name="csrf" value=(who.csrf);
                             (note_field("redact-note"))
-                            button #redact type="submit" { "Blur faces and release" }
+                            button #redact type="submit" { @if named_text { "Blur and release" } @else { "Blur faces and release" } }
                         }
                     }
                     form.action method="post" action=(format!("/photo/{id}/ask")) {
@@ -720,6 +745,17 @@ pub fn takedown(
             }
         },
     )
+}
+
+/// "Olivia Smith (A1001), ..." for the students a line of text names.
+fn text_who(ids: &[String], names: &HashMap<String, String>) -> String {
+    ids.iter()
+        .map(|id| match names.get(id) {
+            Some(n) => format!("{n} ({id})"),
+            None => id.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

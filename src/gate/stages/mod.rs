@@ -9,5 +9,6 @@ pub mod captions;
 pub mod device;
 pub mod faces;
 pub mod formats;
+pub mod picture_text;
 pub mod reupload;
 pub mod texts;

@@ -1,0 +1,236 @@
+//! In-picture text: find every line of text in a photo and read it, offline, in-process.
+//!
+//! Certificates ("awarded to Olivia Smith"), name badges, lanyards, bibs, artwork labels,
+//! whiteboards and cakes link a child's name to a photo as surely as a caption does. This module
+//! knows pixels and models only; the gate's `picture_text` stage matches what it reads against the
+//! register like a caption.
+//!
+//! # Pipeline ([`TextEngine::lines_in`])
+//!
+//! 1. **Decode** upright at the smallest JPEG DCT scale that keeps ≥ [`DETECT_LONG_SIDE`] px
+//!    (the faces' decoder: EXIF Orientation applied, so boxes are in the displayed frame).
+//! 2. **Detect** ([`detect`], PaddleOCR PP-OCRv4 mobile DB detector): the picture letterboxed into
+//!    at most 1280 px on its long side (smaller pictures into the smallest bucket that holds them,
+//!    so a thumbnail costs milliseconds), one tract plan per bucket. The probability map is
+//!    binarised, each connected region becomes its minimum-area rotated rectangle, expanded as DB
+//!    does ("unclip"), and kept in the photo's full-resolution pixels.
+//! 3. **Skip** regions that cannot hold a name: narrower than tall (one glyph) or under
+//!    [`MIN_LINE_PX`] tall in the full photo (no reader gets a name out of them).
+//! 4. **Recognise** ([`recognize`], PP-OCRv4 mobile SVTR-LCNet + CTC greedy decoding) each line,
+//!    cut out along its rotated rectangle at 48 px high, from the reduced decode when it is sharp
+//!    enough there and otherwise from a full-resolution decode (made once, only when needed).
+//!
+//! Models: `models/ppocr_det.onnx`, `models/ppocr_rec.onnx`, `models/ppocr_keys.txt` (Apache-2.0,
+//! from the `rapidocr-onnxruntime` wheel; see `models/PROVENANCE.md`), built into the binary and
+//! parsed on first use, so a run whose photos never reach this stage does not pay for them.
+
+use std::sync::OnceLock;
+
+use image::RgbImage;
+
+pub mod detect;
+pub mod recognize;
+
+/// Long side of the detector's input for large photos (pixels).
+pub const DETECT_LONG_SIDE: u32 = 1280;
+/// Lines shorter than this in the full photo are not read (a name there is not legible).
+pub const MIN_LINE_PX: f32 = 6.0;
+
+static DET_ONNX: &[u8] = include_bytes!("../../models/ppocr_det.onnx");
+static REC_ONNX: &[u8] = include_bytes!("../../models/ppocr_rec.onnx");
+static KEYS: &str = include_str!("../../models/ppocr_keys.txt");
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TextError {
+    #[error("the text model could not be loaded ({0}); reinstall consentgate")]
+    Model(String),
+    #[error("the picture could not be decoded for reading text ({0})")]
+    Decode(String),
+    #[error("reading text failed ({0})")]
+    Inference(String),
+}
+
+/// A line of text read in a photo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextLine {
+    /// `[x, y, width, height]`: the axis-aligned box around the line, in pixels of the photo as
+    /// displayed (orientation applied).
+    pub bbox: [f32; 4],
+    /// The line's rotated rectangle (top-left, top-right, bottom-right, bottom-left), same pixels.
+    pub quad: [[f32; 2]; 4],
+    pub text: String,
+    /// Mean probability of the characters read (0..1).
+    pub confidence: f32,
+}
+
+/// The text models, parsed on first use and shared by every thread of a run.
+///
+/// The detector and the recogniser are parsed separately, each when first needed: most photos
+/// of a run have text, but a test suite's tiny pictures mostly do not.
+#[derive(Default)]
+pub struct TextEngine {
+    detector: OnceLock<Result<detect::Detector, TextError>>,
+    recognizer: OnceLock<Result<recognize::Recognizer, TextError>>,
+}
+
+impl TextEngine {
+    pub fn new() -> TextEngine {
+        TextEngine::default()
+    }
+
+    fn detector(&self) -> Result<&detect::Detector, TextError> {
+        self.detector
+            .get_or_init(|| {
+                // Tests make the bundled model unloadable with FAILPOINTS=text.model-load=return.
+                fail::fail_point!("text.model-load", |_| Err(TextError::Model(
+                    "failpoint text.model-load".into()
+                )));
+                detect::Detector::new(DET_ONNX)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn recognizer(&self) -> Result<&recognize::Recognizer, TextError> {
+        self.recognizer
+            .get_or_init(|| recognize::Recognizer::new(REC_ONNX, KEYS))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Parse both models now (benches: so the first photo does not pay for it).
+    pub fn warm(&self) -> Result<(), TextError> {
+        let (d, r) = rayon::join(|| self.detector().map(drop), || self.recognizer().map(drop));
+        d.and(r)
+    }
+
+    /// Every line of text in an encoded image (as `formats::clean` produced it), in displayed
+    /// full-resolution pixels, top to bottom.
+    pub fn lines_in(&self, encoded: &[u8]) -> Result<Vec<TextLine>, TextError> {
+        fail::fail_point!("text.inference", |_| Err(TextError::Inference(
+            "failpoint text.inference".into()
+        )));
+        let detector = self.detector()?;
+        let decoded = crate::faces::decode_at_least(encoded, DETECT_LONG_SIDE)
+            .map_err(|e| TextError::Decode(e.to_string()))?;
+        let (dw, dh) = decoded.image.dimensions();
+        let (full_w, full_h) = (decoded.full_width, decoded.full_height);
+        let regions = detector.detect(&decoded.image)?;
+        // Decoded pixels → full-resolution pixels.
+        let (fx, fy) = (
+            full_w as f32 / dw.max(1) as f32,
+            full_h as f32 / dh.max(1) as f32,
+        );
+        let mut full: Option<RgbImage> = None;
+        let mut lines = Vec::new();
+        for quad in regions {
+            let full_quad = quad.map(|[x, y]| [x * fx, y * fy]);
+            let (len, height) = detect::quad_sides(&full_quad);
+            if height < MIN_LINE_PX || len < height {
+                continue;
+            }
+            // Read from the reduced decode when the line is at least ~0.75 of the reader's
+            // 48 px there; else from the full-resolution picture.
+            let (_, reduced_height) = detect::quad_sides(&quad);
+            let sharp_enough = reduced_height >= 36.0 || (dw, dh) == (full_w, full_h);
+            let (source, q) = if sharp_enough {
+                (&decoded.image, quad)
+            } else {
+                if full.is_none() {
+                    full = Some(
+                        crate::faces::decode_at_least(encoded, u32::MAX)
+                            .map_err(|e| TextError::Decode(e.to_string()))?
+                            .image,
+                    );
+                }
+                let img = full.as_ref().unwrap_or(&decoded.image);
+                let (sx, sy) = (
+                    img.width() as f32 / full_w.max(1) as f32,
+                    img.height() as f32 / full_h.max(1) as f32,
+                );
+                (img, full_quad.map(|[x, y]| [x * sx, y * sy]))
+            };
+            let (text, confidence) = self.recognizer()?.read(source, &q)?;
+            let text = text.trim().to_string();
+            if text.is_empty() {
+                continue;
+            }
+            lines.push(TextLine {
+                bbox: detect::bounding_box(&full_quad, full_w as f32, full_h as f32),
+                quad: full_quad,
+                text,
+                confidence,
+            });
+        }
+        lines.sort_by(|a, b| {
+            a.bbox[1]
+                .total_cmp(&b.bbox[1])
+                .then(a.bbox[0].total_cmp(&b.bbox[0]))
+        });
+        Ok(lines)
+    }
+}
+
+/// Whether a line read could hold a name at all (some letter); digits and punctuation cannot.
+pub fn may_hold_a_name(text: &str) -> bool {
+    text.chars().any(char::is_alphabetic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_and_punctuation_hold_no_name() {
+        assert!(!may_hold_a_name("2026 - 07/14"));
+        assert!(!may_hold_a_name("·"));
+        assert!(may_hold_a_name("Olivia Smith"));
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/text")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    /// The real models on a rendered certificate: every line is found and read, with its box
+    /// where the words are.
+    #[test]
+    fn a_certificate_is_read_line_by_line() {
+        let engine = TextEngine::new();
+        let lines = engine.lines_in(&fixture("certificate.jpg")).unwrap();
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        let name = lines
+            .iter()
+            .find(|l| l.text == "Olivia Smith")
+            .unwrap_or_else(|| panic!("{texts:?}"));
+        // rapidocr-onnxruntime 1.4.4 (onnxruntime) puts it at (579..1024, 489..590).
+        let [x, y, w, h] = name.bbox;
+        assert!(
+            (x - 579.0).abs() < 15.0 && (y - 489.0).abs() < 15.0,
+            "{:?}",
+            name.bbox
+        );
+        assert!(
+            (w - 445.0).abs() < 25.0 && (h - 101.0).abs() < 20.0,
+            "{:?}",
+            name.bbox
+        );
+        assert!(texts.contains(&"awarded to"), "{texts:?}");
+        assert!(name.confidence > 0.8);
+    }
+
+    #[test]
+    fn a_picture_without_text_has_no_lines_and_garbage_is_an_error() {
+        let engine = TextEngine::new();
+        let lines = engine.lines_in(&fixture("plain.jpg")).unwrap();
+        assert!(lines.iter().all(|l| !may_hold_a_name(&l.text)), "{lines:?}");
+        assert!(matches!(
+            engine.lines_in(b"\xFF\xD8\xFFnot a jpeg"),
+            Err(TextError::Decode(_))
+        ));
+    }
+}

@@ -1,0 +1,171 @@
+//! Text recognition with PaddleOCR's PP-OCRv4 mobile recogniser (SVTR-LCNet, CTC; Apache-2.0).
+//!
+//! Input: one line cut out along its rotated rectangle, 48 px high, BGR NCHW float32 normalised
+//! as `(v/255 - 0.5) / 0.5`, padded on the right with 0 to its width bucket (as PaddleOCR pads a
+//! batch). Output `[1, T, 6625]` per-step character probabilities; greedy CTC decoding (argmax,
+//! repeats collapsed, blanks dropped) over the dictionary `models/ppocr_keys.txt` with index 0
+//! the blank and the last index a space, as rapidocr's `CTCLabelDecode` reads it.
+//!
+//! tract needs concrete shapes: one plan per width bucket, built on first use.
+
+use std::sync::{Arc, OnceLock};
+
+use image::RgbImage;
+use tract_onnx::prelude::*;
+
+use super::TextError;
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// The recogniser's input height.
+pub const HEIGHT: u32 = 48;
+/// Input width buckets; a line wider than the last at 48 px high is squeezed into it.
+const WIDTHS: [u32; 5] = [96, 192, 320, 640, 1280];
+
+pub struct Recognizer {
+    model: InferenceModel,
+    plans: Vec<OnceLock<Result<Plan, String>>>,
+    /// Index 0 is the CTC blank.
+    chars: Vec<String>,
+}
+
+impl Recognizer {
+    pub fn new(onnx: &[u8], keys: &str) -> Result<Recognizer, TextError> {
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut std::io::Cursor::new(onnx))
+            .map_err(|e| TextError::Model(format!("text recogniser: {e}")))?;
+        let mut chars = vec![String::new()];
+        chars.extend(keys.lines().map(str::to_string));
+        chars.push(" ".into());
+        Ok(Recognizer {
+            model,
+            plans: WIDTHS.iter().map(|_| OnceLock::new()).collect(),
+            chars,
+        })
+    }
+
+    fn plan(&self, bucket: usize) -> Result<Plan, TextError> {
+        self.plans[bucket]
+            .get_or_init(|| {
+                let fact = f32::fact([1usize, 3, HEIGHT as usize, WIDTHS[bucket] as usize]);
+                self.model
+                    .clone()
+                    .with_input_fact(0, fact.into())
+                    .and_then(|m| m.into_optimized())
+                    .and_then(|m| m.into_runnable())
+                    .map_err(|e| format!("text recogniser width {}: {e}", WIDTHS[bucket]))
+            })
+            .clone()
+            .map_err(TextError::Model)
+    }
+
+    /// Read the line inside `quad` (top-left, top-right, bottom-right, bottom-left) of `image`:
+    /// the text and its mean character probability.
+    pub fn read(&self, image: &RgbImage, quad: &[[f32; 2]; 4]) -> Result<(String, f32), TextError> {
+        let (len, thick) = super::detect::quad_sides(quad);
+        if thick < 1.0 || len < 1.0 {
+            return Ok((String::new(), 0.0));
+        }
+        let want = ((HEIGHT as f32 * len / thick).ceil() as u32).max(1);
+        let bucket = WIDTHS
+            .iter()
+            .position(|&w| w >= want)
+            .unwrap_or(WIDTHS.len() - 1);
+        let width = WIDTHS[bucket];
+        let content = want.min(width);
+        let data = cut_out(image, quad, width, content);
+        let input = Tensor::from_shape(&[1, 3, HEIGHT as usize, width as usize], &data)
+            .map_err(|e| TextError::Inference(e.to_string()))?;
+        let out = self
+            .plan(bucket)?
+            .run(tvec!(input.into()))
+            .map_err(|e| TextError::Inference(format!("text recogniser: {e}")))?;
+        let probs = out
+            .first()
+            .ok_or_else(|| TextError::Inference("text recogniser gave no output".into()))?
+            .to_plain_array_view::<f32>()
+            .map_err(|e| TextError::Inference(e.to_string()))?;
+        if probs.ndim() != 3 || probs.shape()[2] != self.chars.len() {
+            return Err(TextError::Inference(format!(
+                "text recogniser output shape {:?} for {} characters",
+                probs.shape(),
+                self.chars.len()
+            )));
+        }
+        let steps = probs.shape()[1];
+        let mut text = String::new();
+        let (mut sum, mut n) = (0f32, 0u32);
+        let mut last = 0usize;
+        for t in 0..steps {
+            let (mut best, mut p) = (0usize, f32::MIN);
+            for (k, &v) in probs.slice(tract_ndarray::s![0, t, ..]).iter().enumerate() {
+                if v > p {
+                    (best, p) = (k, v);
+                }
+            }
+            if best != 0 && best != last {
+                text.push_str(&self.chars[best]);
+                sum += p;
+                n += 1;
+            }
+            last = best;
+        }
+        Ok((text, if n == 0 { 0.0 } else { sum / n as f32 }))
+    }
+}
+
+/// The line inside `quad` sampled bilinearly into a `content`×48 strip at the left of a
+/// `width`×48 canvas, as normalised BGR planes (0 beyond the strip).
+fn cut_out(image: &RgbImage, quad: &[[f32; 2]; 4], width: u32, content: u32) -> Vec<f32> {
+    let (w, h) = image.dimensions();
+    let (cw, ch) = (width as usize, HEIGHT as usize);
+    let plane = cw * ch;
+    let mut data = vec![0f32; 3 * plane];
+    if w == 0 || h == 0 {
+        return data;
+    }
+    let [p0, p1, _, p3] = *quad;
+    let ux = [
+        (p1[0] - p0[0]) / content as f32,
+        (p1[1] - p0[1]) / content as f32,
+    ];
+    let vy = [(p3[0] - p0[0]) / ch as f32, (p3[1] - p0[1]) / ch as f32];
+    let src = image.as_raw();
+    let px = |x: usize, y: usize, c: usize| src[(y * w as usize + x) * 3 + c] as f32;
+    let bilinear = |sx: f32, sy: f32, out: &mut [f32; 3]| {
+        let sx = (sx - 0.5).clamp(0.0, (w - 1) as f32);
+        let sy = (sy - 0.5).clamp(0.0, (h - 1) as f32);
+        let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
+        let (x1, y1) = ((x0 + 1).min(w as usize - 1), (y0 + 1).min(h as usize - 1));
+        let (ax, ay) = (sx - x0 as f32, sy - y0 as f32);
+        for (c, o) in out.iter_mut().enumerate() {
+            let top = px(x0, y0, c) * (1.0 - ax) + px(x1, y0, c) * ax;
+            let bottom = px(x0, y1, c) * (1.0 - ax) + px(x1, y1, c) * ax;
+            *o += top + (bottom - top) * ay;
+        }
+    };
+    // Lines much taller than 48 px are averaged over ss×ss samples a pixel, so they do not alias.
+    let thick = (vy[0] * vy[0] + vy[1] * vy[1]).sqrt();
+    let ss = (thick.ceil() as usize).clamp(1, 4);
+    let n = (ss * ss) as f32;
+    for y in 0..ch {
+        for x in 0..content as usize {
+            let mut acc = [0f32; 3];
+            for j in 0..ss {
+                for i in 0..ss {
+                    let fx = x as f32 + (i as f32 + 0.5) / ss as f32;
+                    let fy = y as f32 + (j as f32 + 0.5) / ss as f32;
+                    bilinear(
+                        p0[0] + fx * ux[0] + fy * vy[0],
+                        p0[1] + fx * ux[1] + fy * vy[1],
+                        &mut acc,
+                    );
+                }
+            }
+            for (c, v) in acc.iter().enumerate() {
+                data[(2 - c) * plane + y * cw + x] = (v / n / 255.0 - 0.5) / 0.5;
+            }
+        }
+    }
+    data
+}
