@@ -261,7 +261,8 @@ fn login_form(server: &Server, fields: &[(&str, &str)]) -> String {
 pub fn make_legacy(ws: &Ws) {
     let conn = rusqlite::Connection::open(ws.root.join("consentgate.db")).unwrap();
     conn.execute_batch(
-        "DROP TABLE senior_requests; DROP TABLE first_approvals; DROP TABLE sessions; DROP TABLE accounts; PRAGMA user_version = 5;",
+        "DROP TABLE senior_requests; DROP TABLE first_approvals; DROP TABLE sessions; DROP TABLE accounts;
+         ALTER TABLE photos DROP COLUMN texts; PRAGMA user_version = 5;",
     )
     .unwrap();
 }
