@@ -192,19 +192,27 @@ fn with_cookie(mut res: Response, cookie: &str) -> Response {
     res
 }
 
+/// A form posted before anyone is logged in (login, set-up): this host, this origin, and a
+/// well-formed body, or the refusal to send.
+fn public_form<F: serde::de::DeserializeOwned>(
+    app: &App,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<F, Refusal> {
+    auth::check_host(app, headers).and_then(|()| auth::check_same_origin(headers))?;
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
 async fn login(
     State(app): State<Arc<App>>,
     peer: Option<axum::Extension<Peer>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let checked = auth::check_host(&app, &headers).and_then(|()| auth::check_same_origin(&headers));
-    if let Err(r) = checked {
-        return r.into_response();
-    }
-    let form: LoginForm = match serde_urlencoded::from_bytes(&body) {
+    let form: LoginForm = match public_form(&app, &headers, &body) {
         Ok(f) => f,
-        Err(e) => return Refusal::new(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        Err(r) => return r.into_response(),
     };
     let source = source_of(peer);
     match app
@@ -248,13 +256,9 @@ async fn setup(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let checked = auth::check_host(&app, &headers).and_then(|()| auth::check_same_origin(&headers));
-    if let Err(r) = checked {
-        return r.into_response();
-    }
-    let form: SetupForm = match serde_urlencoded::from_bytes(&body) {
+    let form: SetupForm = match public_form(&app, &headers, &body) {
         Ok(f) => f,
-        Err(e) => return Refusal::new(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        Err(r) => return r.into_response(),
     };
     let source = source_of(peer);
     match app
