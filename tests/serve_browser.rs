@@ -125,6 +125,14 @@ fn workspace_with_held_group_photo() -> Ws {
     ws
 }
 
+/// The text of the element `loc`, once it is on the page.
+async fn text_of(
+    c: &fantoccini::Client,
+    loc: Locator<'_>,
+) -> Result<String, fantoccini::error::CmdError> {
+    c.wait().for_element(loc).await?.text().await
+}
+
 /// Fill the login form and submit it.
 async fn log_in(
     c: &fantoccini::Client,
@@ -210,12 +218,7 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
 
         // A wrong password is refused.
         log_in(&c, "J. Moderator", "not the password").await?;
-        let error = c
-            .wait()
-            .for_element(Locator::Id("error"))
-            .await?
-            .text()
-            .await?;
+        let error = text_of(&c, Locator::Id("error")).await?;
         assert!(error.contains("wrong name or password"), "{error}");
         assert!(c.current_url().await?.path().ends_with("/login"));
 
@@ -254,12 +257,7 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
             .await?
             .click()
             .await?;
-        let reasons = c
-            .wait()
-            .for_element(Locator::Id("reasons"))
-            .await?
-            .text()
-            .await?;
+        let reasons = text_of(&c, Locator::Id("reasons")).await?;
         assert!(reasons.contains("caption names a student"), "{reasons}");
         assert!(reasons.contains("Olivia Smith (A1001)"), "{reasons}");
         assert!(reasons.contains("unknown face"), "{reasons}");
@@ -323,24 +321,14 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
 
         // The no-publish photo: the moderator's approval is only the first.
         c.goto(&server.url("/photo/2")).await?;
-        let reasons = c
-            .wait()
-            .for_element(Locator::Id("reasons"))
-            .await?
-            .text()
-            .await?;
+        let reasons = text_of(&c, Locator::Id("reasons")).await?;
         assert!(reasons.contains("face on the no-publish list"), "{reasons}");
         c.find(Locator::Id("approve-note"))
             .await?
             .send_keys("Parents asked; faces checked")
             .await?;
         c.find(Locator::Id("approve")).await?.click().await?;
-        let flash = c
-            .wait()
-            .for_element(Locator::Id("flash"))
-            .await?
-            .text()
-            .await?;
+        let flash = text_of(&c, Locator::Id("flash")).await?;
         assert!(flash.contains("first approval"), "{flash}");
         assert!(
             c.find(Locator::Css("li.card[data-id='2']")).await.is_ok(),
@@ -359,12 +347,7 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
             .for_element(Locator::Css("li.card[data-id='2']"))
             .await?;
         c.goto(&server.url("/photo/2")).await?;
-        let awaiting = c
-            .wait()
-            .for_element(Locator::Id("awaiting"))
-            .await?
-            .text()
-            .await?;
+        let awaiting = text_of(&c, Locator::Id("awaiting")).await?;
         assert!(
             awaiting.contains("Awaiting second opinion (approved by J. Moderator at"),
             "{awaiting}"
@@ -374,12 +357,7 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
             .send_keys("Agreed with the parents' request")
             .await?;
         c.find(Locator::Id("approve")).await?.click().await?;
-        let flash = c
-            .wait()
-            .for_element(Locator::Id("flash"))
-            .await?
-            .text()
-            .await?;
+        let flash = text_of(&c, Locator::Id("flash")).await?;
         assert!(flash.contains("released to outbox/website/"), "{flash}");
         assert!(c.current_url().await?.path().ends_with("/queue"));
         assert!(
