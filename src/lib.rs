@@ -22,6 +22,7 @@ pub mod faces;
 pub mod findings;
 pub mod formats;
 pub mod gate;
+mod infer;
 pub mod intake;
 pub mod journal;
 pub mod judge;

@@ -599,3 +599,61 @@ fn a_photo_replaced_after_it_was_read_is_not_held_unjudged() {
         .unwrap();
     assert_eq!(fs::read(original).unwrap(), replacement);
 }
+
+/// The model runtime (ONNX Runtime's shared library) is missing, or is some other file: nothing
+/// with pixels is released unchecked. With faces on, the run refuses to start and says which
+/// library and how to fix it; the photo stays in staging untouched. With only the text stage
+/// needing a model, the photo is held, "text in the picture could not be checked", original intact.
+#[test]
+fn a_missing_or_wrong_model_runtime_releases_nothing() {
+    let not_a_library = tempfile::NamedTempFile::new().unwrap();
+    fs::write(not_a_library.path(), b"not a shared library").unwrap();
+    let missing = not_a_library.path().with_extension("gone");
+    for lib in [not_a_library.path(), missing.as_path()] {
+        let run = |ws: &Ws| {
+            std::process::Command::new(BIN)
+                .arg("-w")
+                .arg(&ws.root)
+                .args(["run", "--channel", "website", "--json"])
+                .env("CONSENTGATE_ONNXRUNTIME", lib)
+                .output()
+                .unwrap()
+        };
+        let photo = jpeg(320, 240, 9);
+
+        let ws = Ws::new();
+        let staged = ws.drop_file("IMG_0400.jpg", &photo);
+        let out = run(&ws);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("ONNX Runtime library could not be loaded")
+                && stderr.contains(&lib.display().to_string())
+                && stderr.contains("CONSENTGATE_ONNXRUNTIME"),
+            "{stderr}"
+        );
+        assert_eq!(fs::read(&staged).unwrap(), photo, "left in staging, intact");
+        assert!(ws.files_under("outbox").is_empty() && ws.files_under("held").is_empty());
+
+        let ws = Ws::new();
+        ws.set_config("faces.enabled", false);
+        ws.drop_file("IMG_0401.jpg", &photo);
+        let out = run(&ws);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_held(
+            &lines,
+            "IMG_0401.jpg",
+            "picture_text_unchecked",
+            &ws,
+            &photo,
+        );
+        let detail = outcome_for(&lines, "IMG_0401.jpg")["reasons"][0]["detail"].to_string();
+        assert!(detail.contains("CONSENTGATE_ONNXRUNTIME"), "{detail}");
+        assert!(ws.files_under("outbox").is_empty());
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+    }
+}

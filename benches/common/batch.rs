@@ -250,13 +250,13 @@ fn jpegs_in(dir: &Path) -> usize {
 }
 
 /// One timed `consentgate run` in a fresh workspace. Returns (wall seconds, the run's own
-/// `summary.seconds`).
+/// `summary.seconds`, its CPU seconds, faces found, its JSON output).
 fn consentgate_once(
     root: &Path,
     rep: usize,
     files: &[PathBuf],
     register: &Path,
-) -> (f64, f64, usize, String) {
+) -> (f64, f64, f64, usize, String) {
     let ws = root.join(format!("ws-{rep}"));
     run_ok(Command::new(BIN).arg("init").arg(&ws), "consentgate init");
     let toml_path = ws.join("consentgate.toml");
@@ -308,6 +308,7 @@ fn consentgate_once(
 
     let out_path = root.join(format!("run-{rep}.jsonl"));
     let stdout = fs::File::create(&out_path).expect("create run output");
+    let cpu_before = children_cpu_seconds();
     let started = Instant::now();
     let status = Command::new(BIN)
         .arg("-w")
@@ -318,6 +319,7 @@ fn consentgate_once(
         .output()
         .expect("start consentgate run");
     let wall = started.elapsed().as_secs_f64();
+    let cpu = children_cpu_seconds() - cpu_before;
 
     let json = fs::read_to_string(&out_path).unwrap_or_default();
     let released = jpegs_in(&ws.join("outbox").join("website"));
@@ -341,7 +343,18 @@ fn consentgate_once(
         .filter_map(|v| v["faces"].as_array().map(Vec::len))
         .sum();
     let _ = fs::remove_dir_all(&ws);
-    (wall, inner, faces_found, json)
+    (wall, inner, cpu, faces_found, json)
+}
+
+/// User + system CPU seconds of every child process waited for so far. On a shared machine the
+/// wall clock also measures the neighbours; the CPU the run itself used does not.
+fn children_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
 }
 
 /// One timed `exiftool -q -all= -overwrite_original FILES…` over fresh copies.
@@ -497,15 +510,19 @@ fn run_mix(crowd: bool) {
         eprintln!("gate_batch: NOTE: exiftool is not on PATH; timing consentgate only, no comparison (install libimage-exiftool-perl)");
     }
     let (mut gate, mut gate_inner, mut ex, mut exo) = (vec![], vec![], vec![], vec![]);
+    let mut gate_cpu = vec![];
     let mut faces_found = 0;
     let mut last_json = String::new();
     for rep in 0..p.reps {
-        let (wall, inner, found, json) = consentgate_once(root, rep, &files, &register);
+        let (wall, inner, cpu, found, json) = consentgate_once(root, rep, &files, &register);
         faces_found = found;
         last_json = json;
         gate.push(wall);
         gate_inner.push(inner);
-        let mut line = format!("  rep {rep}: consentgate {wall:.3} s (own summary {inner:.3} s)");
+        gate_cpu.push(cpu);
+        let mut line = format!(
+            "  rep {rep}: consentgate {wall:.3} s (own summary {inner:.3} s, CPU {cpu:.2} s)"
+        );
         if exiftool {
             let a = exiftool_in_place_once(root, rep, &files);
             let b = exiftool_to_dir_once(root, rep, &src, files.len());
@@ -537,6 +554,13 @@ fn run_mix(crowd: bool) {
     };
     row("consentgate run --channel website --json", &gate);
     row("  (its own summary.seconds)", &gate_inner);
+    let cpu = median(&gate_cpu);
+    println!(
+        "  CPU: {cpu:.2} s per run, {:.3} s per photo; on {cores} idle cores at most {:.2} photos/s (load average now {})",
+        cpu / n,
+        n * cores as f64 / cpu,
+        fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').next().unwrap_or("?")
+    );
     if crowd {
         // Recall by face height: each photo's reported boxes against the faces placed in it.
         let mut tally = crate::crowd::Tally::default();

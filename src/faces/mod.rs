@@ -12,7 +12,7 @@
 //!    that keeps 2048 px, EXIF Orientation applied, so all coordinates are in the displayed
 //!    frame; the detector's input is a box-filtered reduction of it. PNG/WebP in full.
 //! 2. **Coarse detection** (`detect.rs`, CenterFace): the picture letterboxed into 640×480
-//!    (landscape), 480×640 (portrait) or 480×480, one optimized tract plan per shape.
+//!    (landscape), 480×640 (portrait) or 480×480, one shape per orientation.
 //! 3. **Fine detection**, only when the coarse pass sees a face shorter than 24 input pixels or a
 //!    candidate scoring 0.2–0.35 (a crowd): the picture at twice the scale in 2×2 overlapping
 //!    tiles of the same shape, merged with the coarse faces by NMS. See [`FinePass`].
@@ -106,6 +106,19 @@ pub enum FaceError {
     Decode(String),
     #[error("face detection failed ({0})")]
     Inference(String),
+    /// The model runtime itself (the message says what to do).
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl From<crate::infer::InferError> for FaceError {
+    fn from(e: crate::infer::InferError) -> FaceError {
+        match e {
+            crate::infer::InferError::Run { .. } => FaceError::Inference(e.to_string()),
+            crate::infer::InferError::Runtime(_) => FaceError::Runtime(e.to_string()),
+            crate::infer::InferError::Model { .. } => FaceError::Model(e.to_string()),
+        }
+    }
 }
 
 /// Euclidean distance between two embeddings (smaller = more likely the same person).
@@ -253,19 +266,10 @@ impl FaceEngine {
 
     /// Load with non-default tunables.
     pub fn with_options(options: EngineOptions) -> Result<FaceEngine, FaceError> {
-        // Optimising the models takes ~0.45 s of one core at every start (a whole `run`'s worth
-        // of idle time on the other core), so the detector's plans and the embedder are built
-        // side by side.
+        // Loading and optimising a model costs a few hundred milliseconds of one core at every
+        // start, so the detector and the embedder load side by side.
         let (detector, embedder) = rayon::join(
-            || -> Result<detect::Detector, FaceError> {
-                let detector = detect::Detector::new(
-                    CENTERFACE_ONNX,
-                    options.detect_long_side,
-                    options.threshold,
-                )?;
-                detector.warm()?;
-                Ok(detector)
-            },
+            || detect::Detector::new(CENTERFACE_ONNX, options.detect_long_side, options.threshold),
             || {
                 options
                     .embed

@@ -6,22 +6,18 @@
 //! one minimum-area rectangle per region, kept when the mean probability inside it is ≥ 0.5,
 //! then expanded by `area × 1.6 / perimeter` on every side ("unclip").
 //!
-//! tract needs concrete shapes, so the detector keeps one optimized plan per input bucket
-//! (long side 160, 320, 640, 960 or 1280; landscape 4:3, portrait 3:4 or square), built on first
-//! use: a thumbnail is read at 160 px for a few milliseconds, a 12 MP photo at 1280×960.
+//! The input is letterboxed into a bucket (long side 160, 320, 640, 960 or 1280; landscape 4:3,
+//! portrait 3:4 or square): a thumbnail is read at 160 px for a few milliseconds, a 12 MP photo
+//! at 1280×960.
 //!
 //! The region geometry (connected components, convex hull, rotating calipers) is written here
 //! rather than taken from `imageproc`: these are three short textbook routines, and `imageproc`
 //! would add nalgebra and its dependencies to every build for them.
 
-use std::sync::{Arc, OnceLock};
-
 use image::RgbImage;
-use tract_onnx::prelude::*;
 
 use super::TextError;
-
-type Plan = Arc<TypedRunnableModel>;
+use crate::infer::Model;
 
 /// Long sides of the input buckets (multiples of 32).
 const BUCKETS: [u32; 5] = [160, 320, 640, 960, super::DETECT_LONG_SIDE];
@@ -37,7 +33,7 @@ const MIN_SIDE: f32 = 3.0;
 const MAX_CANDIDATES: usize = 1000;
 
 pub struct Detector {
-    model: InferenceModel,
+    model: Model,
     /// `[bucket][landscape, portrait, square]`.
     shapes: Vec<DetectShape>,
 }
@@ -45,7 +41,6 @@ pub struct Detector {
 pub(crate) struct DetectShape {
     pub(crate) width: u32,
     pub(crate) height: u32,
-    plan: OnceLock<Result<Plan, String>>,
 }
 
 fn round32(v: u32) -> u32 {
@@ -53,38 +48,16 @@ fn round32(v: u32) -> u32 {
 }
 
 impl Detector {
-    pub fn new(onnx: &[u8]) -> Result<Detector, TextError> {
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(onnx))
-            .map_err(|e| TextError::Model(format!("text detector: {e}")))?;
+    pub fn new(onnx: &'static [u8]) -> Result<Detector, TextError> {
+        let model = Model::new("text detector", onnx)?;
         let mut shapes = Vec::new();
         for long in BUCKETS {
             let short = round32(long * 3 / 4);
             for (width, height) in [(long, short), (short, long), (short, short)] {
-                shapes.push(DetectShape {
-                    width,
-                    height,
-                    plan: OnceLock::new(),
-                });
+                shapes.push(DetectShape { width, height });
             }
         }
         Ok(Detector { model, shapes })
-    }
-
-    pub(crate) fn plan(&self, shape: &DetectShape) -> Result<Plan, TextError> {
-        shape
-            .plan
-            .get_or_init(|| {
-                let fact = f32::fact([1usize, 3, shape.height as usize, shape.width as usize]);
-                self.model
-                    .clone()
-                    .with_input_fact(0, fact.into())
-                    .and_then(|m| m.into_optimized())
-                    .and_then(|m| m.into_runnable())
-                    .map_err(|e| format!("text detector {}x{}: {e}", shape.width, shape.height))
-            })
-            .clone()
-            .map_err(TextError::Model)
     }
 
     /// The smallest bucket holding the picture (the largest for big pictures), in the
@@ -119,34 +92,25 @@ impl Detector {
         }
         let shape = self.shape_for(w, h);
         let r = (shape.width as f32 / w as f32).min(shape.height as f32 / h as f32);
-        let plan = self.plan(shape)?;
         let input = letterbox(image, shape.width, shape.height, r);
-        let input =
-            Tensor::from_shape(&[1, 3, shape.height as usize, shape.width as usize], &input)
-                .map_err(|e| TextError::Inference(e.to_string()))?;
-        let out = plan
-            .run(tvec!(input.into()))
-            .map_err(|e| TextError::Inference(format!("text detector: {e}")))?;
-        let map = out
-            .first()
-            .ok_or_else(|| TextError::Inference("text detector gave no output".into()))?
-            .to_plain_array_view::<f32>()
-            .map_err(|e| TextError::Inference(e.to_string()))?;
-        if map.ndim() != 4
-            || map.shape()[2] != shape.height as usize
-            || map.shape()[3] != shape.width as usize
-        {
+        let dims = [1, 3, shape.height as usize, shape.width as usize];
+        let map = self
+            .model
+            .run(&dims, input)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| TextError::Inference("text detector gave no output".into()))?;
+        if map.shape[..] != [1, 1, shape.height as usize, shape.width as usize] {
             return Err(TextError::Inference(format!(
                 "text detector output shape {:?}",
-                map.shape()
+                map.shape
             )));
         }
         // Only the picture's part of the letterbox counts.
         let cw = ((w as f32 * r).round() as usize).min(shape.width as usize);
         let ch = ((h as f32 * r).round() as usize).min(shape.height as usize);
-        let prob: Vec<f32> = map.iter().copied().collect();
         let stride = shape.width as usize;
-        let regions = regions(&prob, stride, cw, ch);
+        let regions = regions(&map.data, stride, cw, ch);
         Ok(regions
             .into_iter()
             .map(|q| q.map(|[x, y]| [(x / r).clamp(0.0, w as f32), (y / r).clamp(0.0, h as f32)]))

@@ -11,7 +11,7 @@
 //!    (the faces' decoder: EXIF Orientation applied, so boxes are in the displayed frame).
 //! 2. **Detect** ([`detect`], PaddleOCR PP-OCRv4 mobile DB detector): the picture letterboxed into
 //!    at most 1280 px on its long side (smaller pictures into the smallest bucket that holds them,
-//!    so a thumbnail costs milliseconds), one tract plan per bucket. The probability map is
+//!    so a thumbnail costs milliseconds). The probability map is
 //!    binarised, each connected region becomes its minimum-area rotated rectangle, expanded as DB
 //!    does ("unclip"), and kept in the photo's full-resolution pixels.
 //! 3. **Skip** regions that cannot hold a name: narrower than tall (one glyph) or under
@@ -48,6 +48,19 @@ pub enum TextError {
     Decode(String),
     #[error("reading text failed ({0})")]
     Inference(String),
+    /// The model runtime itself (the message says what to do).
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl From<crate::infer::InferError> for TextError {
+    fn from(e: crate::infer::InferError) -> TextError {
+        match e {
+            crate::infer::InferError::Run { .. } => TextError::Inference(e.to_string()),
+            crate::infer::InferError::Runtime(_) => TextError::Runtime(e.to_string()),
+            crate::infer::InferError::Model { .. } => TextError::Model(e.to_string()),
+        }
+    }
 }
 
 /// A line of text read in a photo.

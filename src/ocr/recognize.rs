@@ -5,17 +5,13 @@
 //! batch). Output `[1, T, 6625]` per-step character probabilities; greedy CTC decoding (argmax,
 //! repeats collapsed, blanks dropped) over the dictionary `models/ppocr_keys.txt` with index 0
 //! the blank and the last index a space, as rapidocr's `CTCLabelDecode` reads it.
-//!
-//! tract needs concrete shapes: one plan per width bucket, built on first use.
-
-use std::sync::{Arc, OnceLock};
+//! Lines are padded to a few width buckets, so a line of any length costs about what its
+//! bucket does and the runtime sees few distinct shapes.
 
 use image::RgbImage;
-use tract_onnx::prelude::*;
 
 use super::TextError;
-
-type Plan = Arc<TypedRunnableModel>;
+use crate::infer::Model;
 
 /// The recogniser's input height.
 pub const HEIGHT: u32 = 48;
@@ -23,40 +19,18 @@ pub const HEIGHT: u32 = 48;
 const WIDTHS: [u32; 5] = [96, 192, 320, 640, 1280];
 
 pub struct Recognizer {
-    model: InferenceModel,
-    plans: Vec<OnceLock<Result<Plan, String>>>,
+    model: Model,
     /// Index 0 is the CTC blank.
     chars: Vec<String>,
 }
 
 impl Recognizer {
-    pub fn new(onnx: &[u8], keys: &str) -> Result<Recognizer, TextError> {
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(onnx))
-            .map_err(|e| TextError::Model(format!("text recogniser: {e}")))?;
+    pub fn new(onnx: &'static [u8], keys: &str) -> Result<Recognizer, TextError> {
+        let model = Model::new("text recogniser", onnx)?;
         let mut chars = vec![String::new()];
         chars.extend(keys.lines().map(str::to_string));
         chars.push(" ".into());
-        Ok(Recognizer {
-            model,
-            plans: WIDTHS.iter().map(|_| OnceLock::new()).collect(),
-            chars,
-        })
-    }
-
-    fn plan(&self, bucket: usize) -> Result<Plan, TextError> {
-        self.plans[bucket]
-            .get_or_init(|| {
-                let fact = f32::fact([1usize, 3, HEIGHT as usize, WIDTHS[bucket] as usize]);
-                self.model
-                    .clone()
-                    .with_input_fact(0, fact.into())
-                    .and_then(|m| m.into_optimized())
-                    .and_then(|m| m.into_runnable())
-                    .map_err(|e| format!("text recogniser width {}: {e}", WIDTHS[bucket]))
-            })
-            .clone()
-            .map_err(TextError::Model)
+        Ok(Recognizer { model, chars })
     }
 
     /// Read the line inside `quad` (top-left, top-right, bottom-right, bottom-left) of `image`:
@@ -74,31 +48,32 @@ impl Recognizer {
         let width = WIDTHS[bucket];
         let content = want.min(width);
         let data = cut_out(image, quad, width, content);
-        let input = Tensor::from_shape(&[1, 3, HEIGHT as usize, width as usize], &data)
-            .map_err(|e| TextError::Inference(e.to_string()))?;
-        let out = self
-            .plan(bucket)?
-            .run(tvec!(input.into()))
-            .map_err(|e| TextError::Inference(format!("text recogniser: {e}")))?;
-        let probs = out
-            .first()
-            .ok_or_else(|| TextError::Inference("text recogniser gave no output".into()))?
-            .to_plain_array_view::<f32>()
-            .map_err(|e| TextError::Inference(e.to_string()))?;
-        if probs.ndim() != 3 || probs.shape()[2] != self.chars.len() {
-            return Err(TextError::Inference(format!(
-                "text recogniser output shape {:?} for {} characters",
-                probs.shape(),
-                self.chars.len()
-            )));
-        }
-        let steps = probs.shape()[1];
+        let dims = [1, 3, HEIGHT as usize, width as usize];
+        let probs = self
+            .model
+            .run(&dims, data)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| TextError::Inference("text recogniser gave no output".into()))?;
+        let classes = self.chars.len();
+        let steps = match probs.shape[..] {
+            [1, steps, c] if c == classes && probs.data.len() == steps * classes => steps,
+            _ => {
+                return Err(TextError::Inference(format!(
+                    "text recogniser output shape {:?} for {classes} characters",
+                    probs.shape
+                )))
+            }
+        };
         let mut text = String::new();
         let (mut sum, mut n) = (0f32, 0u32);
         let mut last = 0usize;
         for t in 0..steps {
             let (mut best, mut p) = (0usize, f32::MIN);
-            for (k, &v) in probs.slice(tract_ndarray::s![0, t, ..]).iter().enumerate() {
+            for (k, &v) in probs.data[t * classes..(t + 1) * classes]
+                .iter()
+                .enumerate()
+            {
                 if v > p {
                     (best, p) = (k, v);
                 }
