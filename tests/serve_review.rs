@@ -290,9 +290,17 @@ fn this_face_is_student_x_adds_a_template_and_judges_the_faces_again() {
 
     // Blur the faces still not cleared, and release: face 2 stays sharp, the rest are blurred.
     // First the preview: the blurred file as it would be released; nothing is released yet.
-    let r = s.act(1, "redact", &[("note", "the others are visitors")]);
+    let r = s.act(
+        1,
+        "redact",
+        &[("note", "the others are visitors"), ("channel", "website")],
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let preview = r.text();
+    assert!(
+        preview.contains("<input type=\"hidden\" name=\"channel\" value=\"website\">"),
+        "the filter goes on to the confirmation: {preview}"
+    );
     assert!(
         preview.contains("3 faces and 0 lines of text blurred"),
         "{preview}"
@@ -339,10 +347,14 @@ fn this_face_is_student_x_adds_a_template_and_judges_the_faces_again() {
     let r = s.act(
         1,
         "redact",
-        &[("note", "the others are visitors"), ("confirm", &sha)],
+        &[
+            ("note", "the others are visitors"),
+            ("confirm", &sha),
+            ("channel", "website"),
+        ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
-    assert_eq!(r.header("location"), Some("/queue"));
+    assert_eq!(r.header("location"), Some("/queue?channel=website"));
     let rec = record(&ws, 1);
     assert_eq!(rec["state"], "approved");
     let out = ws.files_under("outbox/website");
@@ -352,6 +364,16 @@ fn this_face_is_student_x_adds_a_template_and_judges_the_faces_again() {
         blurred.body,
         "released as previewed"
     );
+    // Decided: there is nothing to preview any more.
+    let gone = get(
+        &server.addr,
+        "/photo/1/blurred",
+        &Extra {
+            cookie: Some(&s.cookie),
+            ..Extra::default()
+        },
+    );
+    assert_eq!(gone.status, 409, "{}", gone.text());
 
     // The takedown view lists the released photo for Aarav, by face.
     let page = s.page("/takedown?student=A1002");
@@ -478,6 +500,30 @@ fn a_damaged_photo_offers_reject_not_approve() {
         "{page}"
     );
     assert!(page.contains("class=\"sev-unread\""), "{page}");
+    // Nothing to blur, no blurred preview, and a forged "blur" posts release nothing.
+    let blurred = get(
+        &server.addr,
+        &format!("/photo/{id}/blurred"),
+        &Extra {
+            cookie: Some(&s.cookie),
+            ..Extra::default()
+        },
+    );
+    assert_eq!(blurred.status, 409, "{}", blurred.text());
+    assert!(
+        blurred.text().contains("no face or named text to blur"),
+        "{}",
+        blurred.text()
+    );
+    let r = s.act(
+        id,
+        "redact",
+        &[("preset", "Blurred the child without consent")],
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    let r = s.act(id, "redact", &[("note", "x"), ("confirm", &"0".repeat(64))]);
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(ws.files_under("outbox").is_empty());
     let queue = s.page("/queue");
     assert!(queue.contains("<li class=\"sev-unread\""), "{queue}");
 }

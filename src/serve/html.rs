@@ -1021,4 +1021,85 @@ mod tests {
         assert_eq!(waited(1440 + 60), "1 day 1 h");
         assert_eq!(waited(3 * 1440), "3 days 0 h");
     }
+
+    /// The queue's thumbnails carry the face boxes and the boxes of text read in the picture,
+    /// with who is in them or named, in the photo's full-size frame; every name is escaped.
+    #[test]
+    fn thumbnail_boxes_name_faces_and_written_names() {
+        let face = |x: f32, student: Option<&str>, band, may_publish| FaceFinding {
+            bbox: [x, 10.0, 50.0, 60.0],
+            score: student.map(|_| 0.3),
+            student: student.map(str::to_string),
+            band,
+            detection: 0.9,
+            may_publish,
+            small: false,
+        };
+        let rec = PhotoRecord {
+            faces: vec![
+                face(10.0, Some("A1001"), Band::Match, false),
+                face(100.0, Some("A1002"), Band::Ambiguous, false),
+                face(200.0, None, Band::None, false),
+            ],
+            texts: vec![
+                crate::decide::TextFinding {
+                    bbox: [20.0, 300.0, 200.0, 30.0],
+                    text: "Awarded to Olivia Smith".into(),
+                    named: vec!["A1001".into()],
+                },
+                crate::decide::TextFinding {
+                    bbox: [20.0, 350.0, 200.0, 30.0],
+                    text: "Sports day".into(),
+                    named: vec![],
+                },
+            ],
+            id: 5,
+            content_hash: String::new(),
+            channel: "website".into(),
+            source_name: "a.jpg".into(),
+            state: PhotoState::Held,
+            reasons: vec![],
+            removed: vec![],
+            caption: None,
+            outbox_path: None,
+            held_dir: None,
+            clean_ext: Some("jpg".into()),
+            created_at: Utc::now(),
+            decided_at: None,
+            staged_path: None,
+            sidecar_path: None,
+            sidecar_hash: None,
+        };
+        let names = HashMap::from([
+            ("A1001".to_string(), "Olivia <i>Smith</i>".to_string()),
+            ("A1002".to_string(), "Aarav Patel".to_string()),
+        ]);
+        let out = boxes(&rec, 640, 480, &names, true).into_string();
+        assert!(
+            out.starts_with("<svg class=\"faces thumb\" viewBox=\"0 0 640 480\""),
+            "{out}"
+        );
+        assert!(
+            out.contains(">Olivia &lt;i&gt;Smith&lt;/i&gt;</text>"),
+            "{out}"
+        );
+        assert!(out.contains(">Aarav Patel?</text>"), "{out}");
+        assert!(out.contains(">3 ?</text>"), "{out}");
+        assert_eq!(out.matches("<g class=\"text hit\"").count(), 1, "{out}");
+        assert_eq!(out.matches("<g class=\"text\"").count(), 1, "{out}");
+        assert!(
+            out.contains(">text: Olivia &lt;i&gt;Smith&lt;/i&gt;</text>"),
+            "the line naming her is labelled: {out}"
+        );
+        assert!(
+            !out.contains("data-face"),
+            "thumbnail boxes are not clickable: {out}"
+        );
+        // On the photo's page the boxes choose the face in the form, with scores.
+        let page = boxes(&rec, 640, 480, &names, false).into_string();
+        assert!(
+            page.contains("data-face=\"1\"") && page.contains("0.30"),
+            "{page}"
+        );
+    }
 }
