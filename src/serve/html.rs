@@ -569,14 +569,14 @@ fn note_field(id: &str, action: NoteFor, reasons: &[Reason]) -> Markup {
     let preset = format!("{id}-preset");
     html! {
         div.note {
-            label for=(preset) { "Note (required; choose one or write your own — it goes into the audit trail with your name)" }
+            label for=(preset) { "Note (required; recorded with your name)" }
             select.preset id=(preset) name="preset" {
                 option value="" { "\u{2014} choose a ready-made note \u{2014}" }
                 @for text in note_presets(action, reasons) {
                     option value=(text) { (text) }
                 }
             }
-            label for=(id) { "Your own words (optional with a ready-made note; added after it)" }
+            label for=(id) { "…and/or in your own words" }
             textarea id=(id) name="note" rows="2" maxlength="2000" {}
         }
     }
@@ -629,6 +629,7 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                 span.filename #filename { (highlighted(&rec.source_name, &p.name_hits, &p.names)) }
             }
             (nav_bar(id, &p.nav))
+            @if held { (keys_help()) }
             p.meta {
                 span.state { (state_words(rec.state)) }
                 " · for " strong { (rec.channel) }
@@ -825,7 +826,6 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                     }
                 }
             }
-            (keys_help())
             section.history {
                 h2 { "History" }
                 (history::trail(&p.history, &p.names, false))
