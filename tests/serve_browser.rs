@@ -187,14 +187,29 @@ async fn press(c: &fantoccini::Client, key: char) -> Result<(), fantoccini::erro
     c.perform_actions(keys).await
 }
 
-/// Wait (up to a minute: the machine may be busy) until the page's path is `path`.
+/// Wait (up to a minute) until the page has loaded completely: its script has run, so the keys
+/// work (a key pressed before that would be lost, and the test would wait for nothing).
+async fn wait_ready(c: &fantoccini::Client) -> Result<(), fantoccini::error::CmdError> {
+    let start = Instant::now();
+    while c.execute("return document.readyState;", vec![]).await? != serde_json::json!("complete") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the page did not finish loading"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Wait (up to a minute: the machine may be busy) until the page's path is `path` and the page
+/// has loaded.
 async fn wait_path(c: &fantoccini::Client, path: &str) -> Result<(), fantoccini::error::CmdError> {
     let start = Instant::now();
     loop {
         let now = c.current_url().await?;
         if now.path() == path {
             c.wait().for_element(Locator::Css("main")).await?;
-            return Ok(());
+            return wait_ready(c).await;
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
@@ -611,6 +626,7 @@ async fn moderator_works_through_the_queue_with_keys_next_and_a_blur_preview_on_
         );
         press(&c, 'b').await?;
         let summary = text_of(&c, Locator::Id("blur-summary")).await?;
+        wait_ready(&c).await?;
         assert!(
             summary.contains("1 face and 0 lines of text blurred"),
             "{summary}"
