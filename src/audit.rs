@@ -22,6 +22,9 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// The actor of the gate's own decisions (held, released): the service, whoever started it.
+pub const GATE: &str = "consentgate gate";
+
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn chain_hash(

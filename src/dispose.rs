@@ -135,6 +135,7 @@ pub struct Fate<'a> {
 /// The gate's disposer: one per pass, shared by its threads.
 pub struct Disposer<'a> {
     pub ws: &'a Workspace,
+    /// Who started the run or watch (audited as `started_by`; the actor is [`crate::audit::GATE`]).
     pub actor: &'a str,
     db: Mutex<Connection>,
 }
@@ -252,10 +253,12 @@ impl<'a> Disposer<'a> {
         let detail = serde_json::json!({
             "file": rec.source_name, "channel": rec.channel, "content_hash": rec.content_hash,
             "outbox": rec.outbox_path, "held": rec.held_dir, "reasons": rec.reasons, "recovered": recovered,
+            "started_by": self.actor,
         });
+        // The decision is the gate's, not the person's who started it (recorded as `started_by`).
         crate::audit::record(
             &tx,
-            self.actor,
+            crate::audit::GATE,
             state.as_str(),
             &format!("photo #{}", rec.id),
             &detail,

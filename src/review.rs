@@ -46,8 +46,12 @@ pub enum ReviewError {
     NothingToRedact(i64),
     #[error("the faces could not be blurred ({0}); reject the photo or edit it by hand")]
     Redaction(String),
-    #[error("a note is required: say why (it goes in the audit trail)")]
+    #[error("a note is required: say why (it goes in the audit trail); on the review page a ready-made note will do")]
     NoteRequired,
+    #[error("photo #{0} changed since its blur preview (its faces or text were judged again), so nothing was released; look at the new preview and confirm again")]
+    PreviewOutdated(i64),
+    #[error("{0:?} is not one of the ready-made notes for this action; choose one from the list or write your own note")]
+    UnknownPreset(String),
     #[error("the clean copy of photo #{0} is missing from {1}; the held folder was changed by hand — restore it, or reject the photo")]
     CleanCopyMissing(i64, String),
     #[error("photo #{0}'s held folder is not inside this workspace's held/ folder; the journal or the folder was changed by hand — run `consentgate audit verify` and restore held/{0}")]
@@ -554,6 +558,56 @@ fn publish_held(
     Ok(Decision::Released(rel))
 }
 
+/// A held photo blurred as "blur and release" would release it: the bytes, how many faces and
+/// lines of text were blurred, and the bytes' SHA-256 (what the review page's preview shows and
+/// its confirmation names, so what is released is exactly what was previewed).
+#[derive(Debug, Clone)]
+pub struct Redacted {
+    pub bytes: Vec<u8>,
+    pub faces: usize,
+    pub texts: usize,
+    pub sha256: String,
+}
+
+/// The one redaction of a held photo, shared by the preview and the release: every face not
+/// cleared for the channel, and every line of text in the picture that names a student, blurred
+/// in the held clean copy.
+fn redacted_copy(ws: &Workspace, rec: &PhotoRecord) -> Result<Redacted, ReviewError> {
+    let mut boxes: Vec<[f32; 4]> = rec
+        .faces
+        .iter()
+        .filter(|f| !f.may_publish)
+        .map(|f| f.bbox)
+        .collect();
+    let faces = boxes.len();
+    boxes.extend(
+        rec.texts
+            .iter()
+            .filter(|t| !t.named.is_empty())
+            .map(|t| decide::text_blur_box(&t.bbox)),
+    );
+    if boxes.is_empty() {
+        return Err(ReviewError::NothingToRedact(rec.id));
+    }
+    let (bytes, _) = held_clean_copy(ws, rec)?;
+    let blurred = crate::redact::blur(&bytes, &boxes).map_err(ReviewError::Redaction)?;
+    use sha2::Digest;
+    let sha256 = hex::encode(sha2::Sha256::digest(&blurred));
+    Ok(Redacted {
+        texts: boxes.len() - faces,
+        faces,
+        bytes: blurred,
+        sha256,
+    })
+}
+
+/// What [`redact`] would release for held photo `id`, made by the same code, without releasing
+/// or recording anything (the review page's "blur preview").
+pub fn preview_redaction(ws: &Workspace, id: i64) -> Result<Redacted, ReviewError> {
+    let rec = held_record(&ws.db()?, id)?;
+    redacted_copy(ws, &rec)
+}
+
 /// Blur every face that is not cleared for the channel and release the result; the held original
 /// stays in `held/`. Returns the outbox path and how many faces were blurred.
 pub fn redact(
@@ -562,43 +616,50 @@ pub fn redact(
     note: &str,
     actor: &Actor,
 ) -> Result<(Decision, usize), ReviewError> {
+    redact_checked(ws, id, note, actor, None)
+}
+
+/// [`redact`], released only if the blurred result is byte for byte the one previewed (its
+/// SHA-256 from [`preview_redaction`]): a photo whose faces or text changed since the preview is
+/// refused, so nobody releases a blur they did not see.
+pub fn redact_as_previewed(
+    ws: &Workspace,
+    id: i64,
+    note: &str,
+    actor: &Actor,
+    previewed_sha256: &str,
+) -> Result<(Decision, usize), ReviewError> {
+    redact_checked(ws, id, note, actor, Some(previewed_sha256))
+}
+
+fn redact_checked(
+    ws: &Workspace,
+    id: i64,
+    note: &str,
+    actor: &Actor,
+    previewed: Option<&str>,
+) -> Result<(Decision, usize), ReviewError> {
     require_reviewer(actor)?;
     if note.trim().is_empty() {
         return Err(ReviewError::NoteRequired);
     }
     let mut conn = ws.db()?;
     let rec = held_record(&conn, id)?;
-    // The flagged faces, and every line of text in the picture that names a student.
-    let mut boxes: Vec<[f32; 4]> = rec
-        .faces
-        .iter()
-        .filter(|f| !f.may_publish)
-        .map(|f| f.bbox)
-        .collect();
-    let n = boxes.len();
-    boxes.extend(
-        rec.texts
-            .iter()
-            .filter(|t| !t.named.is_empty())
-            .map(|t| decide::text_blur_box(&t.bbox)),
-    );
-    if boxes.is_empty() {
-        return Err(ReviewError::NothingToRedact(id));
+    let r = redacted_copy(ws, &rec)?;
+    if previewed.is_some_and(|p| !p.eq_ignore_ascii_case(&r.sha256)) {
+        return Err(ReviewError::PreviewOutdated(id));
     }
-    let (bytes, _) = held_clean_copy(ws, &rec)?;
-    let blurred = crate::redact::blur(&bytes, &boxes).map_err(ReviewError::Redaction)?;
-    let detail =
-        serde_json::json!({"note": note, "faces_blurred": n, "texts_blurred": boxes.len() - n});
+    let detail = serde_json::json!({"note": note, "faces_blurred": r.faces, "texts_blurred": r.texts, "sha256": r.sha256});
     let rel = publish_held(
         ws,
         &mut conn,
         &rec,
-        dispose::Source::Redacted(&blurred),
+        dispose::Source::Redacted(&r.bytes),
         actor,
         "redacted-and-released",
         detail,
     )?;
-    Ok((rel, n))
+    Ok((rel, r.faces))
 }
 
 /// Refuse a held photo for good. Its files stay in `held/` as the record of what was refused.
@@ -928,6 +989,231 @@ pub fn attribute_face(
     })
 }
 
+/// The moderator actions that take a note, for their ready-made notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteFor {
+    Approve,
+    Redact,
+    Reject,
+    Ask,
+    Caption,
+    Face,
+}
+
+/// A ready-made note, and the reasons it is most likely the answer to (empty: any photo).
+struct Preset {
+    text: &'static str,
+    fits: &'static [ReasonKind],
+}
+
+const FACE_DOUBT: &[ReasonKind] = &[
+    ReasonKind::FaceUnknown,
+    ReasonKind::FaceAmbiguous,
+    ReasonKind::SmallFaces,
+];
+const CAPTION: &[ReasonKind] = &[
+    ReasonKind::CaptionNamesStudent,
+    ReasonKind::CaptionMayNameStudent,
+];
+const MAYBE_NAME: &[ReasonKind] = &[
+    ReasonKind::CaptionMayNameStudent,
+    ReasonKind::PictureTextMayNameStudent,
+];
+const PICTURE_TEXT: &[ReasonKind] = &[
+    ReasonKind::PictureTextNamesStudent,
+    ReasonKind::PictureTextMayNameStudent,
+];
+const UNREAD: &[ReasonKind] = &[
+    ReasonKind::DamagedFile,
+    ReasonKind::Unreadable,
+    ReasonKind::UnsupportedFormat,
+    ReasonKind::TooLarge,
+    ReasonKind::SymbolicLink,
+    ReasonKind::CaptionUnreadable,
+    ReasonKind::FacesUnchecked,
+    ReasonKind::PictureTextUnchecked,
+];
+
+const fn p(text: &'static str, fits: &'static [ReasonKind]) -> Preset {
+    Preset { text, fits }
+}
+
+const APPROVE_NOTES: &[Preset] = &[
+    p(
+        "Consent checked with parent",
+        &[
+            ReasonKind::FaceNoConsent,
+            ReasonKind::FaceAmbiguous,
+            ReasonKind::FaceUnknown,
+        ],
+    ),
+    p("Not a student (staff, parent or visitor)", FACE_DOUBT),
+    p("Nobody is identifiable at full size", FACE_DOUBT),
+    p("Caption fixed", CAPTION),
+    p("Not a student's name here", MAYBE_NAME),
+    p(
+        "School device; photographer known",
+        &[ReasonKind::UnregisteredDevice],
+    ),
+    p("Checked: fine to publish", &[]),
+];
+const REDACT_NOTES: &[Preset] = &[
+    p(
+        "Blurred the child on the no-publish list",
+        &[ReasonKind::FaceNoPublish],
+    ),
+    p(
+        "Blurred the child without consent",
+        &[ReasonKind::FaceNoConsent],
+    ),
+    p(
+        "Blurred faces too small to check",
+        &[ReasonKind::SmallFaces],
+    ),
+    p("Blurred the name written in the picture", PICTURE_TEXT),
+    p("Blurred everyone not cleared for this channel", &[]),
+];
+const REJECT_NOTES: &[Preset] = &[
+    p("Child on the no-publish list", &[ReasonKind::FaceNoPublish]),
+    p(
+        "No consent, and blurring would spoil the photo",
+        &[ReasonKind::FaceNoConsent],
+    ),
+    p("Damaged or unreadable file: ask for a re-export", UNREAD),
+    p(
+        "Taken on a personal device",
+        &[ReasonKind::UnregisteredDevice],
+    ),
+    p(
+        "Re-upload of a photo we rejected",
+        &[ReasonKind::NearDuplicateOfRejected],
+    ),
+    p("Not suitable for publication", &[]),
+];
+const ASK_NOTES: &[Preset] = &[
+    p("Not sure who this is", FACE_DOUBT),
+    p(
+        "Consent unclear: please check with the parent",
+        &[ReasonKind::FaceNoConsent, ReasonKind::FaceAmbiguous],
+    ),
+    p(
+        "Possible safeguarding concern",
+        &[ReasonKind::FaceNoPublish],
+    ),
+    p("Please take a second look", &[]),
+];
+const CAPTION_NOTES: &[Preset] = &[
+    p("Caption fixed: name removed", CAPTION),
+    p("Caption shortened", &[]),
+];
+const FACE_NOTES: &[Preset] = &[
+    p("Recognised by their form tutor", &[]),
+    p("Checked against their ID photo", &[]),
+];
+
+fn presets_for(action: NoteFor) -> &'static [Preset] {
+    match action {
+        NoteFor::Approve => APPROVE_NOTES,
+        NoteFor::Redact => REDACT_NOTES,
+        NoteFor::Reject => REJECT_NOTES,
+        NoteFor::Ask => ASK_NOTES,
+        NoteFor::Caption => CAPTION_NOTES,
+        NoteFor::Face => FACE_NOTES,
+    }
+}
+
+/// The ready-made notes for `action` on a photo held for `reasons`: those that fit its reasons
+/// first, then the rest (a moderator picks one instead of typing; any may be chosen).
+pub fn note_presets(action: NoteFor, reasons: &[Reason]) -> Vec<&'static str> {
+    let all = presets_for(action);
+    let fits = |p: &Preset| reasons.iter().any(|r| p.fits.contains(&r.kind));
+    all.iter()
+        .filter(|p| fits(p))
+        .chain(all.iter().filter(|p| !fits(p)))
+        .map(|p| p.text)
+        .collect()
+}
+
+/// The note an action records: a ready-made note (which must be one of `action`'s), the
+/// moderator's own words, or both ("Consent checked with parent — mum phoned at 9").
+pub fn compose_note(action: NoteFor, preset: &str, text: &str) -> Result<String, ReviewError> {
+    let (preset, text) = (preset.trim(), text.trim());
+    if !preset.is_empty() && !presets_for(action).iter().any(|p| p.text == preset) {
+        return Err(ReviewError::UnknownPreset(preset.to_string()));
+    }
+    Ok(match (preset.is_empty(), text.is_empty()) {
+        (false, false) => format!("{preset} \u{2014} {text}"),
+        (false, true) => preset.to_string(),
+        _ => text.to_string(),
+    })
+}
+
+/// The event folder a photo was dropped in: its folder inside `staging/` ("" at the top).
+pub fn event_folder(rec: &PhotoRecord) -> &str {
+    rec.source_name.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// Which held photos the moderator is working through: by reason kind or urgency, channel and
+/// event folder (all optional; `None` is any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueFilter {
+    pub kind: Option<ReasonKind>,
+    pub urgency: Option<decide::Urgency>,
+    pub channel: Option<String>,
+    /// An event folder ([`event_folder`]); a photo in a sub-folder of it matches too. `""`: only
+    /// photos at the top of staging.
+    pub folder: Option<String>,
+}
+
+impl QueueFilter {
+    pub fn is_empty(&self) -> bool {
+        *self == QueueFilter::default()
+    }
+
+    pub fn matches(&self, rec: &PhotoRecord) -> bool {
+        let folder = event_folder(rec);
+        self.kind
+            .is_none_or(|k| rec.reasons.iter().any(|r| r.kind == k))
+            && self
+                .urgency
+                .is_none_or(|u| rec.reasons.iter().any(|r| r.kind.urgency() == u))
+            && self.channel.as_ref().is_none_or(|c| &rec.channel == c)
+            && self.folder.as_ref().is_none_or(|f| {
+                folder == f
+                    || !f.is_empty()
+                        && folder
+                            .strip_prefix(f.as_str())
+                            .is_some_and(|rest| rest.starts_with('/'))
+            })
+    }
+}
+
+/// The photo to go to after photo `id` in `queue` (held photos in queue order, already
+/// filtered): the next one after it, else the first (the queue wraps round), never `id` itself.
+pub fn next_in_queue(queue: &[HeldItem], id: i64) -> Option<i64> {
+    queue
+        .iter()
+        .map(|i| i.record.id)
+        .find(|&other| other > id)
+        .or_else(|| queue.iter().map(|i| i.record.id).find(|&other| other != id))
+}
+
+/// The photo before `id` in `queue` (wrapping round), never `id` itself.
+pub fn previous_in_queue(queue: &[HeldItem], id: i64) -> Option<i64> {
+    queue
+        .iter()
+        .rev()
+        .map(|i| i.record.id)
+        .find(|&other| other < id)
+        .or_else(|| {
+            queue
+                .iter()
+                .rev()
+                .map(|i| i.record.id)
+                .find(|&other| other != id)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -967,5 +1253,133 @@ mod tests {
         assert!(!r(TextSource::Embedded("XMP dc:description".into())).is_about_sidecar());
         assert!(decide::reasons::caption_unreadable("bad bytes").is_about_sidecar());
         assert!(!decide::reasons::face_unknown(0, &[0.0; 4], None).is_about_sidecar());
+    }
+
+    #[test]
+    fn ready_made_notes_fit_the_reasons_first_and_only_listed_ones_are_taken() {
+        let r = |kind| Reason {
+            kind,
+            detail: String::new(),
+            student: None,
+            source: None,
+            face: None,
+            text: None,
+        };
+        let approve = note_presets(NoteFor::Approve, &[r(ReasonKind::CaptionNamesStudent)]);
+        assert_eq!(approve[0], "Caption fixed");
+        assert_eq!(approve.len(), APPROVE_NOTES.len(), "all offered");
+        let reject = note_presets(NoteFor::Reject, &[r(ReasonKind::DamagedFile)]);
+        assert_eq!(reject[0], "Damaged or unreadable file: ask for a re-export");
+        assert_eq!(
+            compose_note(NoteFor::Approve, "Consent checked with parent", "").unwrap(),
+            "Consent checked with parent"
+        );
+        assert_eq!(
+            compose_note(
+                NoteFor::Approve,
+                "Consent checked with parent",
+                " mum phoned "
+            )
+            .unwrap(),
+            "Consent checked with parent \u{2014} mum phoned"
+        );
+        assert_eq!(
+            compose_note(NoteFor::Reject, "", " own words ").unwrap(),
+            "own words"
+        );
+        assert_eq!(compose_note(NoteFor::Reject, " ", "").unwrap(), "");
+        // A preset of another action, or made up, is refused rather than recorded as if chosen.
+        assert!(matches!(
+            compose_note(NoteFor::Reject, "Consent checked with parent", ""),
+            Err(ReviewError::UnknownPreset(_))
+        ));
+    }
+
+    #[test]
+    fn the_queue_filter_and_next_previous_follow_queue_order() {
+        let item = |id: i64, channel: &str, name: &str, kind: ReasonKind| HeldItem {
+            record: PhotoRecord {
+                id,
+                content_hash: String::new(),
+                channel: channel.into(),
+                source_name: name.into(),
+                state: PhotoState::Held,
+                reasons: vec![Reason {
+                    kind,
+                    detail: String::new(),
+                    student: None,
+                    source: None,
+                    face: None,
+                    text: None,
+                }],
+                removed: vec![],
+                caption: None,
+                outbox_path: None,
+                held_dir: None,
+                clean_ext: None,
+                created_at: Utc::now(),
+                decided_at: None,
+                faces: vec![],
+                texts: vec![],
+                staged_path: None,
+                sidecar_path: None,
+                sidecar_hash: None,
+            },
+            waiting_hours: 0.0,
+            due_at: Utc::now(),
+            overdue: false,
+        };
+        let all = [
+            item(1, "website", "sports/a.jpg", ReasonKind::FaceNoPublish),
+            item(2, "social", "sports/day 2/b.jpg", ReasonKind::DamagedFile),
+            item(4, "website", "sportsday/c.jpg", ReasonKind::FaceNoPublish),
+            item(7, "website", "d.jpg", ReasonKind::FaceUnknown),
+        ];
+        let ids = |f: &QueueFilter| -> Vec<i64> {
+            all.iter()
+                .filter(|i| f.matches(&i.record))
+                .map(|i| i.record.id)
+                .collect()
+        };
+        assert_eq!(ids(&QueueFilter::default()), [1, 2, 4, 7]);
+        let folder = QueueFilter {
+            folder: Some("sports".into()),
+            ..QueueFilter::default()
+        };
+        assert_eq!(
+            ids(&folder),
+            [1, 2],
+            "sub-folders count, look-alike names do not"
+        );
+        let kind = QueueFilter {
+            kind: Some(ReasonKind::FaceNoPublish),
+            channel: Some("website".into()),
+            ..QueueFilter::default()
+        };
+        assert_eq!(ids(&kind), [1, 4]);
+        let unread = QueueFilter {
+            urgency: Some(decide::Urgency::CannotRead),
+            ..QueueFilter::default()
+        };
+        assert_eq!(ids(&unread), [2]);
+        assert_eq!(event_folder(&all[3].record), "");
+        let top = QueueFilter {
+            folder: Some(String::new()),
+            ..QueueFilter::default()
+        };
+        assert_eq!(ids(&top), [7]);
+
+        let queue: Vec<HeldItem> = all
+            .iter()
+            .filter(|i| kind.matches(&i.record))
+            .cloned()
+            .collect();
+        assert_eq!(next_in_queue(&queue, 1), Some(4));
+        assert_eq!(next_in_queue(&queue, 4), Some(1), "wraps round");
+        // A photo just decided (no longer in the queue) goes on to the one after it.
+        assert_eq!(next_in_queue(&queue, 2), Some(4));
+        assert_eq!(previous_in_queue(&queue, 4), Some(1));
+        assert_eq!(previous_in_queue(&queue, 1), Some(4));
+        assert_eq!(next_in_queue(&queue[..1], 1), None, "nothing else left");
     }
 }

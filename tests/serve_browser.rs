@@ -125,6 +125,100 @@ fn workspace_with_held_group_photo() -> Ws {
     ws
 }
 
+/// Headless Chromium through `driver`, with its own profile folder and window size ("W,H").
+async fn open_browser(
+    driver: &Driver,
+    profile: &std::path::Path,
+    size: &str,
+) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", format!("--window-size={size}"),
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("connect to chromedriver")
+}
+
+/// Nothing on the page reaches past the window's right edge (no sideways scrolling).
+async fn assert_fits(
+    c: &fantoccini::Client,
+    page: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    let widths = c
+        .execute(
+            "const w = window.innerWidth;
+             const wide = [...document.querySelectorAll('body *')]
+               .filter(e => e.getBoundingClientRect().right > w + 1)
+               .slice(0, 12)
+               .map(e => e.tagName + ' ' + (e.getAttribute('class') || '') + ' ' +
+                         Math.round(e.getBoundingClientRect().right));
+             return [document.documentElement.scrollWidth, w, wide];",
+            vec![],
+        )
+        .await?;
+    let (scroll, inner) = (widths[0].as_f64().unwrap(), widths[1].as_f64().unwrap());
+    assert!(
+        scroll <= inner + 1.0,
+        "{page} is {scroll} px wide in a {inner} px window; too wide: {}",
+        widths[2]
+    );
+    Ok(())
+}
+
+/// Press one key, as a person at the keyboard would (to whatever has the focus).
+async fn press(c: &fantoccini::Client, key: char) -> Result<(), fantoccini::error::CmdError> {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    c.perform_actions(keys).await
+}
+
+/// Wait (up to a minute) until the page has loaded completely: its script has run, so the keys
+/// work (a key pressed before that would be lost, and the test would wait for nothing).
+async fn wait_ready(c: &fantoccini::Client) -> Result<(), fantoccini::error::CmdError> {
+    let start = Instant::now();
+    while c.execute("return document.readyState;", vec![]).await? != serde_json::json!("complete") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the page did not finish loading"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Wait (up to a minute: the machine may be busy) until the page's path is `path` and the page
+/// has loaded.
+async fn wait_path(c: &fantoccini::Client, path: &str) -> Result<(), fantoccini::error::CmdError> {
+    let start = Instant::now();
+    loop {
+        let now = c.current_url().await?;
+        if now.path() == path {
+            c.wait().for_element(Locator::Css("main")).await?;
+            return wait_ready(c).await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "still at {now} instead of {path}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The text of the element `loc`, once it is on the page.
 async fn text_of(
     c: &fantoccini::Client,
@@ -190,26 +284,7 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
     let server = Server::start(&ws);
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
-
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,1100",
-                format!("--user-data-dir={}", profile.path().display()),
-            ]
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let c = ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("connect to chromedriver");
+    let c = open_browser(&driver, profile.path(), "1280,1100").await;
 
     let result = async {
         // Not logged in: the queue sends us to the login page.
@@ -330,8 +405,14 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
         c.find(Locator::Id("approve")).await?.click().await?;
         let flash = text_of(&c, Locator::Id("flash")).await?;
         assert!(flash.contains("first approval"), "{flash}");
+        // On to the next held photo, not back to the queue.
+        assert!(c.current_url().await?.path().ends_with("/photo/1"));
+        c.goto(&server.url("/queue")).await?;
         assert!(
-            c.find(Locator::Css("li.card[data-id='2']")).await.is_ok(),
+            c.wait()
+                .for_element(Locator::Css("li.card[data-id='2']"))
+                .await
+                .is_ok(),
             "still held"
         );
         assert!(ws.files_under("outbox/website").is_empty());
@@ -359,7 +440,14 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
         c.find(Locator::Id("approve")).await?.click().await?;
         let flash = text_of(&c, Locator::Id("flash")).await?;
         assert!(flash.contains("released to outbox/website/"), "{flash}");
-        assert!(c.current_url().await?.path().ends_with("/queue"));
+        assert!(
+            c.current_url().await?.path().ends_with("/photo/1"),
+            "the next one"
+        );
+        c.goto(&server.url("/queue")).await?;
+        c.wait()
+            .for_element(Locator::Css("li.card[data-id='1']"))
+            .await?;
         assert!(
             c.find(Locator::Css("li.card[data-id='2']")).await.is_err(),
             "no longer held"
@@ -372,24 +460,7 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
         for page in ["/queue", "/photo/1"] {
             c.goto(&server.url(page)).await?;
             c.wait().for_element(Locator::Css("main")).await?;
-            let widths = c
-                .execute(
-                    "const w = window.innerWidth;
-                     const wide = [...document.querySelectorAll('body *')]
-                       .filter(e => e.getBoundingClientRect().right > w + 1)
-                       .slice(0, 12)
-                       .map(e => e.tagName + ' ' + (e.getAttribute('class') || '') + ' ' +
-                                 Math.round(e.getBoundingClientRect().right));
-                     return [document.documentElement.scrollWidth, w, wide];",
-                    vec![],
-                )
-                .await?;
-            let (scroll, inner) = (widths[0].as_f64().unwrap(), widths[1].as_f64().unwrap());
-            assert!(
-                scroll <= inner + 1.0,
-                "{page} at phone width is {scroll} px wide in a {inner} px window; too wide: {}",
-                widths[2]
-            );
+            assert_fits(&c, page).await?;
         }
         let phone_png = c.screenshot().await?;
         std::fs::write(
@@ -435,5 +506,193 @@ async fn moderator_logs_in_sees_reasons_and_approves_in_a_real_browser() {
         second["detail"]["second_opinion"]["first_approval"]["by"],
         "J. Moderator"
     );
+    drop(server);
+}
+
+/// Issue 15 part 2, a moderator in a hurry, on a phone (390 px): the queue's thumbnails carry the
+/// face boxes; the queue filters by reason; from the oldest photo the keys move on and back (but
+/// not while typing in a note), `b` goes to "blur", the arrow keys choose a ready-made note, `b`
+/// again shows the blurred file as it would be released, and `b` once more releases exactly that
+/// file and goes on to the next photo; `r` rejects the last one and the queue is empty. No page
+/// scrolls sideways.
+#[tokio::test]
+async fn moderator_works_through_the_queue_with_keys_next_and_a_blur_preview_on_a_phone() {
+    if !browser_available("serve_browser keys") {
+        return;
+    }
+    let ws = workspace_with_held_group_photo();
+    let server = Server::start(&ws);
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let c = open_browser(&driver, profile.path(), "390,844").await;
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+
+    let result = async {
+        c.goto(&server.url("/login")).await?;
+        c.wait().for_element(Locator::Id("password")).await?;
+        log_in(&c, "J. Moderator", &password("J. Moderator")).await?;
+        c.wait()
+            .for_element(Locator::Css("li.card[data-id='2']"))
+            .await?;
+        // The thumbnail of the group photo carries its four face boxes, labelled.
+        let boxes = c
+            .find_all(Locator::Css("li.card[data-id='1'] svg.thumb g.face"))
+            .await?;
+        assert_eq!(boxes.len(), 4, "face boxes on the thumbnail");
+        let label = c
+            .find(Locator::Css("li.card[data-id='1'] svg.thumb g.face text"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(label, "1 ?");
+        assert!(
+            image_loaded(&c, "li.card[data-id='1'] img").await?,
+            "thumbnail loaded"
+        );
+        assert_fits(&c, "the queue").await?;
+        std::fs::write(
+            shots.join("serve_browser_phone_queue.png"),
+            c.screenshot().await?,
+        )
+        .unwrap();
+
+        // The filter: only the photo with a no-publish child.
+        c.find(Locator::Id("filter-reason"))
+            .await?
+            .select_by_value("face_no_publish")
+            .await?;
+        c.find(Locator::Id("apply-filter")).await?.click().await?;
+        c.wait().for_element(Locator::Id("clear-filter")).await?;
+        let url = c.current_url().await?;
+        assert!(
+            url.query_pairs()
+                .any(|(k, v)| k == "reason" && v == "face_no_publish"),
+            "{url}"
+        );
+        let cards = c.find_all(Locator::Css("li.card")).await?;
+        assert_eq!(cards.len(), 1);
+        assert_eq!(cards[0].attr("data-id").await?.as_deref(), Some("2"));
+        c.find(Locator::Id("clear-filter")).await?.click().await?;
+        c.wait()
+            .for_element(Locator::Css("li.card[data-id='1']"))
+            .await?;
+
+        // Start with the oldest.
+        c.find(Locator::Id("start")).await?.click().await?;
+        wait_path(&c, "/photo/1").await?;
+        assert_fits(&c, "/photo/1").await?;
+        // Typing in a note types; the keys do not act meanwhile.
+        let note = c.find(Locator::Id("approve-note")).await?;
+        note.click().await?;
+        press(&c, 'n').await?;
+        press(&c, 'a').await?;
+        assert_eq!(note.prop("value").await?.as_deref(), Some("na"));
+        assert_eq!(c.current_url().await?.path(), "/photo/1");
+        note.clear().await?;
+        press(&c, '\u{e00c}').await?; // Escape: leaves the text box
+                                      // ? shows every key.
+        press(&c, '?').await?;
+        let open = c
+            .execute("return document.getElementById('keys').open;", vec![])
+            .await?;
+        assert_eq!(open, serde_json::json!(true));
+        let keys = c.find(Locator::Id("keys-list")).await?.text().await?;
+        assert!(keys.contains("next held photo"), "{keys}");
+        // n: the next held photo; k: back; n again.
+        press(&c, 'n').await?;
+        wait_path(&c, "/photo/2").await?;
+        press(&c, 'k').await?;
+        wait_path(&c, "/photo/1").await?;
+        press(&c, 'j').await?;
+        wait_path(&c, "/photo/2").await?;
+
+        // b: to "blur"; a ready-made note with the arrow key; b again: the preview.
+        c.wait()
+            .for_element(Locator::Id("redact-note-preset"))
+            .await?;
+        press(&c, 'b').await?;
+        let focused = c.active_element().await?.attr("id").await?;
+        assert_eq!(focused.as_deref(), Some("redact-note-preset"));
+        press(&c, '\u{e015}').await?; // ArrowDown
+        let chosen = c
+            .find(Locator::Id("redact-note-preset"))
+            .await?
+            .prop("value")
+            .await?;
+        assert_eq!(
+            chosen.as_deref(),
+            Some("Blurred the child on the no-publish list"),
+            "the note fitting the reason comes first"
+        );
+        press(&c, 'b').await?;
+        let summary = text_of(&c, Locator::Id("blur-summary")).await?;
+        wait_ready(&c).await?;
+        assert!(
+            summary.contains("1 face and 0 lines of text blurred"),
+            "{summary}"
+        );
+        assert!(
+            image_loaded(&c, "#blurred").await?,
+            "the blurred file is shown"
+        );
+        assert_fits(&c, "the blur preview").await?;
+        std::fs::write(
+            shots.join("serve_browser_phone_blur_preview.png"),
+            c.screenshot().await?,
+        )
+        .unwrap();
+        assert!(
+            ws.files_under("outbox").is_empty(),
+            "nothing released by a preview"
+        );
+        // b once more: released as previewed, and on to the next photo.
+        press(&c, 'b').await?;
+        wait_path(&c, "/photo/1").await?;
+        let flash = text_of(&c, Locator::Id("flash")).await?;
+        assert!(flash.contains("blurred and released"), "{flash}");
+        assert_eq!(ws.files_under("outbox/website").len(), 1);
+
+        // r: reject the last one with a ready-made note; nothing is left, so the queue.
+        c.wait()
+            .for_element(Locator::Id("reject-note-preset"))
+            .await?;
+        press(&c, 'r').await?;
+        press(&c, '\u{e015}').await?;
+        press(&c, 'r').await?;
+        wait_path(&c, "/queue").await?;
+        let summary = text_of(&c, Locator::Id("summary")).await?;
+        assert!(summary.contains("Nothing is waiting"), "{summary}");
+        assert_fits(&c, "the empty queue").await?;
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    drop(driver);
+    result.expect("browser session");
+
+    // What was released is the file the preview showed, and the trail says who and with what note.
+    let released = ws.files_under("outbox/website");
+    assert_eq!(released.len(), 1, "{released:?}");
+    let audit = ws.cg(&["audit", "--json"]);
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&audit.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let blurred = rows
+        .iter()
+        .find(|r| r["action"] == "redacted-and-released")
+        .unwrap();
+    assert_eq!(blurred["actor"], "J. Moderator (account 2)");
+    assert_eq!(
+        blurred["detail"]["note"],
+        "Blurred the child on the no-publish list"
+    );
+    use sha2::Digest;
+    assert_eq!(
+        blurred["detail"]["sha256"],
+        hex::encode(sha2::Sha256::digest(std::fs::read(&released[0]).unwrap()))
+    );
+    let rejected = rows.iter().find(|r| r["action"] == "rejected").unwrap();
+    assert_eq!(rejected["subject"], "photo #1");
     drop(server);
 }

@@ -45,6 +45,7 @@ fn actions_need_a_session_the_csrf_token_and_this_origin() {
         "/photo/1",
         "/photo/1/thumb",
         "/photo/1/full",
+        "/photo/1/blurred",
         "/audit",
     ] {
         let r = get(addr, path, &x(None));

@@ -29,7 +29,7 @@ pub struct Reason {
 }
 
 /// A reason's weight for the moderator, most urgent first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
     /// Publishing it would break the policy (a named or no-publish child, a rejected photo).

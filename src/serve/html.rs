@@ -10,11 +10,13 @@ use chrono::{DateTime, Local, Utc};
 use maud::{html, Markup, DOCTYPE};
 
 use super::auth::Moderator;
+use super::filter::{param, FilterParams};
+use super::history;
 use crate::audit::{AuditEntry, Verification};
 use crate::captions::{CaptionHit, Severity};
-use crate::decide::{Band, FaceFinding, ReasonKind, Urgency};
+use crate::decide::{Band, FaceFinding, Reason, ReasonKind, Urgency};
 use crate::journal::{PhotoRecord, PhotoState, Takedown};
-use crate::review::{Caption, HeldItem, MAX_CAPTION_CHARS};
+use crate::review::{note_presets, Caption, HeldItem, NoteFor, MAX_CAPTION_CHARS};
 
 fn layout(title: &str, who: Option<&Moderator>, body: Markup) -> Markup {
     html! {
@@ -216,43 +218,116 @@ pub fn waited(minutes: i64) -> String {
     }
 }
 
-/// `awaiting`: photo id → who gave the first approval it waits on (a second opinion).
-pub fn queue(
-    who: &Moderator,
-    items: &[HeldItem],
-    awaiting: &HashMap<i64, String>,
-    now: DateTime<Utc>,
-) -> Markup {
-    let overdue = items.iter().filter(|i| i.overdue).count();
+/// What the queue page shows: the held photos the filter lets through, and what it can filter by.
+pub struct QueuePage<'a> {
+    /// Held photos the filter lets through, in queue order.
+    pub items: Vec<&'a HeldItem>,
+    /// All held photos.
+    pub total: usize,
+    /// Photo id → who gave the first approval it waits on (a second opinion).
+    pub awaiting: HashMap<i64, String>,
+    pub filter: FilterParams,
+    /// What the held photos can be filtered by, with how many photos each has.
+    pub urgencies: Vec<(Urgency, usize)>,
+    pub kinds: Vec<(ReasonKind, usize)>,
+    pub channels: Vec<(String, usize)>,
+    pub folders: Vec<(String, usize)>,
+    /// Photo id → full upright size, for the boxes drawn over its thumbnail.
+    pub sizes: HashMap<i64, (u32, u32)>,
+    /// Student id → display name.
+    pub names: HashMap<String, String>,
+}
+
+fn options(selected: &str, list: impl IntoIterator<Item = (String, String, usize)>) -> Markup {
+    html! {
+        @for (value, label, n) in list {
+            option value=(value) selected[value == selected] { (label) " (" (n) ")" }
+        }
+    }
+}
+
+pub fn queue(who: &Moderator, q: &QueuePage<'_>, now: DateTime<Utc>) -> Markup {
+    let overdue = q.items.iter().filter(|i| i.overdue).count();
+    let query = q.filter.query();
     layout(
         "Held photos",
         Some(who),
         html! {
             h1 { "Held photos" }
-            p.summary {
-                @if items.is_empty() {
+            form.filter #filter method="get" action="/queue" {
+                div {
+                    label for="filter-reason" { "Reason" }
+                    select #filter-reason name="reason" {
+                        option value="" { "any reason" }
+                        optgroup label="How urgent" {
+                            (options(&q.filter.reason, q.urgencies.iter().map(|(u, n)| (param(u), u.label().to_string(), *n))))
+                        }
+                        optgroup label="Reason" {
+                            (options(&q.filter.reason, q.kinds.iter().map(|(k, n)| (param(k), k.label().to_string(), *n))))
+                        }
+                    }
+                }
+                div {
+                    label for="filter-channel" { "Channel" }
+                    select #filter-channel name="channel" {
+                        option value="" { "any channel" }
+                        (options(&q.filter.channel, q.channels.iter().map(|(c, n)| (c.clone(), c.clone(), *n))))
+                    }
+                }
+                div {
+                    label for="filter-folder" { "Event folder" }
+                    select #filter-folder name="folder" {
+                        option value="" { "any folder" }
+                        (options(&q.filter.folder, q.folders.iter().map(|(f, n)| {
+                            if f.is_empty() {
+                                ("/".to_string(), "(top of staging)".to_string(), *n)
+                            } else {
+                                (f.clone(), f.clone(), *n)
+                            }
+                        })))
+                    }
+                }
+                button #apply-filter type="submit" { "Show" }
+                @if !q.filter.is_empty() { a #clear-filter href="/queue" { "Show all" } }
+            }
+            p.summary #summary {
+                @if q.total == 0 {
                     "Nothing is waiting for review."
                 } @else {
-                    (items.len()) " waiting, oldest first. "
+                    @if q.filter.is_empty() {
+                        (q.total) " waiting, oldest first. "
+                    } @else {
+                        (q.items.len()) " of " (q.total) " waiting match the filter, oldest first. "
+                    }
                     @if overdue > 0 {
                         strong.overdue-text { (overdue) " overdue" }
-                        " (policy: answer within 24 hours, or on the next working day when a photo arrives at a weekend)."
+                        " (policy: answer within 24 hours, or on the next working day when a photo arrives at a weekend). "
+                    }
+                    @if let Some(first) = q.items.first() {
+                        a #start href=(format!("/photo/{}{query}", first.record.id)) { "Start with the oldest" }
+                        " (then each action takes you to the next one)."
                     }
                 }
             }
             ol.queue {
-                @for item in items {
+                @for item in &q.items {
                     @let rec = &item.record;
+                    @let href = format!("/photo/{}{query}", rec.id);
                     li.card.overdue[item.overdue] data-id=(rec.id) {
-                        a.thumb href=(format!("/photo/{}", rec.id)) {
+                        a.thumb href=(href) {
                             @if rec.clean_ext.is_some() {
-                                img src=(format!("/photo/{}/thumb", rec.id)) alt=(format!("photo #{}", rec.id)) loading="lazy";
+                                span.stage.tstage {
+                                    img src=(format!("/photo/{}/thumb", rec.id)) alt=(format!("photo #{}", rec.id)) loading="lazy";
+                                    @if let Some(&(w, h)) = q.sizes.get(&rec.id) {
+                                        (boxes(rec, w, h, &q.names, true))
+                                    }
+                                }
                             } @else {
                                 span.nothumb { "no preview" }
                             }
                         }
                         div.info {
-                            a.title href=(format!("/photo/{}", rec.id)) {
+                            a.title href=(href) {
                                 "#" (rec.id) " " span.filename { (rec.source_name) }
                             }
                             p.meta {
@@ -260,7 +335,7 @@ pub fn queue(
                                 " · due " (when(item.due_at))
                                 @if item.overdue { " " span.badge { "OVERDUE" } }
                             }
-                            @if let Some(by) = awaiting.get(&rec.id) {
+                            @if let Some(by) = q.awaiting.get(&rec.id) {
                                 p.awaiting { "Awaiting second opinion (approved by " (by) ")" }
                             }
                             @let kinds: BTreeSet<(Urgency, &str)> = rec.reasons.iter().map(|r| (r.kind.urgency(), r.kind.label())).collect();
@@ -273,6 +348,68 @@ pub fn queue(
             }
         },
     )
+}
+
+/// The face and text boxes drawn over a photo (`w` × `h`: its full upright size, the frame the
+/// boxes are recorded in). On a thumbnail (`thumb`) the labels are bigger and shorter (who, not
+/// how closely) and the boxes are not clickable.
+fn boxes(
+    rec: &PhotoRecord,
+    w: u32,
+    h: u32,
+    names: &HashMap<String, String>,
+    thumb: bool,
+) -> Markup {
+    let font = if thumb {
+        (w.max(h) as f32 / 16.0).max(10.0)
+    } else {
+        (w.max(h) as f32 / 45.0).max(10.0)
+    };
+    html! {
+        svg.faces.thumb[thumb] viewBox=(format!("0 0 {w} {h}")) preserveAspectRatio="none" role="img" aria-label="face and text boxes" {
+            @for (i, f) in rec.faces.iter().enumerate() {
+                @let [x, y, bw, bh] = f.bbox;
+                @let label_y = if y > font * 1.2 { y - font * 0.3 } else { y + bh + font };
+                @let label = if thumb { thumb_label(i, f, names) } else { face_label(i, f, names) };
+                g.face.ok[f.may_publish].flag[!f.may_publish].small[f.small] data-face=[(!thumb).then_some(i + 1)] {
+                    title { "Face " (i + 1) ": " (face_who(f, names)) ", distance " (score(f)) }
+                    rect x=(x) y=(y) width=(bw) height=(bh) vector-effect="non-scaling-stroke" {}
+                    text x=(x) y=(label_y) font-size=(font) { (label) }
+                }
+            }
+            // Text read in the picture: dashed boxes; a line naming a student in red, with who.
+            @for (i, t) in rec.texts.iter().enumerate() {
+                @let [x, y, bw, bh] = t.bbox;
+                g.text.hit[!t.named.is_empty()] data-text=(i + 1) {
+                    title { "Text " (i + 1) ": \u{201c}" (t.text) "\u{201d}" @if !t.named.is_empty() { " names " (text_who(&t.named, names)) } }
+                    rect x=(x) y=(y) width=(bw) height=(bh) vector-effect="non-scaling-stroke" {}
+                    @if thumb && !t.named.is_empty() {
+                        @let label_y = if y > font * 1.2 { y - font * 0.3 } else { y + bh + font };
+                        text x=(x) y=(label_y) font-size=(font) { "text: " (short_names(&t.named, names)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "Olivia Smith, Aarav Patel": the students a line of text names, by name only.
+fn short_names(ids: &[String], names: &HashMap<String, String>) -> String {
+    ids.iter()
+        .map(|id| names.get(id).cloned().unwrap_or_else(|| id.clone()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A face's label on a thumbnail: who, briefly.
+fn thumb_label(i: usize, f: &FaceFinding, names: &HashMap<String, String>) -> String {
+    let name = |id: &String| names.get(id).cloned().unwrap_or_else(|| id.clone());
+    match (f.band, &f.student) {
+        (Band::Match, Some(id)) => name(id),
+        (Band::Ambiguous, Some(id)) => format!("{}?", name(id)),
+        _ if f.small => format!("{} small", i + 1),
+        _ => format!("{} ?", i + 1),
+    }
 }
 
 /// Everything a photo's page shows.
@@ -295,6 +432,61 @@ pub struct PhotoPage {
     pub asked: Vec<crate::review::SeniorRequest>,
     /// The photo's reason kinds that need a second opinion to approve it.
     pub needs_second: Vec<crate::decide::ReasonKind>,
+    /// Where this photo is in the (filtered) queue.
+    pub nav: Nav,
+}
+
+/// A photo's place in the queue the moderator is working through.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub filter: FilterParams,
+    pub previous: Option<i64>,
+    pub next: Option<i64>,
+    /// 1-based position and length of the filtered queue, when the photo is in it.
+    pub position: Option<(usize, usize)>,
+}
+
+/// The keyboard shortcuts, as the page lists them (app.js implements them).
+const KEYS: &[(&str, &str)] = &[
+    ("a", "approve (with the chosen note)"),
+    ("b", "blur: preview, then b again to release"),
+    ("r", "reject"),
+    ("c", "edit the caption"),
+    ("s", "ask a senior"),
+    ("n or j", "next held photo"),
+    ("k", "previous held photo"),
+    ("q", "back to the queue"),
+    ("?", "show or hide this list"),
+];
+
+fn keys_help() -> Markup {
+    html! {
+        details.keys #keys {
+            summary { "Keyboard: " kbd { "a" } " approve · " kbd { "b" } " blur · " kbd { "r" } " reject · " kbd { "n" } " next · " kbd { "?" } " all keys" }
+            p.hint { "Press a key once to go to that action and choose a note (arrow keys), then the same key again to do it. Keys do nothing while you type in a text box (Esc leaves it)." }
+            dl #keys-list {
+                @for (k, what) in KEYS { dt { kbd { (k) } } dd { (what) } }
+            }
+        }
+    }
+}
+
+fn nav_bar(id: i64, nav: &Nav) -> Markup {
+    let q = nav.filter.query();
+    html! {
+        nav.photo-nav #photo-nav {
+            a #to-queue href=(format!("/queue{q}")) { "\u{2190} Queue" }
+            @if let Some((i, n)) = nav.position {
+                span.position { (i) " of " (n) @if !nav.filter.is_empty() { " (filtered)" } }
+            }
+            @if let Some(p) = nav.previous.filter(|p| *p != id) {
+                a #previous href=(format!("/photo/{p}{q}")) rel="prev" { "\u{2039} Previous" }
+            }
+            @if let Some(n) = nav.next.filter(|n| *n != id) {
+                a #next href=(format!("/photo/{n}{q}")) rel="next" { "Next \u{203a}" }
+            }
+        }
+    }
 }
 
 /// `text` with every place a student's name was found marked.
@@ -370,10 +562,23 @@ fn score(f: &FaceFinding) -> String {
     f.score.map_or("—".into(), |d| format!("{d:.2}"))
 }
 
-fn note_field(id: &str) -> Markup {
+/// A note: a ready-made one for the action (those fitting the photo's reasons first) and/or the
+/// moderator's own words. One of the two is required (checked by the server; app.js says so
+/// before posting).
+fn note_field(id: &str, action: NoteFor, reasons: &[Reason]) -> Markup {
+    let preset = format!("{id}-preset");
     html! {
-        label for=(id) { "Note (required; it goes into the audit trail with your name)" }
-        textarea id=(id) name="note" required rows="2" maxlength="2000" {}
+        div.note {
+            label for=(preset) { "Note (required; recorded with your name)" }
+            select.preset id=(preset) name="preset" {
+                option value="" { "\u{2014} choose a ready-made note \u{2014}" }
+                @for text in note_presets(action, reasons) {
+                    option value=(text) { (text) }
+                }
+            }
+            label for=(id) { "…and/or in your own words" }
+            textarea id=(id) name="note" rows="2" maxlength="2000" {}
+        }
     }
 }
 
@@ -412,6 +617,7 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
     // No clean copy (damaged, unsupported, too large...): approving or blurring cannot work.
     let releasable = rec.clean_ext.is_some();
     let recommend = recommend(rec, releasable, flagged);
+    let filter = &p.nav.filter;
     let mut student_list: Vec<(&String, &String)> = p.names.iter().collect();
     student_list.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
     layout(
@@ -422,6 +628,8 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                 "Photo #" (id) " "
                 span.filename #filename { (highlighted(&rec.source_name, &p.name_hits, &p.names)) }
             }
+            (nav_bar(id, &p.nav))
+            @if held { (keys_help()) }
             p.meta {
                 span.state { (state_words(rec.state)) }
                 " · for " strong { (rec.channel) }
@@ -436,30 +644,9 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
             div.photo-layout {
                 section.picture {
                     @if let Some((w, h)) = p.size {
-                        @let font = (w.max(h) as f32 / 45.0).max(10.0);
                         div.stage {
                             img #preview src=(format!("/photo/{id}/preview")) alt=(format!("photo #{id}, metadata removed"));
-                            svg.faces viewBox=(format!("0 0 {w} {h}")) preserveAspectRatio="none" role="img" aria-label="face boxes" {
-                                @for (i, f) in rec.faces.iter().enumerate() {
-                                    @let [x, y, bw, bh] = f.bbox;
-                                    @let label_y = if y > font * 1.2 { y - font * 0.3 } else { y + bh + font };
-                                    g.face.ok[f.may_publish].flag[!f.may_publish].small[f.small] data-face=(i + 1) {
-                                        title { "Face " (i + 1) ": " (face_who(f, &p.names)) ", distance " (score(f)) }
-                                        rect x=(x) y=(y) width=(bw) height=(bh) vector-effect="non-scaling-stroke" {}
-                                        text x=(x) y=(label_y) font-size=(font) {
-                                            (face_label(i, f, &p.names))
-                                        }
-                                    }
-                                }
-                                // Text read in the picture: dashed boxes; a line naming a student in red.
-                                @for (i, t) in rec.texts.iter().enumerate() {
-                                    @let [x, y, bw, bh] = t.bbox;
-                                    g.text.hit[!t.named.is_empty()] data-text=(i + 1) {
-                                        title { "Text " (i + 1) ": \u{201c}" (t.text) "\u{201d}" @if !t.named.is_empty() { " names " (text_who(&t.named, &p.names)) } }
-                                        rect x=(x) y=(y) width=(bw) height=(bh) vector-effect="non-scaling-stroke" {}
-                                    }
-                                }
-                            }
+                            (boxes(rec, w, h, &p.names, false))
                         }
                         p.hint { a href=(format!("/photo/{id}/full")) target="_blank" rel="noopener" { "Open the clean copy at full size" } }
                     } @else {
@@ -561,7 +748,7 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                         }
                     }
                     @if releasable {
-                    form.action.recommended[recommend == Recommend::Approve] method="post" action=(format!("/photo/{id}/approve")) {
+                    form.action.recommended[recommend == Recommend::Approve] #approve-form data-key="a" method="post" action=(format!("/photo/{id}/approve")) {
                         h3 { "Approve" }
                         @if p.needs_second.is_empty() {
                             p.hint { "Releases the clean copy to " code { "outbox/" (rec.channel) "/" } "." }
@@ -571,32 +758,36 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                             p.hint { "Held for " (p.needs_second.iter().map(|k| k.label()).collect::<Vec<_>>().join(", ")) ": your approval is the first; a different senior must approve it too before it is released." }
                         }
                         input type="hidden" name="csrf" value=(who.csrf);
-                        (note_field("approve-note"))
-                        button #approve type="submit" { "Approve and release" }
+                        (filter.hidden())
+                        (note_field("approve-note", NoteFor::Approve, &rec.reasons))
+                        button #approve type="submit" { "Approve and release " kbd { "a" } }
                     }
                     }
                     @if flagged && releasable {
-                        form.action.recommended[recommend == Recommend::Redact] method="post" action=(format!("/photo/{id}/redact")) {
+                        form.action.recommended[recommend == Recommend::Redact] #redact-form data-key="b" method="post" action=(format!("/photo/{id}/redact")) {
                             h3 { "Blur and release" }
-                            p.hint { "Blurs every face and every line of text marked in red, releases the result; the original stays held." }
+                            p.hint { "Blurs every face and every line of text marked in red. You see the blurred result first and confirm it; the original stays held." }
                             input type="hidden" name="csrf" value=(who.csrf);
-                            (note_field("redact-note"))
-                            button #redact type="submit" { @if named_text { "Blur and release" } @else { "Blur faces and release" } }
+                            (filter.hidden())
+                            (note_field("redact-note", NoteFor::Redact, &rec.reasons))
+                            button #redact type="submit" { "Preview the blur " kbd { "b" } }
                         }
                     }
-                    form.action method="post" action=(format!("/photo/{id}/ask")) {
+                    form.action #ask-form data-key="s" method="post" action=(format!("/photo/{id}/ask")) {
                         h3 { "Ask a senior" }
                         p.hint { "Marks the photo for a senior leader to look at, with your note. It stays held." }
                         input type="hidden" name="csrf" value=(who.csrf);
-                        (note_field("ask-note"))
-                        button #ask type="submit" { "Ask a senior" }
+                        (filter.hidden())
+                        (note_field("ask-note", NoteFor::Ask, &rec.reasons))
+                        button #ask type="submit" { "Ask a senior " kbd { "s" } }
                     }
-                    form.action.recommended[recommend == Recommend::Reject] method="post" action=(format!("/photo/{id}/reject")) {
+                    form.action.recommended[recommend == Recommend::Reject] #reject-form data-key="r" method="post" action=(format!("/photo/{id}/reject")) {
                         h3 { "Reject" }
                         p.hint { "Never released; a re-upload of this picture will be held too." }
                         input type="hidden" name="csrf" value=(who.csrf);
-                        (note_field("reject-note"))
-                        button.danger #reject type="submit" { "Reject" }
+                        (filter.hidden())
+                        (note_field("reject-note", NoteFor::Reject, &rec.reasons))
+                        button.danger #reject type="submit" { "Reject " kbd { "r" } }
                     }
                     @if !rec.faces.is_empty() {
                         form.action method="post" action=(format!("/photo/{id}/face")) {
@@ -616,11 +807,12 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                                     option value=(sid) { (name) " (" (sid) ")" }
                                 }
                             }
-                            (note_field("face-note"))
+                            (filter.hidden())
+                            (note_field("face-note", NoteFor::Face, &rec.reasons))
                             button #attribute type="submit" { "Record who this is" }
                         }
                     }
-                    form.action.recommended[recommend == Recommend::Caption] method="post" action=(format!("/photo/{id}/caption")) {
+                    form.action.recommended[recommend == Recommend::Caption] #caption-form data-key="c" method="post" action=(format!("/photo/{id}/caption")) {
                         h3 { "Edit the caption" }
                         p.hint { "Checked again against the register: a caption that still names a student is not released with the photo. The original caption is kept." }
                         input type="hidden" name="csrf" value=(who.csrf);
@@ -628,15 +820,67 @@ pub fn photo(who: &Moderator, p: &PhotoPage, now: DateTime<Utc>) -> Markup {
                         textarea #caption-text name="caption" rows="3" maxlength=(MAX_CAPTION_CHARS) {
                             (p.caption.text.as_deref().unwrap_or(""))
                         }
-                        (note_field("caption-note"))
+                        (filter.hidden())
+                        (note_field("caption-note", NoteFor::Caption, &rec.reasons))
                         button #edit-caption type="submit" { "Save caption" }
                     }
                 }
             }
             section.history {
                 h2 { "History" }
-                (audit_table(&p.history))
+                (history::trail(&p.history, &p.names, false))
             }
+        },
+    )
+}
+
+/// "Blur and release", step two: the blurred file exactly as it would be released (made by the
+/// redaction itself, [`crate::review::preview_redaction`]), and a button that releases that file
+/// and no other (it names the file's SHA-256; a photo changed meanwhile is refused).
+pub struct BlurPreview {
+    pub rec: PhotoRecord,
+    pub faces: usize,
+    pub texts: usize,
+    pub sha256: String,
+    /// The note as submitted (carried to the confirmation) and as it will be recorded.
+    pub preset: String,
+    pub note: String,
+    pub recorded_note: String,
+    pub filter: FilterParams,
+    /// The first approval this would be, when the photo needs a second opinion for other reasons.
+    pub needs_second: Vec<ReasonKind>,
+}
+
+pub fn blur_preview(who: &Moderator, b: &BlurPreview) -> Markup {
+    let id = b.rec.id;
+    let q = b.filter.query();
+    layout(
+        &format!("Photo #{id}: check the blur"),
+        Some(who),
+        html! {
+            h1 { "Photo #" (id) ": check the blur before it is released" }
+            p #blur-summary {
+                "This is the file that will be released to " code { "outbox/" (b.rec.channel) "/" } ": "
+                (b.faces) @if b.faces == 1 { " face" } @else { " faces" } " and "
+                (b.texts) @if b.texts == 1 { " line of text" } @else { " lines of text" } " blurred. "
+                "Look at every blurred area: if anyone can still be recognised, go back and reject the photo instead."
+            }
+            div.stage.blurred {
+                img #blurred src=(format!("/photo/{id}/blurred?sha256={}", b.sha256)) alt=(format!("photo #{id} with the flagged faces and text blurred"));
+            }
+            p #blur-note { "Your note: " q { (b.recorded_note) } }
+            @if !b.needs_second.is_empty() {
+                p.awaiting { "Held also for " (b.needs_second.iter().map(|k| k.label()).collect::<Vec<_>>().join(", ")) ": confirming records your approval; a different senior must confirm too before it is released." }
+            }
+            form.action.recommended #confirm-form data-key="b" method="post" action=(format!("/photo/{id}/redact")) {
+                input type="hidden" name="csrf" value=(who.csrf);
+                input type="hidden" name="preset" value=(b.preset);
+                input type="hidden" name="note" value=(b.note);
+                input type="hidden" name="confirm" value=(b.sha256);
+                (b.filter.hidden())
+                button #confirm-redact type="submit" autofocus { "Release this blurred copy " kbd { "b" } }
+            }
+            p { a #back data-key="Escape" href=(format!("/photo/{id}{q}")) { "Back to the photo: nothing is released" } " (" kbd { "Esc" } ")" }
         },
     )
 }
@@ -651,34 +895,13 @@ fn state_words(s: PhotoState) -> &'static str {
     }
 }
 
-fn audit_table(entries: &[AuditEntry]) -> Markup {
-    html! {
-        table.audit {
-            thead { tr { th { "#" } th { "when" } th { "who" } th { "what" } th { "about" } th { "detail" } } }
-            tbody {
-                @for e in entries {
-                    @let detail = e.detail.to_string();
-                    @let short: String = detail.chars().take(400).collect();
-                    tr {
-                        td { (e.seq) }
-                        td.nowrap { (e.at.get(..16).unwrap_or(&e.at).replace('T', " ")) }
-                        td { (e.actor) }
-                        td { (e.action) }
-                        td { (e.subject) }
-                        td.detail {
-                            @if let Some(note) = e.detail.get("note").and_then(|n| n.as_str()) {
-                                strong { "Note: " } (note) br;
-                            }
-                            code { (short) @if short.len() < detail.len() { "…" } }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-pub fn audit(who: &Moderator, v: &Verification, entries: &[AuditEntry], limit: usize) -> Markup {
+pub fn audit(
+    who: &Moderator,
+    v: &Verification,
+    entries: &[AuditEntry],
+    limit: usize,
+    names: &HashMap<String, String>,
+) -> Markup {
     layout(
         "Audit trail",
         Some(who),
@@ -696,7 +919,7 @@ pub fn audit(who: &Moderator, v: &Verification, entries: &[AuditEntry], limit: u
                 }
             }
             p.hint { "The newest " (limit) " entries, newest first. Everything: " code { "consentgate audit" } }
-            (audit_table(entries))
+            (history::trail(entries, names, true))
         },
     )
 }
@@ -797,5 +1020,86 @@ mod tests {
         assert_eq!(waited(125), "2 h 5 min");
         assert_eq!(waited(1440 + 60), "1 day 1 h");
         assert_eq!(waited(3 * 1440), "3 days 0 h");
+    }
+
+    /// The queue's thumbnails carry the face boxes and the boxes of text read in the picture,
+    /// with who is in them or named, in the photo's full-size frame; every name is escaped.
+    #[test]
+    fn thumbnail_boxes_name_faces_and_written_names() {
+        let face = |x: f32, student: Option<&str>, band, may_publish| FaceFinding {
+            bbox: [x, 10.0, 50.0, 60.0],
+            score: student.map(|_| 0.3),
+            student: student.map(str::to_string),
+            band,
+            detection: 0.9,
+            may_publish,
+            small: false,
+        };
+        let rec = PhotoRecord {
+            faces: vec![
+                face(10.0, Some("A1001"), Band::Match, false),
+                face(100.0, Some("A1002"), Band::Ambiguous, false),
+                face(200.0, None, Band::None, false),
+            ],
+            texts: vec![
+                crate::decide::TextFinding {
+                    bbox: [20.0, 300.0, 200.0, 30.0],
+                    text: "Awarded to Olivia Smith".into(),
+                    named: vec!["A1001".into()],
+                },
+                crate::decide::TextFinding {
+                    bbox: [20.0, 350.0, 200.0, 30.0],
+                    text: "Sports day".into(),
+                    named: vec![],
+                },
+            ],
+            id: 5,
+            content_hash: String::new(),
+            channel: "website".into(),
+            source_name: "a.jpg".into(),
+            state: PhotoState::Held,
+            reasons: vec![],
+            removed: vec![],
+            caption: None,
+            outbox_path: None,
+            held_dir: None,
+            clean_ext: Some("jpg".into()),
+            created_at: Utc::now(),
+            decided_at: None,
+            staged_path: None,
+            sidecar_path: None,
+            sidecar_hash: None,
+        };
+        let names = HashMap::from([
+            ("A1001".to_string(), "Olivia <i>Smith</i>".to_string()),
+            ("A1002".to_string(), "Aarav Patel".to_string()),
+        ]);
+        let out = boxes(&rec, 640, 480, &names, true).into_string();
+        assert!(
+            out.starts_with("<svg class=\"faces thumb\" viewBox=\"0 0 640 480\""),
+            "{out}"
+        );
+        assert!(
+            out.contains(">Olivia &lt;i&gt;Smith&lt;/i&gt;</text>"),
+            "{out}"
+        );
+        assert!(out.contains(">Aarav Patel?</text>"), "{out}");
+        assert!(out.contains(">3 ?</text>"), "{out}");
+        assert_eq!(out.matches("<g class=\"text hit\"").count(), 1, "{out}");
+        assert_eq!(out.matches("<g class=\"text\"").count(), 1, "{out}");
+        assert!(
+            out.contains(">text: Olivia &lt;i&gt;Smith&lt;/i&gt;</text>"),
+            "the line naming her is labelled: {out}"
+        );
+        assert!(
+            !out.contains("data-face"),
+            "thumbnail boxes are not clickable: {out}"
+        );
+        // On the photo's page the boxes choose the face in the form, with scores.
+        let page = boxes(&rec, 640, 480, &names, false).into_string();
+        assert!(
+            page.contains("data-face=\"1\"") && page.contains("0.30"),
+            "{page}"
+        );
     }
 }

@@ -23,6 +23,8 @@
 
 mod assets;
 mod auth;
+mod filter;
+mod history;
 mod html;
 mod images;
 mod routes;

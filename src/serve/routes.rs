@@ -16,6 +16,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::auth::{self, Action, Moderator, Page, Refusal, ANY, SENIOR};
+use super::filter::FilterParams;
 use super::{assets, html, images, App, Peer};
 use crate::accounts::{self, Actor, Role};
 use crate::captions::TextSource;
@@ -39,6 +40,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/photo/{id}/thumb", get(thumb))
         .route("/photo/{id}/preview", get(preview))
         .route("/photo/{id}/full", get(full))
+        .route("/photo/{id}/blurred", get(blurred))
         .route("/photo/{id}/approve", post(approve))
         .route("/photo/{id}/reject", post(reject))
         .route("/photo/{id}/redact", post(redact))
@@ -86,8 +88,10 @@ impl From<ReviewError> for Refusal {
             ReviewError::NotHeld { .. }
             | ReviewError::DecidedMeanwhile { .. }
             | ReviewError::ChangedMeanwhile(_)
+            | ReviewError::PreviewOutdated(_)
             | ReviewError::NothingToRedact(_) => StatusCode::CONFLICT,
             ReviewError::NoteRequired
+            | ReviewError::UnknownPreset(_)
             | ReviewError::NoSuchFace { .. }
             | ReviewError::UnknownStudent(_)
             | ReviewError::CaptionTooLong(_) => StatusCode::BAD_REQUEST,
@@ -306,7 +310,7 @@ async fn revoke_session(
     Action { who, .. }: Action<Empty, SENIOR>,
 ) -> Result<Redirect, Refusal> {
     let n = photo_id(&raw)?;
-    act(app, who, "/users".into(), move |app, actor| {
+    act(app, who, "/users".to_string(), move |app, actor| {
         let conn = app.ws.db()?;
         Ok(
             if accounts::revoke_session(&conn, n, actor).map_err(auth::account_refusal)? {
@@ -319,8 +323,30 @@ async fn revoke_session(
     .await
 }
 
-async fn queue(State(app): State<Arc<App>>, who: Moderator) -> Result<Html<String>, Refusal> {
-    let (items, awaiting) = blocking(move || {
+/// Student id → display name, for the pages.
+fn student_names(conn: &rusqlite::Connection) -> Result<HashMap<String, String>, Refusal> {
+    Ok(register::all_students(conn)?
+        .into_iter()
+        .map(|s| (s.id.clone(), s.display_name()))
+        .collect())
+}
+
+/// How many held photos have each value.
+fn counted<T: Ord>(values: impl Iterator<Item = T>) -> Vec<(T, usize)> {
+    let mut m = std::collections::BTreeMap::new();
+    for v in values {
+        *m.entry(v).or_insert(0) += 1;
+    }
+    m.into_iter().collect()
+}
+
+async fn queue(
+    State(app): State<Arc<App>>,
+    Query(params): Query<FilterParams>,
+    who: Moderator,
+) -> Result<Html<String>, Refusal> {
+    let filter = params.filter()?;
+    let page = blocking(move || {
         let items = review::held(&app.ws)?;
         let conn = app.ws.db()?;
         let mut awaiting = HashMap::new();
@@ -329,25 +355,101 @@ async fn queue(State(app): State<Arc<App>>, who: Moderator) -> Result<Html<Strin
                 awaiting.insert(i.record.id, a.name);
             }
         }
-        Ok((items, awaiting))
+        // The full size of each shown photo with boxes to draw (its thumbnail, made now, is
+        // what the page asks for next).
+        let mut sizes = HashMap::new();
+        for i in items.iter().filter(|i| filter.matches(&i.record)) {
+            let r = &i.record;
+            if r.clean_ext.is_some() && !(r.faces.is_empty() && r.texts.is_empty()) {
+                if let Ok(t) = app.images.get(&app.ws, r.id, images::THUMB) {
+                    sizes.insert(r.id, (t.width, t.height));
+                }
+            }
+        }
+        let names = student_names(&conn)?;
+        Ok((items, awaiting, sizes, names))
     })
     .await?;
-    Ok(Html(
-        html::queue(&who, &items, &awaiting, Utc::now()).into_string(),
-    ))
+    let (items, awaiting, sizes, names) = page;
+    let filter = params.filter()?;
+    let sets = |f: &dyn Fn(&review::HeldItem) -> Vec<String>| {
+        counted(items.iter().flat_map(|i| {
+            let mut v = f(i);
+            v.sort();
+            v.dedup();
+            v
+        }))
+    };
+    let urgencies = counted(items.iter().flat_map(|i| {
+        let mut v: Vec<_> = i.record.reasons.iter().map(|r| r.kind.urgency()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }));
+    let kinds = counted(items.iter().flat_map(|i| {
+        let mut v: Vec<_> = i.record.reasons.iter().map(|r| r.kind).collect();
+        v.sort();
+        v.dedup();
+        v
+    }));
+    let channels = sets(&|i| vec![i.record.channel.clone()]);
+    let folders = sets(&|i| vec![review::event_folder(&i.record).to_string()]);
+    let page = html::QueuePage {
+        items: items.iter().filter(|i| filter.matches(&i.record)).collect(),
+        total: items.len(),
+        awaiting,
+        filter: params,
+        urgencies,
+        kinds,
+        channels,
+        folders,
+        sizes,
+        names,
+    };
+    Ok(Html(html::queue(&who, &page, Utc::now()).into_string()))
+}
+
+/// Photo `id`'s place in the held queue under `params`' filter.
+fn nav_for(app: &App, id: i64, params: FilterParams) -> Result<html::Nav, Refusal> {
+    let filter = params.filter()?;
+    let queue: Vec<review::HeldItem> = review::held(&app.ws)?
+        .into_iter()
+        .filter(|i| filter.matches(&i.record))
+        .collect();
+    Ok(html::Nav {
+        previous: review::previous_in_queue(&queue, id),
+        next: review::next_in_queue(&queue, id),
+        position: queue
+            .iter()
+            .position(|i| i.record.id == id)
+            .map(|p| (p + 1, queue.len())),
+        filter: params,
+    })
+}
+
+/// Where a decided photo's moderator goes next: the next held photo of the same (filtered)
+/// queue, or the queue when none is left.
+fn next_page(app: &App, id: i64, params: &FilterParams) -> String {
+    let q = params.query();
+    match nav_for(app, id, params.clone()) {
+        Ok(html::Nav { next: Some(n), .. }) if n != id => format!("/photo/{n}{q}"),
+        _ => format!("/queue{q}"),
+    }
 }
 
 async fn photo(
     State(app): State<Arc<App>>,
     Path(raw): Path<String>,
+    Query(params): Query<FilterParams>,
     who: Moderator,
 ) -> Result<Html<String>, Refusal> {
     let id = photo_id(&raw)?;
-    let page = blocking(move || photo_page(&app, id)).await?;
+    params.filter()?;
+    let page = blocking(move || photo_page(&app, id, params)).await?;
     Ok(Html(html::photo(&who, &page, Utc::now()).into_string()))
 }
 
-fn photo_page(app: &App, id: i64) -> Result<html::PhotoPage, Refusal> {
+fn photo_page(app: &App, id: i64, params: FilterParams) -> Result<html::PhotoPage, Refusal> {
     let ws = &app.ws;
     let conn = ws.db()?;
     let rec = journal::get(&conn, id)?;
@@ -375,7 +477,9 @@ fn photo_page(app: &App, id: i64) -> Result<html::PhotoPage, Refusal> {
     let awaiting = review::awaiting_second_opinion(ws, &conn, &rec)?;
     let asked = review::senior_requests(&conn, id)?;
     let needs_second = review::second_opinion_reasons(ws, &rec, false);
+    let nav = nav_for(app, id, params)?;
     Ok(html::PhotoPage {
+        nav,
         awaiting,
         asked,
         needs_second,
@@ -446,28 +550,71 @@ async fn full(
         .into_response())
 }
 
+/// The held photo blurred exactly as "blur and release" would release it (the same redaction,
+/// [`review::preview_redaction`]); nothing is released or recorded.
+async fn blurred(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+    _who: Moderator,
+) -> Result<Response, Refusal> {
+    let id = photo_id(&raw)?;
+    let r = blocking(move || Ok(review::preview_redaction(&app.ws, id)?)).await?;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg")], r.bytes).into_response())
+}
+
+/// An action's note (a ready-made one and/or the moderator's words) and the queue filter the
+/// moderator is working through.
 #[derive(Deserialize)]
 struct NoteForm {
     #[serde(default)]
+    preset: String,
+    #[serde(default)]
     note: String,
+    #[serde(flatten)]
+    filter: FilterParams,
+}
+
+impl NoteForm {
+    fn note(&self, action: review::NoteFor) -> Result<String, Refusal> {
+        Ok(review::compose_note(action, &self.preset, &self.note)?)
+    }
+}
+
+/// Where to go once an action is done.
+enum Then {
+    To(String),
+    /// The next held photo after this one in the moderator's (filtered) queue.
+    Next(i64, FilterParams),
 }
 
 /// Run one moderator action (serialised with all others) and leave its outcome for the next page.
 async fn act(
     app: Arc<App>,
     who: Moderator,
-    then: String,
+    then: impl Into<Then>,
     f: impl FnOnce(&App, &Actor) -> Result<String, Refusal> + Send + 'static,
 ) -> Result<Redirect, Refusal> {
     let app2 = app.clone();
     let actor = who.actor.clone();
-    let message = blocking(move || {
+    let then = then.into();
+    let (message, to) = blocking(move || {
         let _one_at_a_time = app2.actions.lock().unwrap_or_else(|p| p.into_inner());
-        f(&app2, &actor)
+        let message = f(&app2, &actor)?;
+        let to = match then {
+            Then::To(url) => url,
+            Then::Next(id, params) => next_page(&app2, id, &params),
+        };
+        Ok((message, to))
     })
     .await?;
     app.flash(&who, message);
-    Ok(Redirect::to(&then))
+    Ok(Redirect::to(&to))
+}
+
+impl From<String> for Then {
+    fn from(url: String) -> Then {
+        Then::To(url)
+    }
 }
 
 async fn approve(
@@ -476,8 +623,9 @@ async fn approve(
     Action { who, form }: Action<NoteForm>,
 ) -> Result<Redirect, Refusal> {
     let id = photo_id(&raw)?;
-    act(app, who, "/queue".into(), move |app, actor| {
-        Ok(match review::approve(&app.ws, id, &form.note, actor)? {
+    let note = form.note(review::NoteFor::Approve)?;
+    act(app, who, Then::Next(id, form.filter), move |app, actor| {
+        Ok(match review::approve(&app.ws, id, &note, actor)? {
             review::Decision::Released(dest) => {
                 format!("Photo #{id} approved and released to {dest}.")
             }
@@ -495,8 +643,10 @@ async fn ask_senior(
     Action { who, form }: Action<NoteForm>,
 ) -> Result<Redirect, Refusal> {
     let id = photo_id(&raw)?;
-    act(app, who, format!("/photo/{id}"), move |app, actor| {
-        review::ask_senior(&app.ws, id, &form.note, actor)?;
+    let note = form.note(review::NoteFor::Ask)?;
+    let then = format!("/photo/{id}{}", form.filter.query());
+    act(app, who, then, move |app, actor| {
+        review::ask_senior(&app.ws, id, &note, actor)?;
         Ok(format!(
             "Photo #{id} is marked \"ask a senior\"; it stays held."
         ))
@@ -510,8 +660,9 @@ async fn reject(
     Action { who, form }: Action<NoteForm>,
 ) -> Result<Redirect, Refusal> {
     let id = photo_id(&raw)?;
-    act(app, who, "/queue".into(), move |app, actor| {
-        review::reject(&app.ws, id, &form.note, actor)?;
+    let note = form.note(review::NoteFor::Reject)?;
+    act(app, who, Then::Next(id, form.filter), move |app, actor| {
+        review::reject(&app.ws, id, &note, actor)?;
         Ok(format!(
             "Photo #{id} rejected; a re-upload of it will be held too."
         ))
@@ -519,16 +670,53 @@ async fn reject(
     .await
 }
 
+#[derive(Deserialize)]
+struct RedactForm {
+    #[serde(flatten)]
+    note: NoteForm,
+    /// The SHA-256 of the blurred file the moderator saw; empty: show the preview first.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// "Blur and release" in two steps: without `confirm`, the blurred result as it would be released
+/// (nothing changes); with it, the release of exactly that file, then the next photo.
 async fn redact(
     State(app): State<Arc<App>>,
     Path(raw): Path<String>,
-    Action { who, form }: Action<NoteForm>,
-) -> Result<Redirect, Refusal> {
+    Action { who, form }: Action<RedactForm>,
+) -> Result<Response, Refusal> {
     let id = photo_id(&raw)?;
-    act(app, who, "/queue".into(), move |app, actor| {
-        Ok(match review::redact(&app.ws, id, &form.note, actor)? {
+    let note = form.note.note(review::NoteFor::Redact)?;
+    if note.trim().is_empty() {
+        return Err(ReviewError::NoteRequired.into());
+    }
+    let confirm = form.confirm.trim().to_string();
+    if confirm.is_empty() {
+        let page = blocking(move || {
+            let r = review::preview_redaction(&app.ws, id)?;
+            let rec = journal::get(&app.ws.db()?, id)?;
+            let needs_second = review::second_opinion_reasons(&app.ws, &rec, true);
+            Ok(html::BlurPreview {
+                rec,
+                faces: r.faces,
+                texts: r.texts,
+                sha256: r.sha256,
+                preset: form.note.preset,
+                note: form.note.note,
+                recorded_note: note,
+                filter: form.note.filter,
+                needs_second,
+            })
+        })
+        .await?;
+        return Ok(Html(html::blur_preview(&who, &page).into_string()).into_response());
+    }
+    let then = Then::Next(id, form.note.filter);
+    act(app, who, then, move |app, actor| {
+        Ok(match review::redact_as_previewed(&app.ws, id, &note, actor, &confirm)? {
             (review::Decision::Released(dest), n) => format!(
-                "Photo #{id}: {n} face(s) blurred and released to {dest}; the original stays held."
+                "Photo #{id}: {n} face(s) blurred and released to {dest}, as previewed; the original stays held."
             ),
             (review::Decision::FirstApproval(_), _) => format!(
                 "Photo #{id}: your first approval of blurring and releasing it is recorded. It stays held until a different senior does the same (second opinion)."
@@ -536,14 +724,15 @@ async fn redact(
         })
     })
     .await
+    .map(IntoResponse::into_response)
 }
 
 #[derive(Deserialize)]
 struct CaptionForm {
     #[serde(default)]
     caption: String,
-    #[serde(default)]
-    note: String,
+    #[serde(flatten)]
+    note: NoteForm,
 }
 
 async fn edit_caption(
@@ -552,8 +741,10 @@ async fn edit_caption(
     Action { who, form }: Action<CaptionForm>,
 ) -> Result<Redirect, Refusal> {
     let id = photo_id(&raw)?;
-    act(app, who, format!("/photo/{id}"), move |app, actor| {
-        let edit = review::edit_caption(&app.ws, id, &form.caption, &form.note, actor)?;
+    let note = form.note.note(review::NoteFor::Caption)?;
+    let then = format!("/photo/{id}{}", form.note.filter.query());
+    act(app, who, then, move |app, actor| {
+        let edit = review::edit_caption(&app.ws, id, &form.caption, &note, actor)?;
         Ok(if edit.travels {
             format!("Caption of photo #{id} saved. It names nobody, so it is released with the photo when approved.")
         } else if edit.names.is_empty() {
@@ -575,8 +766,8 @@ struct FaceForm {
     face: String,
     #[serde(default)]
     student: String,
-    #[serde(default)]
-    note: String,
+    #[serde(flatten)]
+    note: NoteForm,
 }
 
 async fn attribute_face(
@@ -592,7 +783,9 @@ async fn attribute_face(
         .ok()
         .filter(|n| *n >= 1)
         .ok_or_else(|| Refusal::new(StatusCode::BAD_REQUEST, "choose a face by its number"))?;
-    act(app, who, format!("/photo/{id}"), move |app, actor| {
+    let note = form.note.note(review::NoteFor::Face)?;
+    let then = format!("/photo/{id}{}", form.note.filter.query());
+    act(app, who, then, move |app, actor| {
         let engine = app
             .engine
             .get_or_init(|| FaceEngine::load().map_err(|e| e.to_string()))
@@ -604,7 +797,7 @@ async fn attribute_face(
             id,
             face - 1,
             form.student.trim(),
-            &form.note,
+            &note,
             actor,
         )?;
         Ok(format!(
@@ -620,16 +813,17 @@ async fn attribute_face(
 const AUDIT_PAGE: usize = 200;
 
 async fn audit(State(app): State<Arc<App>>, who: Moderator) -> Result<Html<String>, Refusal> {
-    let (v, entries) = blocking(move || {
+    let (v, entries, names) = blocking(move || {
         let conn = app.ws.db()?;
         Ok((
             crate::audit::verify(&conn)?,
             crate::audit::recent(&conn, AUDIT_PAGE)?,
+            student_names(&conn)?,
         ))
     })
     .await?;
     Ok(Html(
-        html::audit(&who, &v, &entries, AUDIT_PAGE).into_string(),
+        html::audit(&who, &v, &entries, AUDIT_PAGE, &names).into_string(),
     ))
 }
 
