@@ -44,6 +44,7 @@ use fold::{
     S_SENT, S_SPACE,
 };
 use serde::Serialize;
+use std::cell::OnceCell;
 use util::{
     hash_str, is_common_first_name, is_common_word, is_place, is_place_prefix, within_one_edit,
     FxMap, FxSet,
@@ -926,6 +927,22 @@ struct RawHit {
     note: Option<Note>,
 }
 
+/// What the rules ask about one span of tokens whose answer does not depend on which student
+/// the span names, worked out at most once per span: a common first name is many students'
+/// mention of the same words, and the place, brand and context checks cost more than the
+/// per-student ones.
+#[derive(Default)]
+struct SpanFacts {
+    span: (usize, usize),
+    staff: OnceCell<bool>,
+    role: OnceCell<bool>,
+    in_brand: OnceCell<bool>,
+    place: OnceCell<bool>,
+    someone_else: OnceCell<Option<Note>>,
+    weak_ok: OnceCell<bool>,
+    surname_ok: OnceCell<bool>,
+}
+
 /// A view of one tokenised text.
 struct View<'a> {
     toks: &'a [Token],
@@ -1142,9 +1159,10 @@ impl NameMatcher {
             all_caps: upper >= 3 && lower == 0,
             any_upper: upper > 0,
         };
-        let mut buf = String::new();
-        let mut toks = Vec::new();
-        let mut raw = Vec::new();
+        // Sized once: growing these a push at a time cost more than the matching of short texts.
+        let mut buf = String::with_capacity(fc.len());
+        let mut toks = Vec::with_capacity(fc.len() / 2 + 1);
+        let mut raw = Vec::with_capacity(64);
         fold::tokenize(&fc, filename, None, &mut buf, &mut toks);
         self.evaluate(
             &ctx,
@@ -1183,13 +1201,17 @@ impl NameMatcher {
                 .filter(|h| h.severity == Severity::Block)
                 .copied()
                 .collect();
+            // A Block that is a part alone can only swallow Reviews: "Well done Olivia" has one
+            // Block per Olivia, and checking each against all the others is quadratic.
+            let whole: Vec<RawHit> = blocks.iter().filter(|b| !b.part).copied().collect();
             raw.retain(|h| {
                 let inside = |b: &RawHit| b.student != h.student && b.os <= h.os && h.oe <= b.oe;
                 let longer = |b: &RawHit| b.oe - b.os > h.oe - h.os;
-                !blocks.iter().any(|b| {
-                    inside(b)
-                        && (h.severity == Severity::Review || (h.part && !b.part && longer(b)))
-                })
+                if h.severity == Severity::Review {
+                    !blocks.iter().any(inside)
+                } else {
+                    !(h.part && whole.iter().any(|b| inside(b) && longer(b)))
+                }
             });
         }
         // Most severe first; among equals the form that covers most of the name, then the earliest.
@@ -1254,21 +1276,32 @@ impl NameMatcher {
                 note,
             });
         };
+        // Mentions of one span come one after another (every student with that name form).
+        let mut facts = SpanFacts::default();
         for m in &mentions {
-            if (m.i..m.j).any(is_staff) {
+            if facts.span != (m.i, m.j) {
+                facts = SpanFacts {
+                    span: (m.i, m.j),
+                    ..SpanFacts::default()
+                };
+            }
+            if *facts.staff.get_or_init(|| (m.i..m.j).any(is_staff)) {
                 continue;
             }
             let st = &self.students[m.e.student as usize];
             let sid = m.e.student;
             let part = !matches!(m.e.kind, Kind::Full(_));
             // "author Julia Donaldson", "Olympian Tom Daley": an adult, unless a full name.
-            if part && (m.i..m.j).any(is_role) {
+            if part && *facts.role.get_or_init(|| (m.i..m.j).any(is_role)) {
                 continue;
             }
             // Inside a shop's or brand's name ("John Lewis", "Ford Fiesta", "Sainsbury's").
-            let in_brand = brands.iter().any(|&(a, b, single)| {
-                a <= m.i && m.j <= b && !(single && self.person_next(v, m.j))
+            let in_brand = *facts.in_brand.get_or_init(|| {
+                brands.iter().any(|&(a, b, single)| {
+                    a <= m.i && m.j <= b && !(single && self.person_next(v, m.j))
+                })
             });
+            let place = || *facts.place.get_or_init(|| self.place_here(v, m.i, m.j));
             match m.e.kind {
                 Kind::Full(f) => {
                     let joined = m.j - m.i == 1
@@ -1342,15 +1375,16 @@ impl NameMatcher {
                             continue;
                         }
                     }
-                    if leet || in_brand || self.place_here(v, m.i, m.j) {
+                    if leet || in_brand || place() {
                         continue;
                     }
                     // A surname that is also a word ("Green", "Hill", "Baker") alone needs a
                     // #tag/@handle, a congratulation, or to be used as a person ("Baker scores",
                     // "the Baker twins").
                     if !m.e.weak
-                        || self.weak_surname_ok(v, m.i)
-                        || self.surname_as_person(ctx, v, m.i, m.j)
+                        || *facts.surname_ok.get_or_init(|| {
+                            self.weak_surname_ok(v, m.i) || self.surname_as_person(ctx, v, m.i, m.j)
+                        })
                     {
                         hit(sid, Severity::Review, "surname alone", m.i, m.j, None);
                     }
@@ -1394,7 +1428,7 @@ impl NameMatcher {
                         hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j, None);
                         continue;
                     }
-                    if leet || in_brand || self.place_here(v, m.i, m.j) {
+                    if leet || in_brand || place() {
                         continue;
                     }
                     let form = if m.e.kind == Kind::First {
@@ -1403,19 +1437,23 @@ impl NameMatcher {
                         "known-as name alone"
                     };
                     if !m.e.weak {
-                        match self.someone_else(ctx, v, m.i, m.j) {
+                        match *facts
+                            .someone_else
+                            .get_or_init(|| self.someone_else(ctx, v, m.i, m.j))
+                        {
                             Some(note) => hit(sid, Severity::Review, form, m.i, m.j, Some(note)),
                             None => hit(sid, Severity::Block, form, m.i, m.j, None),
                         }
-                    } else if self.weak_ok(ctx, v, m.i, m.j) {
+                    } else if *facts.weak_ok.get_or_init(|| self.weak_ok(ctx, v, m.i, m.j)) {
                         hit(sid, Severity::Review, form, m.i, m.j, Some(Note::Word));
                     }
                 }
                 Kind::Nick => {
                     if !leet
                         && !in_brand
-                        && !self.place_here(v, m.i, m.j)
-                        && (!m.e.weak || self.weak_ok(ctx, v, m.i, m.j))
+                        && !place()
+                        && (!m.e.weak
+                            || *facts.weak_ok.get_or_init(|| self.weak_ok(ctx, v, m.i, m.j)))
                     {
                         hit(sid, Severity::Review, "nickname alone", m.i, m.j, None);
                     }
@@ -1614,7 +1652,7 @@ impl NameMatcher {
         if j == i + 1 && !is_place_prefix(v.w(i)) {
             return false;
         }
-        let mut key = String::new();
+        let mut key = String::with_capacity(64);
         for k in i..j {
             key.push_str(v.w(k));
         }
@@ -1706,7 +1744,7 @@ impl NameMatcher {
     /// Every span of tokens whose words, run together, are a name key.
     fn mentions(&self, v: &View) -> Vec<Mention> {
         let n = v.n();
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(64);
         let mut cat = String::with_capacity(64);
         for i in 0..n {
             // A name does not start inside an apostrophe word ("Neill" of "O'Neill").
