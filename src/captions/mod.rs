@@ -47,7 +47,7 @@ use serde::Serialize;
 use std::cell::OnceCell;
 use util::{
     hash_str, is_common_first_name, is_common_word, is_place, is_place_prefix, within_one_edit,
-    FxMap, FxSet,
+    FxMap, FxSet, Prefixes, Roll,
 };
 
 /// The name forms of one student, as the register holds them.
@@ -193,8 +193,8 @@ pub struct NameMatcher {
     students: Vec<Student>,
     /// Folded name key (words run together) → who has it, as what.
     index: FxMap<Box<str>, Vec<Entry>>,
-    /// Hashes of every prefix of every key: lets a span stop growing as soon as it cannot match.
-    prefixes: FxSet<u64>,
+    /// Every prefix of every key: lets a span stop growing as soon as it cannot match.
+    prefixes: Prefixes,
     max_key_len: usize,
     /// SymSpell-style deletion neighbourhood of run-together full names: the key and every
     /// one-deletion of it → (student, form). Finds "oliviasmiht" without scanning the register.
@@ -767,12 +767,18 @@ fn is_brand_prefix(k: &str) -> bool {
     .contains(&hash_str(k))
 }
 
-/// Token spans that are a brand's name: (first, end, one word?).
-fn brand_spans(v: &View) -> Vec<(usize, usize, bool)> {
+/// Token spans that are a brand's name: (first, end, one word?). Only spans that could hold one
+/// of `mentions` are looked for: a brand is at most four words, so it starts at most three
+/// words before the mention.
+fn brand_spans(v: &View, mentions: &[Mention]) -> Vec<(usize, usize, bool)> {
     let n = v.n();
     let mut out = Vec::new();
     let mut cat = String::new();
-    for i in 0..n {
+    let mut start = vec![false; n];
+    for m in mentions {
+        start[m.i.saturating_sub(3)..=m.i].fill(true);
+    }
+    for i in (0..n).filter(|&i| start[i]) {
         cat.clear();
         for j in i..n.min(i + 4) {
             if j > i && (!v.soft(j) || v.toks[j - 1].poss) {
@@ -941,6 +947,15 @@ struct SpanFacts {
     someone_else: OnceCell<Option<Note>>,
     weak_ok: OnceCell<bool>,
     surname_ok: OnceCell<bool>,
+    /// `NameMatcher::not_a_typo` for the word after / before the span, in a given name's or the
+    /// surname's place, next to a weak or a strong name part.
+    not_a_typo: [OnceCell<bool>; 8],
+}
+
+impl SpanFacts {
+    fn not_a_typo(&self, after: bool, surname_place: bool, weak: bool) -> &OnceCell<bool> {
+        &self.not_a_typo[after as usize * 4 + surname_place as usize * 2 + weak as usize]
+    }
 }
 
 /// A view of one tokenised text.
@@ -1133,9 +1148,7 @@ impl NameMatcher {
         }
         for k in m.index.keys() {
             m.max_key_len = m.max_key_len.max(k.len());
-            for l in 1..=k.len() {
-                m.prefixes.insert(hash_str(&k[..l]));
-            }
+            m.prefixes.insert(k);
         }
         m.typo_len = (typo_min, typo_max);
         m
@@ -1257,7 +1270,7 @@ impl NameMatcher {
         let brands = if mentions.is_empty() {
             Vec::new()
         } else {
-            brand_spans(v)
+            brand_spans(v, &mentions)
         };
         let toks = v.toks;
         let mut hit = |student: u32,
@@ -1345,6 +1358,7 @@ impl NameMatcher {
                             (m.i - 1, m.i),
                             Place::Given(&firsts),
                             m.e.weak,
+                            &facts,
                         ) {
                             hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j, None);
                             continue;
@@ -1370,6 +1384,7 @@ impl NameMatcher {
                             (m.j, m.j - 1),
                             Place::Given(&firsts),
                             m.e.weak,
+                            &facts,
                         ) {
                             hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1, None);
                             continue;
@@ -1410,6 +1425,7 @@ impl NameMatcher {
                             (m.j, m.j - 1),
                             Place::Surname(&[&*st.last]),
                             m.e.weak,
+                            &facts,
                         ) {
                             hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1, None);
                             continue;
@@ -1423,6 +1439,7 @@ impl NameMatcher {
                             (m.i - 1, m.i),
                             Place::Surname(&[&*st.last]),
                             m.e.weak,
+                            &facts,
                         )
                     {
                         hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j, None);
@@ -1752,6 +1769,8 @@ impl NameMatcher {
                 continue;
             }
             cat.clear();
+            // The rolling hash of `cat`, and of `cat` without its last letter.
+            let mut roll = Roll::default();
             let mut comma = false;
             for j in i..n.min(i + MAX_SPAN) {
                 if j > i {
@@ -1760,32 +1779,46 @@ impl NameMatcher {
                     }
                     comma |= v.toks[j].sep & S_COMMA != 0;
                 }
-                cat.push_str(v.w(j));
+                let w = v.w(j);
+                cat.push_str(w);
                 if cat.len() > self.max_key_len + 1 {
                     break;
                 }
+                let Some((&last, head)) = w.as_bytes().split_last() else {
+                    break;
+                };
+                let but_last = head.iter().fold(roll, |h, &b| h.push(b));
+                roll = but_last.push(last);
                 // ...nor ends inside one ("the O" of "the O'Neills" is not "Theo"), nor in a
                 // word glued to digits ("at the O2" is a venue, not "Theo").
                 if v.toks[j].apos_next || (j > i && v.toks[j].num_after) {
                     continue;
                 }
+                let here = self.prefixes.get(roll);
                 let ok = |e: &Entry| !comma || matches!(e.kind, Kind::Full(f) if f.reversed());
                 let mut found = false;
-                if let Some(es) = self.index.get(cat.as_str()) {
-                    for e in es.iter().filter(|e| ok(e)) {
-                        found = true;
-                        out.push(Mention { i, j: j + 1, e: *e });
+                if here == Some(true) {
+                    if let Some(es) = self.index.get(cat.as_str()) {
+                        for e in es.iter().filter(|e| ok(e)) {
+                            found = true;
+                            out.push(Mention { i, j: j + 1, e: *e });
+                        }
                     }
                 }
                 // "Olivias", "Smiths" (possessive without the apostrophe), unless the word is a word.
-                if !found && cat.len() > 3 && cat.ends_with('s') && !is_common_word(v.w(j)) {
+                if !found
+                    && cat.len() > 3
+                    && last == b's'
+                    && self.prefixes.get(but_last) == Some(true)
+                    && !is_common_word(w)
+                {
                     if let Some(es) = self.index.get(&cat[..cat.len() - 1]) {
                         for e in es.iter().filter(|e| ok(e)) {
                             out.push(Mention { i, j: j + 1, e: *e });
                         }
                     }
                 }
-                if !self.prefixes.contains(&hash_str(&cat)) {
+                if here.is_none() {
                     break;
                 }
             }
@@ -1872,7 +1905,7 @@ impl NameMatcher {
 
     /// Is token `k` (next to the exactly matched name token `other`) a one-edit misspelling of one
     /// of `names` (each of four letters or more)? `exact_weak`: the matched half is a common word.
-    /// A pair that is exactly someone else's full name is that person, not a typo.
+    /// Only the edit distance depends on the student; the rest is asked once per span (`facts`).
     fn typo_of(
         &self,
         v: &View,
@@ -1880,19 +1913,33 @@ impl NameMatcher {
         (k, other): (usize, usize),
         names: Place,
         exact_weak: bool,
+        facts: &SpanFacts,
     ) -> bool {
         let (names, surname_place) = match names {
             Place::Given(n) => (n, false),
             Place::Surname(n) => (n, true),
         };
         let w = v.w(k);
-        if w.len() < 3
-            || !names
+        w.len() >= 3
+            && !*facts
+                .not_a_typo(k > other, surname_place, exact_weak)
+                .get_or_init(|| self.not_a_typo(v, mentions, (k, other), surname_place, exact_weak))
+            && names
                 .iter()
                 .any(|n| n.len() >= 4 && within_one_edit(w.as_bytes(), n.as_bytes()))
-        {
-            return false;
-        }
+    }
+
+    /// Reasons why token `k`, next to the matched name token `other`, is no misspelt name part
+    /// whatever name it is close to.
+    fn not_a_typo(
+        &self,
+        v: &View,
+        mentions: &[Mention],
+        (k, other): (usize, usize),
+        surname_place: bool,
+        exact_weak: bool,
+    ) -> bool {
+        let w = v.w(k);
         // A word that is itself a register name or a common given name is that name ("Lara
         // Bennett" is not Laura Bennett misspelt). In the surname's place only a surname counts:
         // "Jasmine Hal" is Jasmine Hall misspelt, "Hal" being a given name, not a surname.
@@ -1902,15 +1949,16 @@ impl NameMatcher {
             self.index.contains_key(w) || is_common_first_name(w)
         };
         if is_that_name {
-            return false;
+            return true;
         }
         // A typo that makes an English word ("Sam Bakes" for Sam Baker) counts when both words
         // are capitalised as a name and the exactly matched half is no everyday word itself.
         if is_common_word(w) && !(v.toks[k].cap && v.toks[other].cap && !exact_weak) {
-            return false;
+            return true;
         }
+        // A pair that is exactly someone else's full name is that person, not a typo.
         let (a, b) = (k.min(other), k.max(other));
-        !mentions
+        mentions
             .iter()
             .any(|m| matches!(m.e.kind, Kind::Full(_)) && m.i <= a && m.j > b)
     }
