@@ -960,6 +960,21 @@ impl SpanFacts {
     }
 }
 
+/// The buffers one scan fills, kept per thread and reused: allocating and growing them for every
+/// text cost more than matching most captions.
+#[derive(Default)]
+struct Scratch {
+    fc: Vec<fold::Fc>,
+    buf: String,
+    toks: Vec<Token>,
+    raw: Vec<RawHit>,
+    mentions: Vec<Mention>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
 /// A view of one tokenised text.
 struct View<'a> {
     toks: &'a [Token],
@@ -1161,11 +1176,32 @@ impl NameMatcher {
         if self.students.is_empty() || text.is_empty() {
             return Vec::new();
         }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let hits = self.scan_with(text, source, &mut scratch);
+                // Do not keep a very long text's buffers for the life of the thread.
+                if scratch.fc.capacity() > 1 << 16 {
+                    *scratch = Scratch::default();
+                }
+                hits
+            }
+            Err(_) => self.scan_with(text, source, &mut Scratch::default()),
+        })
+    }
+
+    fn scan_with(&self, text: &str, source: &TextSource, scratch: &mut Scratch) -> Vec<CaptionHit> {
+        let Scratch {
+            fc,
+            buf,
+            toks,
+            raw,
+            mentions,
+        } = scratch;
+        raw.clear();
         let filename = matches!(source, TextSource::FileName);
-        let mut fc = Vec::new();
-        fold::fold(text, &mut fc);
+        fold::fold(text, fc);
         let (mut upper, mut lower) = (0usize, 0usize);
-        for f in &fc {
+        for f in fc.iter() {
             upper += f.c.is_ascii_uppercase() as usize;
             lower += f.c.is_ascii_lowercase() as usize;
         }
@@ -1174,32 +1210,12 @@ impl NameMatcher {
             all_caps: upper >= 3 && lower == 0,
             any_upper: upper > 0,
         };
-        // Sized once: growing these a push at a time cost more than the matching of short texts.
-        let mut buf = String::with_capacity(fc.len());
-        let mut toks = Vec::with_capacity(fc.len() / 2 + 1);
-        let mut raw = Vec::with_capacity(64);
-        fold::tokenize(&fc, filename, None, &mut buf, &mut toks);
-        self.evaluate(
-            &ctx,
-            &View {
-                toks: &toks,
-                buf: &buf,
-            },
-            false,
-            &mut raw,
-        );
-        if fold::has_leet(&fc) {
+        fold::tokenize(fc, filename, None, buf, toks);
+        self.evaluate(&ctx, &View { toks, buf }, false, raw, mentions);
+        if fold::has_leet(fc) {
             for one in [b'i', b'l'] {
-                fold::tokenize(&fc, filename, Some(one), &mut buf, &mut toks);
-                self.evaluate(
-                    &ctx,
-                    &View {
-                        toks: &toks,
-                        buf: &buf,
-                    },
-                    true,
-                    &mut raw,
-                );
+                fold::tokenize(fc, filename, Some(one), buf, toks);
+                self.evaluate(&ctx, &View { toks, buf }, true, raw, mentions);
             }
         }
         if raw.is_empty() {
@@ -1240,7 +1256,7 @@ impl NameMatcher {
         raw.dedup_by_key(|h| h.student);
         raw.sort_by_key(|h| (h.os, h.student));
         let label = source.label();
-        raw.into_iter()
+        raw.drain(..)
             .map(|h| CaptionHit {
                 student_id: self.students[h.student as usize].id.clone(),
                 severity: h.severity,
@@ -1255,13 +1271,21 @@ impl NameMatcher {
             .collect()
     }
 
-    fn evaluate(&self, ctx: &Ctx, v: &View, leet: bool, out: &mut Vec<RawHit>) {
+    fn evaluate(
+        &self,
+        ctx: &Ctx,
+        v: &View,
+        leet: bool,
+        out: &mut Vec<RawHit>,
+        mentions: &mut Vec<Mention>,
+    ) {
         let n = v.n();
         if n == 0 {
             return;
         }
-        let mentions = self.mentions(v);
-        let staff = self.staff_tokens(ctx, v, &mentions);
+        self.mentions(v, mentions);
+        let mentions = &mentions[..];
+        let staff = self.staff_tokens(ctx, v, mentions);
         let is_staff = |k: usize| staff.as_ref().is_some_and(|s| s[k]);
         let roles = if mentions.is_empty() {
             None
@@ -1272,7 +1296,7 @@ impl NameMatcher {
         let brands = if mentions.is_empty() {
             Vec::new()
         } else {
-            brand_spans(v, &mentions)
+            brand_spans(v, mentions)
         };
         let toks = v.toks;
         let mut hit = |student: u32,
@@ -1293,7 +1317,7 @@ impl NameMatcher {
         };
         // Mentions of one span come one after another (every student with that name form).
         let mut facts = SpanFacts::default();
-        for m in &mentions {
+        for m in mentions {
             if facts.span != (m.i, m.j) {
                 facts = SpanFacts {
                     span: (m.i, m.j),
@@ -1355,7 +1379,7 @@ impl NameMatcher {
                         }
                         if self.typo_of(
                             v,
-                            &mentions,
+                            mentions,
                             (m.i - 1, m.i),
                             Place::Given(st),
                             m.e.weak,
@@ -1381,7 +1405,7 @@ impl NameMatcher {
                         }
                         if self.typo_of(
                             v,
-                            &mentions,
+                            mentions,
                             (m.j, m.j - 1),
                             Place::Given(st),
                             m.e.weak,
@@ -1422,7 +1446,7 @@ impl NameMatcher {
                         }
                         if self.typo_of(
                             v,
-                            &mentions,
+                            mentions,
                             (m.j, m.j - 1),
                             Place::Surname(st),
                             m.e.weak,
@@ -1436,7 +1460,7 @@ impl NameMatcher {
                         && v.soft(m.i)
                         && self.typo_of(
                             v,
-                            &mentions,
+                            mentions,
                             (m.i - 1, m.i),
                             Place::Surname(st),
                             m.e.weak,
@@ -1760,9 +1784,9 @@ impl NameMatcher {
     }
 
     /// Every span of tokens whose words, run together, are a name key.
-    fn mentions(&self, v: &View) -> Vec<Mention> {
+    fn mentions(&self, v: &View, out: &mut Vec<Mention>) {
         let n = v.n();
-        let mut out = Vec::with_capacity(64);
+        out.clear();
         let mut cat = String::with_capacity(64);
         for i in 0..n {
             // A name does not start inside an apostrophe word ("Neill" of "O'Neill").
@@ -1824,7 +1848,6 @@ impl NameMatcher {
                 }
             }
         }
-        out
     }
 
     /// Tokens that name a member of staff (or a saint's place): the words after Mr/Mrs/Ms/Miss/
