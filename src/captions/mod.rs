@@ -125,6 +125,8 @@ enum Note {
     Word,
     /// Found only inside a #hashtag or @handle, after the cue `os..oe` ("welldone", "team").
     Tag { os: u32, oe: u32 },
+    /// "Mary" or "Joseph" in a text about the nativity: likely the part in the play.
+    Nativity,
 }
 
 /// Which name form a key stands for.
@@ -1484,6 +1486,9 @@ impl NameMatcher {
                             .get_or_init(|| self.someone_else(ctx, v, m.i, m.j))
                         {
                             Some(note) => hit(sid, Severity::Review, form, m.i, m.j, Some(note)),
+                            None if self.nativity_figure(v, m.i, m.j) => {
+                                hit(sid, Severity::Review, form, m.i, m.j, Some(Note::Nativity))
+                            }
                             None => hit(sid, Severity::Block, form, m.i, m.j, None),
                         }
                     } else if *facts.weak_ok.get_or_init(|| self.weak_ok(ctx, v, m.i, m.j)) {
@@ -1754,6 +1759,33 @@ impl NameMatcher {
             os: v.toks[j].os,
             oe: v.toks[j].oe,
         })
+    }
+
+    /// "Mary" or "Joseph" alone in a text about the nativity ("The nativity: Mary, Joseph and
+    /// the shepherds") is likely the part, not a child of that name: at most a review. After a
+    /// cue other than a list's "and"/"with"/"&" ("well done Mary") it is a child.
+    fn nativity_figure(&self, v: &View, i: usize, j: usize) -> bool {
+        let listed = i > 0 && (v.toks[i].sep & S_AMP != 0 || matches!(v.w(i - 1), "and" | "with"));
+        j == i + 1
+            && matches!(v.w(i), "mary" | "joseph")
+            && (listed || !self.cue_before(v, i))
+            && (0..v.n()).any(|k| {
+                matches!(
+                    v.w(k),
+                    "nativity"
+                        | "nativities"
+                        | "bethlehem"
+                        | "nazareth"
+                        | "manger"
+                        | "shepherd"
+                        | "shepherds"
+                        | "innkeeper"
+                        | "jesus"
+                        | "magi"
+                        | "frankincense"
+                        | "myrrh"
+                )
+            })
     }
 
     /// A common-word surname used as a person: "Baker scores again", "the Baker twins".
@@ -2172,6 +2204,10 @@ fn note_text(n: Note, text: &str, os: u32, oe: u32) -> String {
         ),
         Note::Brand => "only a review: these words are also a shop's, brand's or organisation's name".into(),
         Note::Word => format!("only a review: \"{}\" is also an everyday word", q(os, oe)),
+        Note::Nativity => format!(
+            "only a review: the text is about the nativity, so \"{}\" is likely the part in the play, not a child of that name",
+            q(os, oe)
+        ),
         Note::Tag { os: a, oe: b } => format!(
             "only a review: found inside a tag after \"{}\", and the name is also an everyday word",
             q(a, b)
