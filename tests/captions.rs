@@ -1034,3 +1034,45 @@ fn a_venue_with_digits_is_no_run_together_name() {
     );
     assert!(sev_of(&m, "well done theo", "T").is_some());
 }
+
+/// "Mary" and "Joseph" in a text about the nativity are likely the parts in the play: a review
+/// that says why, never a block. A child called Mary is still found: by full name, after a
+/// cue, or anywhere outside a nativity.
+#[test]
+fn nativity_parts_are_only_a_review() {
+    let m = NameMatcher::new(&[
+        person("ME", "Mary", "Evans"),
+        person("JG", "Joseph", "Grant"),
+    ]);
+    for t in [
+        "The nativity: Mary, Joseph and the shepherds",
+        "Year 1 nativity - Mary and Joseph arrive in Bethlehem",
+        "mary and joseph at the manger",
+    ] {
+        let hs = m.scan(t, &TextSource::Sidecar);
+        assert!(!hs.is_empty(), "{t}: the names are still reported");
+        for h in &hs {
+            assert_eq!(h.severity, Severity::Review, "{t}: {h:?}");
+            assert!(
+                h.note.as_deref().is_some_and(|n| n.contains("nativity")),
+                "{t}: {h:?}"
+            );
+        }
+    }
+    assert_eq!(
+        one(&m, "Mary Evans played Mary in the nativity"),
+        Some((Severity::Block, "full name".into()))
+    );
+    assert_eq!(
+        sev(&m, "Well done Mary for a lovely nativity performance"),
+        Some(Severity::Block)
+    );
+    assert_eq!(
+        sev(&m, "Mary won the egg and spoon race"),
+        Some(Severity::Block)
+    );
+    assert_eq!(
+        sev(&m, "Joseph scored twice on Saturday"),
+        Some(Severity::Block)
+    );
+}

@@ -44,9 +44,10 @@ use fold::{
     S_SENT, S_SPACE,
 };
 use serde::Serialize;
+use std::cell::OnceCell;
 use util::{
-    hash_str, is_common_first_name, is_common_word, is_place, is_place_prefix, within_one_edit,
-    FxMap, FxSet,
+    is_common_first_name, is_common_word, is_place, is_place_prefix, within_one_edit, FxMap, FxSet,
+    Prefixes, Roll,
 };
 
 /// The name forms of one student, as the register holds them.
@@ -124,6 +125,8 @@ enum Note {
     Word,
     /// Found only inside a #hashtag or @handle, after the cue `os..oe` ("welldone", "team").
     Tag { os: u32, oe: u32 },
+    /// "Mary" or "Joseph" in a text about the nativity: likely the part in the play.
+    Nativity,
 }
 
 /// Which name form a key stands for.
@@ -192,8 +195,8 @@ pub struct NameMatcher {
     students: Vec<Student>,
     /// Folded name key (words run together) → who has it, as what.
     index: FxMap<Box<str>, Vec<Entry>>,
-    /// Hashes of every prefix of every key: lets a span stop growing as soon as it cannot match.
-    prefixes: FxSet<u64>,
+    /// Every prefix of every key: lets a span stop growing as soon as it cannot match.
+    prefixes: Prefixes,
     max_key_len: usize,
     /// SymSpell-style deletion neighbourhood of run-together full names: the key and every
     /// one-deletion of it → (student, form). Finds "oliviasmiht" without scanning the register.
@@ -754,34 +757,42 @@ fn is_brand(k: &str) -> bool {
         .contains(k)
 }
 
-/// Could `k` start a brand's name? (Hashes of every prefix: most words stop at one look-up.)
-fn is_brand_prefix(k: &str) -> bool {
-    static SET: std::sync::OnceLock<FxSet<u64>> = std::sync::OnceLock::new();
+/// Every prefix of every brand's name: most words stop at one look-up.
+fn brand_prefixes() -> &'static Prefixes {
+    static SET: std::sync::OnceLock<Prefixes> = std::sync::OnceLock::new();
     SET.get_or_init(|| {
-        BRANDS
-            .iter()
-            .flat_map(|b| (1..=b.len()).map(move |l| hash_str(&b[..l])))
-            .collect()
+        let mut p = Prefixes::default();
+        for b in BRANDS {
+            p.insert(b);
+        }
+        p
     })
-    .contains(&hash_str(k))
 }
 
-/// Token spans that are a brand's name: (first, end, one word?).
-fn brand_spans(v: &View) -> Vec<(usize, usize, bool)> {
+/// Token spans that are a brand's name: (first, end, one word?). Only spans that could hold one
+/// of `mentions` are looked for: a brand is at most four words, so it starts at most three
+/// words before the mention.
+fn brand_spans(v: &View, mentions: &[Mention]) -> Vec<(usize, usize, bool)> {
     let n = v.n();
     let mut out = Vec::new();
     let mut cat = String::new();
-    for i in 0..n {
+    let mut start = vec![false; n];
+    for m in mentions {
+        start[m.i.saturating_sub(3)..=m.i].fill(true);
+    }
+    for i in (0..n).filter(|&i| start[i]) {
         cat.clear();
+        let mut roll = Roll::default();
         for j in i..n.min(i + 4) {
             if j > i && (!v.soft(j) || v.toks[j - 1].poss) {
                 break;
             }
             cat.push_str(v.w(j));
-            if !is_brand_prefix(&cat) {
+            roll = v.w(j).bytes().fold(roll, Roll::push);
+            let Some(whole) = brand_prefixes().get(roll) else {
                 break;
-            }
-            let poss = v.toks[j].poss && {
+            };
+            let poss = v.toks[j].poss && brand_prefixes().get(roll.push(b's')) == Some(true) && {
                 cat.push('s');
                 let b = is_brand(&cat);
                 cat.pop();
@@ -791,7 +802,7 @@ fn brand_spans(v: &View) -> Vec<(usize, usize, bool)> {
             // possessive/plural, or capitalised before another capitalised word ("Ford Fiesta").
             let single_surname =
                 j == i && matches!(cat.as_str(), "ford" | "morrison" | "sainsbury" | "dennis");
-            if poss || (is_brand(&cat) && !single_surname) {
+            if poss || (whole && is_brand(&cat) && !single_surname) {
                 out.push((i, j + 1, j == i));
             } else if single_surname
                 && v.toks[i].cap
@@ -924,6 +935,46 @@ struct RawHit {
     os: u32,
     oe: u32,
     note: Option<Note>,
+}
+
+/// What the rules ask about one span of tokens whose answer does not depend on which student
+/// the span names, worked out at most once per span: a common first name is many students'
+/// mention of the same words, and the place, brand and context checks cost more than the
+/// per-student ones.
+#[derive(Default)]
+struct SpanFacts {
+    span: (usize, usize),
+    staff: OnceCell<bool>,
+    role: OnceCell<bool>,
+    in_brand: OnceCell<bool>,
+    place: OnceCell<bool>,
+    someone_else: OnceCell<Option<Note>>,
+    weak_ok: OnceCell<bool>,
+    surname_ok: OnceCell<bool>,
+    /// `NameMatcher::not_a_typo` for the word after / before the span, in a given name's or the
+    /// surname's place, next to a weak or a strong name part.
+    not_a_typo: [OnceCell<bool>; 8],
+}
+
+impl SpanFacts {
+    fn not_a_typo(&self, after: bool, surname_place: bool, weak: bool) -> &OnceCell<bool> {
+        &self.not_a_typo[after as usize * 4 + surname_place as usize * 2 + weak as usize]
+    }
+}
+
+/// The buffers one scan fills, kept per thread and reused: allocating and growing them for every
+/// text cost more than matching most captions.
+#[derive(Default)]
+struct Scratch {
+    fc: Vec<fold::Fc>,
+    buf: String,
+    toks: Vec<Token>,
+    raw: Vec<RawHit>,
+    mentions: Vec<Mention>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
 /// A view of one tokenised text.
@@ -1116,9 +1167,7 @@ impl NameMatcher {
         }
         for k in m.index.keys() {
             m.max_key_len = m.max_key_len.max(k.len());
-            for l in 1..=k.len() {
-                m.prefixes.insert(hash_str(&k[..l]));
-            }
+            m.prefixes.insert(k);
         }
         m.typo_len = (typo_min, typo_max);
         m
@@ -1129,11 +1178,32 @@ impl NameMatcher {
         if self.students.is_empty() || text.is_empty() {
             return Vec::new();
         }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let hits = self.scan_with(text, source, &mut scratch);
+                // Do not keep a very long text's buffers for the life of the thread.
+                if scratch.fc.capacity() > 1 << 16 {
+                    *scratch = Scratch::default();
+                }
+                hits
+            }
+            Err(_) => self.scan_with(text, source, &mut Scratch::default()),
+        })
+    }
+
+    fn scan_with(&self, text: &str, source: &TextSource, scratch: &mut Scratch) -> Vec<CaptionHit> {
+        let Scratch {
+            fc,
+            buf,
+            toks,
+            raw,
+            mentions,
+        } = scratch;
+        raw.clear();
         let filename = matches!(source, TextSource::FileName);
-        let mut fc = Vec::new();
-        fold::fold(text, &mut fc);
+        fold::fold(text, fc);
         let (mut upper, mut lower) = (0usize, 0usize);
-        for f in &fc {
+        for f in fc.iter() {
             upper += f.c.is_ascii_uppercase() as usize;
             lower += f.c.is_ascii_lowercase() as usize;
         }
@@ -1142,31 +1212,12 @@ impl NameMatcher {
             all_caps: upper >= 3 && lower == 0,
             any_upper: upper > 0,
         };
-        let mut buf = String::new();
-        let mut toks = Vec::new();
-        let mut raw = Vec::new();
-        fold::tokenize(&fc, filename, None, &mut buf, &mut toks);
-        self.evaluate(
-            &ctx,
-            &View {
-                toks: &toks,
-                buf: &buf,
-            },
-            false,
-            &mut raw,
-        );
-        if fold::has_leet(&fc) {
+        fold::tokenize(fc, filename, None, buf, toks);
+        self.evaluate(&ctx, &View { toks, buf }, false, raw, mentions);
+        if fold::has_leet(fc) {
             for one in [b'i', b'l'] {
-                fold::tokenize(&fc, filename, Some(one), &mut buf, &mut toks);
-                self.evaluate(
-                    &ctx,
-                    &View {
-                        toks: &toks,
-                        buf: &buf,
-                    },
-                    true,
-                    &mut raw,
-                );
+                fold::tokenize(fc, filename, Some(one), buf, toks);
+                self.evaluate(&ctx, &View { toks, buf }, true, raw, mentions);
             }
         }
         if raw.is_empty() {
@@ -1183,13 +1234,17 @@ impl NameMatcher {
                 .filter(|h| h.severity == Severity::Block)
                 .copied()
                 .collect();
+            // A Block that is a part alone can only swallow Reviews: "Well done Olivia" has one
+            // Block per Olivia, and checking each against all the others is quadratic.
+            let whole: Vec<RawHit> = blocks.iter().filter(|b| !b.part).copied().collect();
             raw.retain(|h| {
                 let inside = |b: &RawHit| b.student != h.student && b.os <= h.os && h.oe <= b.oe;
                 let longer = |b: &RawHit| b.oe - b.os > h.oe - h.os;
-                !blocks.iter().any(|b| {
-                    inside(b)
-                        && (h.severity == Severity::Review || (h.part && !b.part && longer(b)))
-                })
+                if h.severity == Severity::Review {
+                    !blocks.iter().any(inside)
+                } else {
+                    !(h.part && whole.iter().any(|b| inside(b) && longer(b)))
+                }
             });
         }
         // Most severe first; among equals the form that covers most of the name, then the earliest.
@@ -1203,7 +1258,7 @@ impl NameMatcher {
         raw.dedup_by_key(|h| h.student);
         raw.sort_by_key(|h| (h.os, h.student));
         let label = source.label();
-        raw.into_iter()
+        raw.drain(..)
             .map(|h| CaptionHit {
                 student_id: self.students[h.student as usize].id.clone(),
                 severity: h.severity,
@@ -1218,13 +1273,21 @@ impl NameMatcher {
             .collect()
     }
 
-    fn evaluate(&self, ctx: &Ctx, v: &View, leet: bool, out: &mut Vec<RawHit>) {
+    fn evaluate(
+        &self,
+        ctx: &Ctx,
+        v: &View,
+        leet: bool,
+        out: &mut Vec<RawHit>,
+        mentions: &mut Vec<Mention>,
+    ) {
         let n = v.n();
         if n == 0 {
             return;
         }
-        let mentions = self.mentions(v);
-        let staff = self.staff_tokens(ctx, v, &mentions);
+        self.mentions(v, mentions);
+        let mentions = &mentions[..];
+        let staff = self.staff_tokens(ctx, v, mentions);
         let is_staff = |k: usize| staff.as_ref().is_some_and(|s| s[k]);
         let roles = if mentions.is_empty() {
             None
@@ -1235,7 +1298,7 @@ impl NameMatcher {
         let brands = if mentions.is_empty() {
             Vec::new()
         } else {
-            brand_spans(v)
+            brand_spans(v, mentions)
         };
         let toks = v.toks;
         let mut hit = |student: u32,
@@ -1254,21 +1317,32 @@ impl NameMatcher {
                 note,
             });
         };
-        for m in &mentions {
-            if (m.i..m.j).any(is_staff) {
+        // Mentions of one span come one after another (every student with that name form).
+        let mut facts = SpanFacts::default();
+        for m in mentions {
+            if facts.span != (m.i, m.j) {
+                facts = SpanFacts {
+                    span: (m.i, m.j),
+                    ..SpanFacts::default()
+                };
+            }
+            if *facts.staff.get_or_init(|| (m.i..m.j).any(is_staff)) {
                 continue;
             }
             let st = &self.students[m.e.student as usize];
             let sid = m.e.student;
             let part = !matches!(m.e.kind, Kind::Full(_));
             // "author Julia Donaldson", "Olympian Tom Daley": an adult, unless a full name.
-            if part && (m.i..m.j).any(is_role) {
+            if part && *facts.role.get_or_init(|| (m.i..m.j).any(is_role)) {
                 continue;
             }
             // Inside a shop's or brand's name ("John Lewis", "Ford Fiesta", "Sainsbury's").
-            let in_brand = brands.iter().any(|&(a, b, single)| {
-                a <= m.i && m.j <= b && !(single && self.person_next(v, m.j))
+            let in_brand = *facts.in_brand.get_or_init(|| {
+                brands.iter().any(|&(a, b, single)| {
+                    a <= m.i && m.j <= b && !(single && self.person_next(v, m.j))
+                })
             });
+            let place = || *facts.place.get_or_init(|| self.place_here(v, m.i, m.j));
             match m.e.kind {
                 Kind::Full(f) => {
                     let joined = m.j - m.i == 1
@@ -1291,7 +1365,6 @@ impl NameMatcher {
                     }
                 }
                 Kind::Last => {
-                    let firsts = [&*st.first, st.preferred.as_deref().unwrap_or("")];
                     if m.i > 0 && v.soft_no_comma(m.i) && !is_staff(m.i - 1) {
                         if let Some(c) = self.initial(ctx, v, m.i - 1) {
                             if st.first_initials.contains(&c) {
@@ -1308,10 +1381,11 @@ impl NameMatcher {
                         }
                         if self.typo_of(
                             v,
-                            &mentions,
+                            mentions,
                             (m.i - 1, m.i),
-                            Place::Given(&firsts),
+                            Place::Given(st),
                             m.e.weak,
+                            &facts,
                         ) {
                             hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j, None);
                             continue;
@@ -1333,24 +1407,26 @@ impl NameMatcher {
                         }
                         if self.typo_of(
                             v,
-                            &mentions,
+                            mentions,
                             (m.j, m.j - 1),
-                            Place::Given(&firsts),
+                            Place::Given(st),
                             m.e.weak,
+                            &facts,
                         ) {
                             hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1, None);
                             continue;
                         }
                     }
-                    if leet || in_brand || self.place_here(v, m.i, m.j) {
+                    if leet || in_brand || place() {
                         continue;
                     }
                     // A surname that is also a word ("Green", "Hill", "Baker") alone needs a
                     // #tag/@handle, a congratulation, or to be used as a person ("Baker scores",
                     // "the Baker twins").
                     if !m.e.weak
-                        || self.weak_surname_ok(v, m.i)
-                        || self.surname_as_person(ctx, v, m.i, m.j)
+                        || *facts.surname_ok.get_or_init(|| {
+                            self.weak_surname_ok(v, m.i) || self.surname_as_person(ctx, v, m.i, m.j)
+                        })
                     {
                         hit(sid, Severity::Review, "surname alone", m.i, m.j, None);
                     }
@@ -1372,10 +1448,11 @@ impl NameMatcher {
                         }
                         if self.typo_of(
                             v,
-                            &mentions,
+                            mentions,
                             (m.j, m.j - 1),
-                            Place::Surname(&[&*st.last]),
+                            Place::Surname(st),
                             m.e.weak,
+                            &facts,
                         ) {
                             hit(sid, Severity::Block, typo_form(leet), m.i, m.j + 1, None);
                             continue;
@@ -1385,16 +1462,17 @@ impl NameMatcher {
                         && v.soft(m.i)
                         && self.typo_of(
                             v,
-                            &mentions,
+                            mentions,
                             (m.i - 1, m.i),
-                            Place::Surname(&[&*st.last]),
+                            Place::Surname(st),
                             m.e.weak,
+                            &facts,
                         )
                     {
                         hit(sid, Severity::Block, typo_form(leet), m.i - 1, m.j, None);
                         continue;
                     }
-                    if leet || in_brand || self.place_here(v, m.i, m.j) {
+                    if leet || in_brand || place() {
                         continue;
                     }
                     let form = if m.e.kind == Kind::First {
@@ -1403,19 +1481,26 @@ impl NameMatcher {
                         "known-as name alone"
                     };
                     if !m.e.weak {
-                        match self.someone_else(ctx, v, m.i, m.j) {
+                        match *facts
+                            .someone_else
+                            .get_or_init(|| self.someone_else(ctx, v, m.i, m.j))
+                        {
                             Some(note) => hit(sid, Severity::Review, form, m.i, m.j, Some(note)),
+                            None if self.nativity_figure(v, m.i, m.j) => {
+                                hit(sid, Severity::Review, form, m.i, m.j, Some(Note::Nativity))
+                            }
                             None => hit(sid, Severity::Block, form, m.i, m.j, None),
                         }
-                    } else if self.weak_ok(ctx, v, m.i, m.j) {
+                    } else if *facts.weak_ok.get_or_init(|| self.weak_ok(ctx, v, m.i, m.j)) {
                         hit(sid, Severity::Review, form, m.i, m.j, Some(Note::Word));
                     }
                 }
                 Kind::Nick => {
                     if !leet
                         && !in_brand
-                        && !self.place_here(v, m.i, m.j)
-                        && (!m.e.weak || self.weak_ok(ctx, v, m.i, m.j))
+                        && !place()
+                        && (!m.e.weak
+                            || *facts.weak_ok.get_or_init(|| self.weak_ok(ctx, v, m.i, m.j)))
                     {
                         hit(sid, Severity::Review, "nickname alone", m.i, m.j, None);
                     }
@@ -1614,7 +1699,7 @@ impl NameMatcher {
         if j == i + 1 && !is_place_prefix(v.w(i)) {
             return false;
         }
-        let mut key = String::new();
+        let mut key = String::with_capacity(64);
         for k in i..j {
             key.push_str(v.w(k));
         }
@@ -1676,6 +1761,33 @@ impl NameMatcher {
         })
     }
 
+    /// "Mary" or "Joseph" alone in a text about the nativity ("The nativity: Mary, Joseph and
+    /// the shepherds") is likely the part, not a child of that name: at most a review. After a
+    /// cue other than a list's "and"/"with"/"&" ("well done Mary") it is a child.
+    fn nativity_figure(&self, v: &View, i: usize, j: usize) -> bool {
+        let listed = i > 0 && (v.toks[i].sep & S_AMP != 0 || matches!(v.w(i - 1), "and" | "with"));
+        j == i + 1
+            && matches!(v.w(i), "mary" | "joseph")
+            && (listed || !self.cue_before(v, i))
+            && (0..v.n()).any(|k| {
+                matches!(
+                    v.w(k),
+                    "nativity"
+                        | "nativities"
+                        | "bethlehem"
+                        | "nazareth"
+                        | "manger"
+                        | "shepherd"
+                        | "shepherds"
+                        | "innkeeper"
+                        | "jesus"
+                        | "magi"
+                        | "frankincense"
+                        | "myrrh"
+                )
+            })
+    }
+
     /// A common-word surname used as a person: "Baker scores again", "the Baker twins".
     fn surname_as_person(&self, ctx: &Ctx, v: &View, i: usize, j: usize) -> bool {
         let n = v.n();
@@ -1704,9 +1816,9 @@ impl NameMatcher {
     }
 
     /// Every span of tokens whose words, run together, are a name key.
-    fn mentions(&self, v: &View) -> Vec<Mention> {
+    fn mentions(&self, v: &View, out: &mut Vec<Mention>) {
         let n = v.n();
-        let mut out = Vec::new();
+        out.clear();
         let mut cat = String::with_capacity(64);
         for i in 0..n {
             // A name does not start inside an apostrophe word ("Neill" of "O'Neill").
@@ -1714,6 +1826,8 @@ impl NameMatcher {
                 continue;
             }
             cat.clear();
+            // The rolling hash of `cat`, and of `cat` without its last letter.
+            let mut roll = Roll::default();
             let mut comma = false;
             for j in i..n.min(i + MAX_SPAN) {
                 if j > i {
@@ -1722,37 +1836,50 @@ impl NameMatcher {
                     }
                     comma |= v.toks[j].sep & S_COMMA != 0;
                 }
-                cat.push_str(v.w(j));
+                let w = v.w(j);
+                cat.push_str(w);
                 if cat.len() > self.max_key_len + 1 {
                     break;
                 }
+                let Some((&last, head)) = w.as_bytes().split_last() else {
+                    break;
+                };
+                let but_last = head.iter().fold(roll, |h, &b| h.push(b));
+                roll = but_last.push(last);
                 // ...nor ends inside one ("the O" of "the O'Neills" is not "Theo"), nor in a
                 // word glued to digits ("at the O2" is a venue, not "Theo").
                 if v.toks[j].apos_next || (j > i && v.toks[j].num_after) {
                     continue;
                 }
+                let here = self.prefixes.get(roll);
                 let ok = |e: &Entry| !comma || matches!(e.kind, Kind::Full(f) if f.reversed());
                 let mut found = false;
-                if let Some(es) = self.index.get(cat.as_str()) {
-                    for e in es.iter().filter(|e| ok(e)) {
-                        found = true;
-                        out.push(Mention { i, j: j + 1, e: *e });
+                if here == Some(true) {
+                    if let Some(es) = self.index.get(cat.as_str()) {
+                        for e in es.iter().filter(|e| ok(e)) {
+                            found = true;
+                            out.push(Mention { i, j: j + 1, e: *e });
+                        }
                     }
                 }
                 // "Olivias", "Smiths" (possessive without the apostrophe), unless the word is a word.
-                if !found && cat.len() > 3 && cat.ends_with('s') && !is_common_word(v.w(j)) {
+                if !found
+                    && cat.len() > 3
+                    && last == b's'
+                    && self.prefixes.get(but_last) == Some(true)
+                    && !is_common_word(w)
+                {
                     if let Some(es) = self.index.get(&cat[..cat.len() - 1]) {
                         for e in es.iter().filter(|e| ok(e)) {
                             out.push(Mention { i, j: j + 1, e: *e });
                         }
                     }
                 }
-                if !self.prefixes.contains(&hash_str(&cat)) {
+                if here.is_none() {
                     break;
                 }
             }
         }
-        out
     }
 
     /// Tokens that name a member of staff (or a saint's place): the words after Mr/Mrs/Ms/Miss/
@@ -1832,29 +1959,48 @@ impl NameMatcher {
             .then_some(c)
     }
 
-    /// Is token `k` (next to the exactly matched name token `other`) a one-edit misspelling of one
-    /// of `names` (each of four letters or more)? `exact_weak`: the matched half is a common word.
-    /// A pair that is exactly someone else's full name is that person, not a typo.
+    /// Is token `k` (next to the exactly matched name token `other`) a one-edit misspelling of the
+    /// student's name in `place` (of four letters or more)? `exact_weak`: the matched half is a common word.
+    /// Only the edit distance depends on the student; the rest is asked once per span (`facts`).
     fn typo_of(
         &self,
         v: &View,
         mentions: &[Mention],
         (k, other): (usize, usize),
-        names: Place,
+        place: Place,
         exact_weak: bool,
+        facts: &SpanFacts,
     ) -> bool {
-        let (names, surname_place) = match names {
-            Place::Given(n) => (n, false),
-            Place::Surname(n) => (n, true),
-        };
+        let surname_place = matches!(place, Place::Surname(_));
         let w = v.w(k);
         if w.len() < 3
-            || !names
-                .iter()
-                .any(|n| n.len() >= 4 && within_one_edit(w.as_bytes(), n.as_bytes()))
+            || *facts
+                .not_a_typo(k > other, surname_place, exact_weak)
+                .get_or_init(|| self.not_a_typo(v, mentions, (k, other), surname_place, exact_weak))
         {
             return false;
         }
+        let names = match place {
+            // Read only now: the student's names are the one cache miss here.
+            Place::Given(st) => [&*st.first, st.preferred.as_deref().unwrap_or("")],
+            Place::Surname(st) => [&*st.last, ""],
+        };
+        names
+            .iter()
+            .any(|n| n.len() >= 4 && within_one_edit(w.as_bytes(), n.as_bytes()))
+    }
+
+    /// Reasons why token `k`, next to the matched name token `other`, is no misspelt name part
+    /// whatever name it is close to.
+    fn not_a_typo(
+        &self,
+        v: &View,
+        mentions: &[Mention],
+        (k, other): (usize, usize),
+        surname_place: bool,
+        exact_weak: bool,
+    ) -> bool {
+        let w = v.w(k);
         // A word that is itself a register name or a common given name is that name ("Lara
         // Bennett" is not Laura Bennett misspelt). In the surname's place only a surname counts:
         // "Jasmine Hal" is Jasmine Hall misspelt, "Hal" being a given name, not a surname.
@@ -1864,15 +2010,16 @@ impl NameMatcher {
             self.index.contains_key(w) || is_common_first_name(w)
         };
         if is_that_name {
-            return false;
+            return true;
         }
         // A typo that makes an English word ("Sam Bakes" for Sam Baker) counts when both words
         // are capitalised as a name and the exactly matched half is no everyday word itself.
         if is_common_word(w) && !(v.toks[k].cap && v.toks[other].cap && !exact_weak) {
-            return false;
+            return true;
         }
+        // A pair that is exactly someone else's full name is that person, not a typo.
         let (a, b) = (k.min(other), k.max(other));
-        !mentions
+        mentions
             .iter()
             .any(|m| matches!(m.e.kind, Kind::Full(_)) && m.i <= a && m.j > b)
     }
@@ -2057,6 +2204,10 @@ fn note_text(n: Note, text: &str, os: u32, oe: u32) -> String {
         ),
         Note::Brand => "only a review: these words are also a shop's, brand's or organisation's name".into(),
         Note::Word => format!("only a review: \"{}\" is also an everyday word", q(os, oe)),
+        Note::Nativity => format!(
+            "only a review: the text is about the nativity, so \"{}\" is likely the part in the play, not a child of that name",
+            q(os, oe)
+        ),
         Note::Tag { os: a, oe: b } => format!(
             "only a review: found inside a tag after \"{}\", and the name is also an everyday word",
             q(a, b)
@@ -2064,13 +2215,13 @@ fn note_text(n: Note, text: &str, os: u32, oe: u32) -> String {
     }
 }
 
-/// Which name a possible typo stands in the place of.
+/// Which of a student's names a possible typo stands in the place of.
 enum Place<'a> {
     /// A given name (first or known-as): a word that is any register name or a common given
     /// name is that name, not a typo.
-    Given(&'a [&'a str]),
+    Given(&'a Student),
     /// The surname: only a word that is a register surname is that surname.
-    Surname(&'a [&'a str]),
+    Surname(&'a Student),
 }
 
 fn typo_form(leet: bool) -> &'static str {

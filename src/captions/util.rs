@@ -56,12 +56,41 @@ pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
 pub(crate) type FxMap<K, V> = HashMap<K, V, FxBuild>;
 pub(crate) type FxSet<K> = HashSet<K, FxBuild>;
 
-/// Hash of a string, for the prefix set.
-#[inline]
-pub(crate) fn hash_str(s: &str) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(s.as_bytes());
-    h.finish()
+/// A rolling hash of the bytes seen so far: extending a string by a word costs only that word's
+/// bytes, and the hash of a run of words does not depend on where the words break.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Roll(u64);
+
+impl Roll {
+    #[inline]
+    pub(crate) fn push(self, b: u8) -> Roll {
+        Roll((self.0.rotate_left(5) ^ b as u64).wrapping_mul(SEED))
+    }
+}
+
+/// Every prefix of a set of keys, marked when it is a whole key, by rolling hash: a span of
+/// words grows while it can still start a key, at one look-up per step. A hash collision can
+/// only let a span grow one step further or ask for a key that is not there; the caller confirms
+/// whole keys in its own map.
+#[derive(Default)]
+pub(crate) struct Prefixes(FxMap<u64, bool>);
+
+impl Prefixes {
+    pub(crate) fn insert(&mut self, key: &str) {
+        let mut h = Roll::default();
+        for b in key.bytes() {
+            h = h.push(b);
+            self.0.entry(h.0).or_insert(false);
+        }
+        if !key.is_empty() {
+            self.0.insert(h.0, true);
+        }
+    }
+    /// `None`: no key starts so; `Some(true)`: (very likely) a whole key.
+    #[inline]
+    pub(crate) fn get(&self, h: Roll) -> Option<bool> {
+        self.0.get(&h.0).copied()
+    }
 }
 
 /// Common English words: see fixtures/captions/WORDLIST-NOTICE (wordfreq frequencies, SCOWL case).
@@ -96,15 +125,17 @@ pub(crate) fn is_place(w: &str) -> bool {
 
 /// Could this folded key start a place name ("kingston" of "kingstonuponthames")?
 pub(crate) fn is_place_prefix(w: &str) -> bool {
-    static PREFIXES: OnceLock<FxSet<u64>> = OnceLock::new();
+    static PREFIXES: OnceLock<Prefixes> = OnceLock::new();
     PREFIXES
         .get_or_init(|| {
-            PLACES
-                .lines()
-                .flat_map(|p| (1..=p.len()).map(move |l| hash_str(&p[..l])))
-                .collect()
+            let mut p = Prefixes::default();
+            for place in PLACES.lines() {
+                p.insert(place);
+            }
+            p
         })
-        .contains(&hash_str(w))
+        .get(w.bytes().fold(Roll::default(), Roll::push))
+        .is_some()
 }
 
 /// Is this folded word a common given name ("lara", "karl")?
@@ -147,6 +178,22 @@ mod tests {
         assert!(within_one_edit(b"olivia", b"olibia"));
         assert!(!within_one_edit(b"olivia", b"oliver"));
         assert!(!within_one_edit(b"smith", b"smart"));
+    }
+
+    #[test]
+    fn prefixes_know_whole_keys_across_word_breaks() {
+        let mut p = Prefixes::default();
+        p.insert("oliviasmith");
+        p.insert("olivia");
+        let roll = |s: &str| s.bytes().fold(Roll::default(), Roll::push);
+        assert_eq!(p.get(roll("oliv")), Some(false));
+        assert_eq!(p.get(roll("olivia")), Some(true));
+        assert_eq!(p.get(roll("oliviasm")), Some(false));
+        // "olivia" then "smith": the hash of the run does not depend on the break.
+        let two = "smith".bytes().fold(roll("olivia"), Roll::push);
+        assert_eq!(p.get(two), Some(true));
+        assert_eq!(p.get(roll("oliviasmithe")), None);
+        assert_eq!(p.get(roll("grace")), None);
     }
 
     #[test]
