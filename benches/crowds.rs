@@ -129,8 +129,10 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
+    // The whole-picture close look; `cued-0.5` is what consentgate ships (`[faces] close_look`).
     let base = EngineOptions {
         embed: false,
+        close_look: CloseLook::Everywhere,
         ..EngineOptions::default()
     };
     let all: Vec<(&str, EngineOptions)> = vec![
@@ -181,10 +183,7 @@ fn main() {
         (
             "cued-0.5",
             EngineOptions {
-                close_look: CloseLook::WhereCued {
-                    scale: 0.5,
-                    threshold: 0.05,
-                },
+                close_look: CloseLook::CUED,
                 ..base
             },
         ),

@@ -227,6 +227,33 @@ pub enum SmallFaces {
     Allow,
 }
 
+/// Where the face detector looks at a large photo at its own resolution, for faces too small
+/// for the reduced passes (the back rows of a class photo, a crowd).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CloseLookSetting {
+    /// Only around candidates a first look at half size sees (same recall on the crowds bench,
+    /// a fraction of the cost on photos of a few people).
+    Cued,
+    /// Over the whole picture, in tiles (the most thorough and slowest).
+    Everywhere,
+}
+
+impl Faces {
+    /// The face engine's options for this configuration. Every engine that numbers a photo's
+    /// faces (the gate, face attribution in review) is built from these, so face 3 of a held
+    /// photo is the same face for the moderator as it was for the gate.
+    pub fn engine_options(&self) -> crate::faces::EngineOptions {
+        crate::faces::EngineOptions {
+            close_look: match self.close_look {
+                CloseLookSetting::Cued => crate::faces::CloseLook::CUED,
+                CloseLookSetting::Everywhere => crate::faces::CloseLook::Everywhere,
+            },
+            ..crate::faces::EngineOptions::default()
+        }
+    }
+}
+
 /// What happens to a face that may not be published (no-publish list, no valid consent).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -249,6 +276,8 @@ pub struct Faces {
     pub action: FaceAction,
     /// Faces too small to recognise: held for review (or blurred) or judged like any face.
     pub small_faces: SmallFaces,
+    /// Where large photos are looked at at their own resolution (faces under ~56 px).
+    pub close_look: CloseLookSetting,
     /// Perceptual-hash distance (PDQ, 0-256) at which a photo counts as a re-upload of a rejected one.
     pub reupload_distance: u32,
 }
@@ -262,6 +291,7 @@ impl Default for Faces {
             unknown_faces: UnknownFaces::Review,
             action: FaceAction::Hold,
             small_faces: SmallFaces::Review,
+            close_look: CloseLookSetting::Cued,
             reupload_distance: 31,
         }
     }
@@ -492,6 +522,11 @@ action = "{action}"
 # any of them may be a child on the no-publish list; "allow" judges it like any other face.
 small_faces = "{small}"
 
+# Where a large photo is looked at at its own resolution for small faces: "cued" only around
+# candidates a quick look at half size sees (as thorough on the crowds bench, much faster on
+# photos of a few people); "everywhere" over the whole picture.
+close_look = "{close_look}"
+
 # Re-upload detection: a photo within this PDQ distance (of 256 bits) of a rejected photo, or of
 # its mirror image, is held. 31 is PDQ's published match threshold.
 reupload_distance = {reupload}
@@ -592,6 +627,11 @@ second_opinion = {second}
             } else {
                 "allow"
             },
+            close_look = if d.faces.close_look == CloseLookSetting::Cued {
+                "cued"
+            } else {
+                "everywhere"
+            },
             small_px = crate::faces::RECOGNISABLE_FACE_PX,
             text_enabled = d.text.enabled,
             devices = d.gate.require_school_devices,
@@ -649,6 +689,19 @@ mod tests {
         let c = Config::parse(old).unwrap();
         assert_eq!(c.watch.rescan_seconds, 30);
         assert_eq!(c.gate.settle_seconds, 3);
+    }
+
+    /// The gate and face attribution in review build their engine from these options, so the
+    /// key must reach the engine (and the default is the cued close look).
+    #[test]
+    fn close_look_reaches_the_face_engine() {
+        use crate::faces::CloseLook;
+        let d = Config::default().faces.engine_options();
+        assert_eq!(d.close_look, CloseLook::CUED);
+        assert_eq!(d, crate::faces::EngineOptions::default());
+        let c = Config::parse("[faces]\nclose_look = \"everywhere\"\n").unwrap();
+        assert_eq!(c.faces.engine_options().close_look, CloseLook::Everywhere);
+        assert!(Config::parse("[faces]\nclose_look = \"never\"\n").is_err());
     }
 
     #[test]

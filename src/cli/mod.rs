@@ -1257,7 +1257,8 @@ fn review_cmd(ws: &Workspace, cmd: ReviewCmd, actor: &Actor) -> Result<u8> {
             note,
         } => {
             let n = face.checked_sub(1).context("faces are numbered from 1")?;
-            let engine = consentgate::faces::FaceEngine::load()?;
+            let engine =
+                consentgate::faces::FaceEngine::with_options(ws.config.faces.engine_options())?;
             let a = review::attribute_face(ws, &engine, id, n, &student, &note, actor)?;
             println!(
                 "Face {face} of #{id} recorded as {student}; a face template was added. #{id} stays held with {} reason(s):",

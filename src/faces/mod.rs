@@ -176,16 +176,25 @@ pub struct EngineOptions {
 /// The close look: CenterFace at the picture's own resolution in overlapping tiles, for faces
 /// too small for the coarse and fine passes (under ~56 px in a 12 MP photo; CenterFace needs a
 /// face of ~16 px at its input, so a 20 px face needs about native resolution).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CloseLook {
     /// Never (the coarse and fine passes only).
     Never,
     /// Over the whole picture.
-    #[default]
     Everywhere,
     /// Only in tiles where a first look at `scale` × the resolution, over the whole picture at
     /// the low `threshold`, sees a candidate (plus that look's own faces).
     WhereCued { scale: f32, threshold: f32 },
+}
+
+impl CloseLook {
+    /// The cue consentgate uses (`[faces] close_look = "cued"`): a first look at half size at
+    /// threshold 0.05. On the crowds bench it found the same faces as [`CloseLook::Everywhere`]
+    /// to within 0.1% in every size bucket.
+    pub const CUED: CloseLook = CloseLook::WhereCued {
+        scale: 0.5,
+        threshold: 0.05,
+    };
 }
 
 /// When the engine looks again at twice the resolution, in 2×2 tiles (~3.5× the coarse cost).
@@ -208,7 +217,7 @@ impl Default for EngineOptions {
             threshold: DETECT_THRESHOLD,
             embed: true,
             fine_pass: FinePass::WhenSmallFaces,
-            close_look: CloseLook::default(),
+            close_look: CloseLook::CUED,
             close_threshold: CLOSE_THRESHOLD,
             close_scale: 1.0,
         }

@@ -60,7 +60,9 @@ impl Context {
             engine: match (config.faces.enabled, engine) {
                 (false, _) => None,
                 (true, Some(e)) => Some(e),
-                (true, None) => Some(Arc::new(FaceEngine::load()?)),
+                (true, None) => Some(Arc::new(FaceEngine::with_options(
+                    config.faces.engine_options(),
+                )?)),
             },
             text: config
                 .text

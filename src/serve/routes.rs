@@ -788,7 +788,10 @@ async fn attribute_face(
     act(app, who, then, move |app, actor| {
         let engine = app
             .engine
-            .get_or_init(|| FaceEngine::load().map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                FaceEngine::with_options(app.ws.config.faces.engine_options())
+                    .map_err(|e| e.to_string())
+            })
             .as_ref()
             .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.clone()))?;
         let a = review::attribute_face(
