@@ -77,7 +77,7 @@ PY
 "$work/venv/bin/python" - "$work/pypi/rapidocr_onnxruntime-1.4.4-py3-none-any.whl" "$work/out" <<'PY'
 import sys, zipfile, onnx
 with zipfile.ZipFile(sys.argv[1]) as z:
-    for src, dst in [("ch_PP-OCRv4_det_infer.onnx", "ppocr_det.onnx"),
+    for src, dst in [("ch_PP-OCRv4_det_infer.onnx", "../ppocr_det-rapidocr.onnx"),
                      ("ch_PP-OCRv4_rec_infer.onnx", "ppocr_rec.onnx")]:
         with open(f"{sys.argv[2]}/{dst}", "wb") as f:
             f.write(z.read(f"rapidocr_onnxruntime/models/{src}"))
@@ -85,6 +85,23 @@ rec = onnx.load(f"{sys.argv[2]}/ppocr_rec.onnx")
 keys = next(p.value for p in rec.metadata_props if p.key == "character")
 with open(f"{sys.argv[2]}/ppocr_keys.txt", "w", encoding="utf-8", newline="\n") as f:
     f.write(keys if keys.endswith("\n") else keys + "\n")
+PY
+check "$work/ppocr_det-rapidocr.onnx" ppocr_det-rapidocr.onnx
+# The detector's elementwise chains folded into its convolutions (exact; see the script), then
+# checked against the original on ONNX Runtime itself (the wheel above, installed offline).
+"$work/venv/bin/python" "$here/fuse_ppocr_det.py" "$work/ppocr_det-rapidocr.onnx" "$work/out/ppocr_det.onnx"
+"$work/venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-index "$work/pypi/$ort_whl"
+"$work/venv/bin/python" - "$work/ppocr_det-rapidocr.onnx" "$work/out/ppocr_det.onnx" <<'PY'
+import sys, numpy as np, onnxruntime as ort
+a, b = (ort.InferenceSession(p, providers=["CPUExecutionProvider"]) for p in sys.argv[1:3])
+rng = np.random.default_rng(7)
+for h, w in [(96, 160), (480, 640)]:
+    x = rng.uniform(-1, 1, (1, 3, h, w)).astype(np.float32)
+    x[:, :, h // 3:h // 2, w // 8:w // 2] = 1.0  # a bright bar: some text-like response
+    d = np.abs(a.run(None, {"x": x})[0] - b.run(None, {"x": x})[0]).max()
+    if not d < 1e-4:
+        sys.exit(f"fused text detector differs from the original by {d} at {h}x{w}")
+print("ok  fused text detector = original (max difference < 1e-4)")
 PY
 mkdir -p "$work/out/onnxruntime"
 "$work/venv/bin/python" - "$work/pypi/$ort_whl" "$work/out/onnxruntime" <<'PY'
