@@ -84,6 +84,9 @@ pub struct PictureText {
     pub text: String,
     /// Every student the line names or may name, as the caption matcher found them.
     pub hits: Vec<CaptionHit>,
+    /// The hits are in another reading of the line (letters the reader was unsure of, or
+    /// look-alike letters: "Marphy" for "Murphy"), not in `text` as read.
+    pub unsure: bool,
 }
 
 /// A face as the faces stage measured it: where, how sure, and who it is nearest to. Whether it

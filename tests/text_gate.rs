@@ -117,6 +117,37 @@ fn named_text_in_the_picture_holds_and_signs_do_not() {
     );
 }
 
+/// A name the reader gets a letter wrong in ("Olivia Srnith" for "Smith": the picture writes it
+/// with the look-alike "rn", as a blurred "m" is misread) is still held, as a possible mention
+/// that quotes what was read, for a moderator to look at.
+#[test]
+fn a_name_read_with_look_alike_letters_is_held_for_a_look() {
+    let ws = ws();
+    let o = check_json(&ws, &text_fixture("look-alike.jpg"));
+    assert_eq!(o["decision"], "held", "{o}");
+    let texts = o["texts"].as_array().unwrap();
+    assert!(
+        texts.iter().any(|t| t["text"] == "Olivia Srnith"),
+        "the line is listed as read: {texts:?}"
+    );
+    let r = reasons_of(&o, "picture_text_may_name_student");
+    let full: Vec<&str> = r
+        .iter()
+        .map(|r| r["detail"].as_str().unwrap())
+        .filter(|d| d.contains("; full name; read as \"Olivia Srnith\""))
+        .collect();
+    assert_eq!(full.len(), 1, "{o}");
+    assert!(
+        full[0].contains("(A1001): \"Olivia Smith\" at "),
+        "{}",
+        full[0]
+    );
+    assert!(
+        reasons_of(&o, "picture_text_names_student").is_empty(),
+        "{o}"
+    );
+}
+
 /// `check --json` lists every line read with its box, text and whom it names, and touches nothing.
 #[test]
 fn check_lists_every_line_read() {

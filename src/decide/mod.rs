@@ -215,6 +215,7 @@ pub fn decide(findings: &[Finding], policy: &Policy, students: &Students) -> Jud
                         index,
                         &line.bbox,
                         name(&hit.student_id).as_deref(),
+                        line.unsure.then_some(line.text.as_str()),
                     ));
                 }
                 let mut named: Vec<String> =

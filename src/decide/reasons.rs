@@ -439,21 +439,29 @@ pub fn redaction_failed(error: &str) -> Reason {
 }
 
 /// A line of text in the picture names (or may name) a student: who, which words, where.
+/// `read_as` is the line as read when the name is only in another reading of it (unsure or
+/// look-alike letters): then it *may* name the student, for a moderator's eyes.
 pub fn picture_text(
     hit: &CaptionHit,
     index: usize,
     bbox: &[f32; 4],
     student_name: Option<&str>,
+    read_as: Option<&str>,
 ) -> Reason {
-    let (kind, verb) = match hit.severity {
-        Severity::Block => (ReasonKind::PictureTextNamesStudent, "names"),
-        Severity::Review => (ReasonKind::PictureTextMayNameStudent, "may name"),
+    let (kind, verb) = match (hit.severity, read_as) {
+        (Severity::Block, None) => (ReasonKind::PictureTextNamesStudent, "names"),
+        _ => (ReasonKind::PictureTextMayNameStudent, "may name"),
     };
-    let note = hit
+    let mut note = hit
         .note
         .as_ref()
         .map(|n| format!("; {}; {n}", hit.form))
         .unwrap_or_else(|| format!("; {}", hit.form));
+    if let Some(read) = read_as {
+        note.push_str(&format!(
+            "; read as \"{read}\", with letters the reader was unsure of or that look alike"
+        ));
+    }
     Reason {
         student: Some(hit.student_id.clone()),
         source: Some(TextSource::InPicture),

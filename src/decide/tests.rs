@@ -455,6 +455,7 @@ fn redaction_blurs_small_faces_too() {
 
 fn picture_text(text: &str, hit: Option<(&str, Severity)>) -> Finding {
     Finding::PictureText(crate::findings::PictureText {
+        unsure: false,
         bbox: [580.0, 487.0, 445.0, 106.0],
         text: text.into(),
         hits: hit
@@ -501,6 +502,22 @@ fn text_in_the_picture_naming_a_student_holds_saying_where() {
         &policy(),
     );
     assert_eq!(kinds(&v), [ReasonKind::PictureTextMayNameStudent]);
+    // A name found only in another reading of the line is possible, quoting what was read.
+    let mut unsure = picture_text("Fran Marphy", Some(("OK", Severity::Block)));
+    if let Finding::PictureText(line) = &mut unsure {
+        line.unsure = true;
+    }
+    let v = verdict(&[unsure], &policy());
+    assert_eq!(kinds(&v), [ReasonKind::PictureTextMayNameStudent]);
+    assert!(
+        v.reasons()[0].detail.starts_with(
+            "text in the picture may name Olivia Smith (OK): \"Olivia Smith\" at 580, 487"
+        ) && v.reasons()[0].detail.ends_with(
+            "; full name; read as \"Fran Marphy\", with letters the reader was unsure of or that look alike"
+        ),
+        "{}",
+        v.reasons()[0].detail
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use image::{DynamicImage, RgbImage};
 use super::FaceError;
 
 /// A picture decoded upright, possibly at reduced resolution.
-pub(crate) struct Decoded {
+pub struct Decoded {
     /// Upright pixels, the displayed size or a DCT-scaled fraction of it.
     pub image: RgbImage,
     /// Displayed (upright, full-resolution) width and height.

@@ -58,9 +58,10 @@ mod decode;
 mod detect;
 mod embed;
 
+pub use decode::decode_upright;
+pub use decode::Decoded;
 /// Shared with the text reader (`crate::ocr`), which decodes photos the same way.
 pub(crate) use decode::decode_at_least;
-pub use decode::decode_upright;
 
 /// An upright decode whose longer side is at least `min_long_side` (a JPEG DCT-scaled, so much
 /// cheaper than in full), with the full upright size that face boxes refer to: for previews.
@@ -325,13 +326,28 @@ impl FaceEngine {
         Ok(self.faces_in_timed(encoded)?.0)
     }
 
+    /// The decode [`FaceEngine::faces_in`] starts from (12 MP photos in full). The gate makes it
+    /// once per photo and hands it to the text stage too.
+    pub fn decode(&self, encoded: &[u8]) -> Result<Decoded, FaceError> {
+        decode::decode_at_least(
+            encoded,
+            FIRST_DECODE_LONG_SIDE.max(self.options.detect_long_side),
+        )
+    }
+
+    /// [`FaceEngine::faces_in`] on a decode [`FaceEngine::decode`] made of `encoded`.
+    pub fn faces_in_decoded_photo(
+        &self,
+        decoded: &Decoded,
+        encoded: &[u8],
+    ) -> Result<Vec<Face>, FaceError> {
+        self.faces_in_decoded(decoded, Some(encoded), &mut FaceTimings::default())
+    }
+
     /// [`FaceEngine::faces_in`], with where the time went.
     pub fn faces_in_timed(&self, encoded: &[u8]) -> Result<(Vec<Face>, FaceTimings), FaceError> {
         let start = Instant::now();
-        let decoded = decode::decode_at_least(
-            encoded,
-            FIRST_DECODE_LONG_SIDE.max(self.options.detect_long_side),
-        )?;
+        let decoded = self.decode(encoded)?;
         let mut timings = FaceTimings {
             decode: start.elapsed(),
             ..FaceTimings::default()

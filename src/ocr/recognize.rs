@@ -33,12 +33,15 @@ impl Recognizer {
         Ok(Recognizer { model, chars })
     }
 
-    /// Read the line inside `quad` (top-left, top-right, bottom-right, bottom-left) of `image`:
-    /// the text and its mean character probability.
-    pub fn read(&self, image: &RgbImage, quad: &[[f32; 2]; 4]) -> Result<(String, f32), TextError> {
+    /// Read the line inside `quad` (top-left, top-right, bottom-right, bottom-left) of `image`.
+    pub fn read(&self, image: &RgbImage, quad: &[[f32; 2]; 4]) -> Result<Reading, TextError> {
         let (len, thick) = super::detect::quad_sides(quad);
         if thick < 1.0 || len < 1.0 {
-            return Ok((String::new(), 0.0));
+            return Ok(Reading {
+                text: String::new(),
+                confidence: 0.0,
+                alternates: Vec::new(),
+            });
         }
         let want = ((HEIGHT as f32 * len / thick).ceil() as u32).max(1);
         let bucket = WIDTHS
@@ -65,27 +68,111 @@ impl Recognizer {
                 )))
             }
         };
-        let mut text = String::new();
-        let (mut sum, mut n) = (0f32, 0u32);
-        let mut last = 0usize;
-        for t in 0..steps {
-            let (mut best, mut p) = (0usize, f32::MIN);
-            for (k, &v) in probs.data[t * classes..(t + 1) * classes]
-                .iter()
-                .enumerate()
-            {
-                if v > p {
-                    (best, p) = (k, v);
-                }
-            }
-            if best != 0 && best != last {
-                text.push_str(&self.chars[best]);
-                sum += p;
-                n += 1;
-            }
-            last = best;
+        let steps: Vec<Step> = (0..steps)
+            .map(|t| Step::of(&probs.data[t * classes..(t + 1) * classes]))
+            .collect();
+        let best: Vec<usize> = steps.iter().map(|s| s.best).collect();
+        let (text, confidence) = collapse(&self.chars, &best, &steps);
+        let alternates = alternates(&self.chars, &steps, &text);
+        Ok(Reading {
+            text,
+            confidence,
+            alternates,
+        })
+    }
+}
+
+/// Greedy CTC decoding of a path (repeats collapsed, blanks dropped) and the mean probability
+/// of its characters.
+fn collapse(chars: &[String], path: &[usize], steps: &[Step]) -> (String, f32) {
+    let mut text = String::new();
+    let (mut sum, mut n) = (0f32, 0u32);
+    let mut last = 0usize;
+    for (t, &k) in path.iter().enumerate() {
+        if k != 0 && k != last {
+            text.push_str(chars.get(k).map_or("", String::as_str));
+            sum += if k == steps[t].best {
+                steps[t].p
+            } else {
+                steps[t].p2
+            };
+            n += 1;
         }
-        Ok((text, if n == 0 { 0.0 } else { sum / n as f32 }))
+        last = k;
+    }
+    (text, if n == 0 { 0.0 } else { sum / n as f32 })
+}
+
+/// Other readings of the line: the greedy path with the runner-up taken at some of the
+/// [`MAX_UNSURE`] steps where the reader was least sure (runner-up probability at least
+/// [`UNSURE_P`]), in every combination. A blurred "Frank" read as "Fran" has "k" as the
+/// runner-up of a blank; a name matched only in such a reading is worth a moderator's look.
+fn alternates(chars: &[String], steps: &[Step], text: &str) -> Vec<String> {
+    let mut unsure: Vec<usize> = (0..steps.len())
+        .filter(|&t| steps[t].p2 >= UNSURE_P)
+        .collect();
+    unsure.sort_by(|&a, &b| steps[b].p2.total_cmp(&steps[a].p2));
+    unsure.truncate(MAX_UNSURE);
+    let mut out: Vec<String> = Vec::new();
+    let mut path: Vec<usize> = steps.iter().map(|s| s.best).collect();
+    for mask in 1u32..(1 << unsure.len()) {
+        for (i, &t) in unsure.iter().enumerate() {
+            path[t] = if mask & (1 << i) != 0 {
+                steps[t].second
+            } else {
+                steps[t].best
+            };
+        }
+        let (alt, _) = collapse(chars, &path, steps);
+        let alt = alt.trim().to_string();
+        if !alt.is_empty() && alt != text.trim() && !out.contains(&alt) {
+            out.push(alt);
+        }
+    }
+    out
+}
+
+/// What the recogniser made of a line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub text: String,
+    /// Mean probability of the characters read (0..1).
+    pub confidence: f32,
+    /// Other readings where the reader was unsure of some characters ([`Recognizer::read`]).
+    pub alternates: Vec<String>,
+}
+
+/// A runner-up this likely makes a step unsure.
+const UNSURE_P: f32 = 0.08;
+/// At most this many unsure steps are varied (2^n - 1 alternates).
+const MAX_UNSURE: usize = 4;
+
+/// One CTC step's two most likely classes (0 = blank) and their probabilities.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    best: usize,
+    p: f32,
+    second: usize,
+    p2: f32,
+}
+
+impl Step {
+    fn of(probs: &[f32]) -> Step {
+        let mut s = Step {
+            best: 0,
+            p: f32::MIN,
+            second: 0,
+            p2: f32::MIN,
+        };
+        for (k, &v) in probs.iter().enumerate() {
+            if v > s.p {
+                (s.second, s.p2) = (s.best, s.p);
+                (s.best, s.p) = (k, v);
+            } else if v > s.p2 {
+                (s.second, s.p2) = (k, v);
+            }
+        }
+        s
     }
 }
 
@@ -143,4 +230,55 @@ fn cut_out(image: &RgbImage, quad: &[[f32; 2]; 4], width: u32, content: u32) -> 
         }
     }
     data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step sure of `best` (probability `p`) with runner-up `second` at `1 - p`.
+    fn step(best: usize, p: f32, second: usize) -> Step {
+        Step {
+            best,
+            p,
+            second,
+            p2: 1.0 - p,
+        }
+    }
+
+    #[test]
+    fn the_runner_up_is_read_where_the_reader_was_unsure() {
+        // Index 0 is the blank. "Fran" with a doubtful blank whose runner-up is "k".
+        let chars: Vec<String> = ["", "F", "r", "a", "n", "k"]
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let steps = [
+            step(1, 0.99, 0),
+            step(2, 0.99, 0),
+            step(3, 0.98, 0),
+            step(4, 0.97, 0),
+            step(0, 0.6, 5),
+            step(0, 0.99, 0),
+        ];
+        let best: Vec<usize> = steps.iter().map(|s| s.best).collect();
+        let (text, confidence) = collapse(&chars, &best, &steps);
+        assert_eq!(text, "Fran");
+        assert!((confidence - 0.9825).abs() < 1e-4, "{confidence}");
+        assert_eq!(alternates(&chars, &steps, &text), ["Frank"]);
+        // Sure steps give no alternative; repeats still collapse ("aa" -> "a").
+        let sure = [step(3, 0.99, 0), step(3, 0.99, 0), step(0, 0.99, 5)];
+        let path: Vec<usize> = sure.iter().map(|s| s.best).collect();
+        assert_eq!(collapse(&chars, &path, &sure).0, "a");
+        assert!(alternates(&chars, &sure, "a").is_empty());
+    }
+
+    #[test]
+    fn step_of_keeps_the_two_most_likely() {
+        let s = Step::of(&[0.1, 0.6, 0.05, 0.25]);
+        assert_eq!((s.best, s.second), (1, 3));
+        assert!((s.p - 0.6).abs() < 1e-6 && (s.p2 - 0.25).abs() < 1e-6);
+        let s = Step::of(&[0.7, 0.1, 0.2]);
+        assert_eq!((s.best, s.second), (0, 2));
+    }
 }

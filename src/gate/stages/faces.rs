@@ -14,7 +14,12 @@ pub fn run(ctx: &Context, sheet: &mut Sheet<'_>) {
     let (Some(engine), Some(c)) = (&ctx.engine, &sheet.clean) else {
         return;
     };
-    match engine.faces_in(&c.bytes) {
+    let found = engine.decode(&c.bytes).and_then(|decoded| {
+        let found = engine.faces_in_decoded_photo(&decoded, &c.bytes);
+        sheet.decoded = Some(decoded);
+        found
+    });
+    match found {
         Ok(found) => sheet.findings.extend(
             match_faces(&found, &ctx.judge.templates)
                 .into_iter()
