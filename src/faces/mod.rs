@@ -58,10 +58,10 @@ mod decode;
 mod detect;
 mod embed;
 
-pub use decode::decode_upright;
-pub use decode::Decoded;
 /// Shared with the text reader (`crate::ocr`), which decodes photos the same way.
 pub(crate) use decode::decode_at_least;
+pub use decode::decode_upright;
+pub use decode::Decoded;
 
 /// An upright decode whose longer side is at least `min_long_side` (a JPEG DCT-scaled, so much
 /// cheaper than in full), with the full upright size that face boxes refer to: for previews.
@@ -248,10 +248,14 @@ pub const CLOSE_THRESHOLD: f32 = 0.25;
 /// The close look runs on pictures whose longer side is over this (smaller ones are seen at
 /// full resolution by the coarse and fine passes already).
 const CLOSE_LOOK_MIN_LONG_SIDE: u32 = 1400;
-/// A face at least this tall at the cue's scale (and scoring over the close look's threshold)
-/// is one CenterFace finds reliably there (recall 1.00 from 32 px at 0.63× native, issue 10's
-/// table), so it needs no closer look of its own.
+/// A face at least this tall at the cue's scale (and scoring over [`CUE_SURE_SCORE`]) is one
+/// CenterFace finds reliably there (recall 1.00 from 32 px at 0.63× native, issue 10's table),
+/// so it needs no closer look of its own.
 const CUE_SURE_FACE_PX: f32 = 24.0;
+/// A cue candidate scoring at most this is doubtful: the close look around it decides. (At 0.25,
+/// the close look's own threshold, the cue kept three ~50 px "faces" scoring 0.28–0.31 on the
+/// suit of a portrait upscaled 7×, which the look at full resolution does not find.)
+const CUE_SURE_SCORE: f32 = 0.5;
 
 /// The first decode is at least this large on its longer side (full size up to ~8000 px wide).
 ///
@@ -446,10 +450,12 @@ impl FaceEngine {
                         .detector
                         .detect_grid(image, &cue, threshold, |_| true)?;
                     let mut wanted = vec![false; native.len()];
-                    // A strong face the cue sees at a size it detects reliably is found already:
-                    // only weak or small candidates ask for the close look around them.
+                    // A sure face the cue sees at a size it detects reliably is found already:
+                    // only doubtful or small candidates ask for the close look around them, and
+                    // the close look alone decides whether they are faces (a doubtful cue on a
+                    // shirt's pattern is not a face that the look at full resolution rejects).
                     let asks = |d: &detect::Detection| {
-                        d.score <= self.options.close_threshold
+                        d.score <= CUE_SURE_SCORE
                             || (d.rect[3] - d.rect[1]) * cue.r < CUE_SURE_FACE_PX
                     };
                     for d in hits.iter().filter(|d| asks(d)) {
@@ -468,10 +474,7 @@ impl FaceEngine {
                         self.options.close_threshold,
                         |k| wanted[k],
                     )?;
-                    found.extend(
-                        hits.into_iter()
-                            .filter(|d| d.score > self.options.close_threshold),
-                    );
+                    found.extend(hits.into_iter().filter(|d| !asks(d)));
                     found
                 }
                 _ => self.detector.detect_grid(
