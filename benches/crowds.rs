@@ -188,6 +188,26 @@ fn main() {
             },
         ),
         (
+            "cued-0.5-t0.1",
+            EngineOptions {
+                close_look: CloseLook::WhereCued {
+                    scale: 0.5,
+                    threshold: 0.1,
+                },
+                ..base
+            },
+        ),
+        (
+            "cued-0.5-t0.15",
+            EngineOptions {
+                close_look: CloseLook::WhereCued {
+                    scale: 0.5,
+                    threshold: 0.15,
+                },
+                ..base
+            },
+        ),
+        (
             "cued-0.33",
             EngineOptions {
                 close_look: CloseLook::WhereCued {
