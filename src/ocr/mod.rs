@@ -146,16 +146,16 @@ impl TextEngine {
             }
         };
         // A 12 MP JPEG is decoded in full either way (a DCT-scaled decode saves little there).
-        let reduced = &given.image;
-        let (dw, dh) = reduced.dimensions();
+        let picture = &given.image;
+        let (dw, dh) = picture.dimensions();
         let (full_w, full_h) = (given.full_width, given.full_height);
-        let regions = detector.detect(reduced)?;
+        let is_full = (dw, dh) == (full_w, full_h);
+        let regions = detector.detect(picture)?;
         // Decoded pixels → full-resolution pixels.
         let (fx, fy) = (
             full_w as f32 / dw.max(1) as f32,
             full_h as f32 / dh.max(1) as f32,
         );
-        let given_is_full = given.image.dimensions() == (full_w, full_h);
         let mut full: Option<RgbImage> = None;
         let mut lines = Vec::new();
         for quad in regions {
@@ -167,18 +167,18 @@ impl TextEngine {
             // Read from the reduced decode when the line is at least ~0.75 of the reader's
             // 48 px there; else from the full-resolution picture.
             let (_, reduced_height) = detect::quad_sides(&quad);
-            let sharp_enough = reduced_height >= 36.0 || (dw, dh) == (full_w, full_h);
+            let sharp_enough = reduced_height >= 36.0 || is_full;
             let (source, q) = if sharp_enough {
-                (reduced, quad)
+                (picture, quad)
             } else {
-                if full.is_none() && !given_is_full {
+                if full.is_none() {
                     full = Some(
                         crate::faces::decode_at_least(encoded, u32::MAX)
                             .map_err(|e| TextError::Decode(e.to_string()))?
                             .image,
                     );
                 }
-                let img = full.as_ref().unwrap_or(&given.image);
+                let img = full.as_ref().unwrap_or(picture);
                 let (sx, sy) = (
                     img.width() as f32 / full_w.max(1) as f32,
                     img.height() as f32 / full_h.max(1) as f32,
