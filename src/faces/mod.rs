@@ -256,6 +256,9 @@ const CUE_SURE_FACE_PX: f32 = 24.0;
 /// the close look's own threshold, the cue kept three ~50 px "faces" scoring 0.28–0.31 on the
 /// suit of a portrait upscaled 7×, which the look at full resolution does not find.)
 const CUE_SURE_SCORE: f32 = 0.5;
+/// A candidate the cue sees at a size it detects reliably but scores under this is texture, not
+/// a face worth a closer look (small candidates always get one).
+const CUE_ASK_LARGE_MIN: f32 = 0.15;
 
 /// The first decode is at least this large on its longer side (full size up to ~8000 px wide).
 ///
@@ -454,9 +457,10 @@ impl FaceEngine {
                     // only doubtful or small candidates ask for the close look around them, and
                     // the close look alone decides whether they are faces (a doubtful cue on a
                     // shirt's pattern is not a face that the look at full resolution rejects).
+                    let small =
+                        |d: &detect::Detection| (d.rect[3] - d.rect[1]) * cue.r < CUE_SURE_FACE_PX;
                     let asks = |d: &detect::Detection| {
-                        d.score <= CUE_SURE_SCORE
-                            || (d.rect[3] - d.rect[1]) * cue.r < CUE_SURE_FACE_PX
+                        small(d) || (d.score <= CUE_SURE_SCORE && d.score >= CUE_ASK_LARGE_MIN)
                     };
                     for d in hits.iter().filter(|d| asks(d)) {
                         let r = native.r;
@@ -474,7 +478,10 @@ impl FaceEngine {
                         self.options.close_threshold,
                         |k| wanted[k],
                     )?;
-                    found.extend(hits.into_iter().filter(|d| !asks(d)));
+                    found.extend(
+                        hits.into_iter()
+                            .filter(|d| !small(d) && d.score > CUE_SURE_SCORE),
+                    );
                     found
                 }
                 _ => self.detector.detect_grid(
