@@ -144,13 +144,17 @@ pub(crate) fn letterbox(image: &RgbImage, width: u32, height: u32, r: f32) -> Ve
         let fy = sy - y0 as f32;
         let row0 = &src[y0 * stride..(y0 + 1) * stride];
         let row1 = &src[y1 * stride..(y1 + 1) * stride];
-        for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
-            for c in 0..3 {
-                let top = row0[x0 + c] as f32 * (1.0 - fx) + row0[x1 + c] as f32 * fx;
-                let bottom = row1[x0 + c] as f32 * (1.0 - fx) + row1[x1 + c] as f32 * fx;
-                let v = top + (bottom - top) * fy;
-                // RGB → BGR planes.
-                data[(2 - c) * plane + y * cw + x] = (v / 255.0 - 0.5) / 0.5;
+        // One plane row at a time (RGB → BGR planes), (v/255 - 0.5)/0.5 as one multiply-add:
+        // a division per sample and writes strided across three planes made this loop ~7% of
+        // the text stage.
+        for c in 0..3 {
+            let start = (2 - c) * plane + y * cw;
+            for (out, &(x0, x1, fx)) in data[start..start + tw].iter_mut().zip(&xs) {
+                let (a, b) = (row0[x0 + c] as f32, row0[x1 + c] as f32);
+                let top = a + (b - a) * fx;
+                let (a, b) = (row1[x0 + c] as f32, row1[x1 + c] as f32);
+                let bottom = a + (b - a) * fx;
+                *out = (top + (bottom - top) * fy) * (2.0 / 255.0) - 1.0;
             }
         }
     }
