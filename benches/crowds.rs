@@ -17,7 +17,7 @@ mod crowd;
 
 use std::time::Instant;
 
-use consentgate::faces::{CloseLook, EngineOptions, FaceEngine, FinePass};
+use consentgate::faces::{CloseLook, Cue, EngineOptions, FaceEngine, FinePass};
 use crowd::{Scene, Source, Tally};
 use image::codecs::jpeg::JpegEncoder;
 use image::RgbImage;
@@ -191,6 +191,7 @@ fn main() {
             "cued-0.5-t0.1",
             EngineOptions {
                 close_look: CloseLook::WhereCued {
+                    cue: Cue::CenterFace,
                     scale: 0.5,
                     threshold: 0.1,
                 },
@@ -201,6 +202,7 @@ fn main() {
             "cued-0.5-t0.15",
             EngineOptions {
                 close_look: CloseLook::WhereCued {
+                    cue: Cue::CenterFace,
                     scale: 0.5,
                     threshold: 0.15,
                 },
@@ -211,6 +213,7 @@ fn main() {
             "cued-0.33",
             EngineOptions {
                 close_look: CloseLook::WhereCued {
+                    cue: Cue::CenterFace,
                     scale: 0.34,
                     threshold: 0.03,
                 },
@@ -219,13 +222,100 @@ fn main() {
         ),
     ];
     let pick = std::env::var("CROWDS_STRATEGIES").ok();
-    let chosen: Vec<_> = all
+    let mut chosen: Vec<(String, EngineOptions)> = all
         .into_iter()
         .filter(|(n, _)| match &pick {
             Some(p) => p.split(',').any(|x| x == *n),
             None => bench || *n == "native",
         })
+        .map(|(n, o)| (n.to_string(), o))
         .collect();
+    // Any cue by name: `retinaface-0.7-t0.02`, `centerface-0.5-t0.05` (cue, scale, threshold).
+    for name in pick.iter().flat_map(|p| p.split(',')) {
+        let mut parts = name.split('-');
+        let cue = match parts.next() {
+            Some("retinaface") => Cue::RetinaFace,
+            Some("centerface") => Cue::CenterFace,
+            _ => continue,
+        };
+        let scale = parts.next().and_then(|v| v.parse().ok());
+        let threshold = parts
+            .next()
+            .and_then(|v| v.strip_prefix('t'))
+            .and_then(|v| v.parse().ok());
+        let (Some(scale), Some(threshold)) = (scale, threshold) else {
+            panic!("strategy {name}: write cue-scale-tthreshold, e.g. retinaface-0.7-t0.02");
+        };
+        let close_look = CloseLook::WhereCued {
+            cue,
+            scale,
+            threshold,
+        };
+        chosen.push((name.to_string(), EngineOptions { close_look, ..base }));
+    }
+    // CROWDS_CUE=retinaface-0.7,centerface-0.5: the cue alone, per threshold: the share of faces
+    // it sees (a face it sees gets the close look), and its candidates in faceless photos (each
+    // asks for close-look tiles there: cost, not false faces).
+    if let Ok(cues) = std::env::var("CROWDS_CUE") {
+        for name in cues.split(',') {
+            let (cue, scale) = match name.split_once('-') {
+                Some(("retinaface", s)) => (Cue::RetinaFace, s.parse().expect("scale")),
+                Some(("centerface", s)) => (Cue::CenterFace, s.parse().expect("scale")),
+                _ => panic!("CROWDS_CUE: write retinaface-0.7 or centerface-0.5"),
+            };
+            let engine = FaceEngine::with_options(EngineOptions {
+                embed: false,
+                close_look: CloseLook::WhereCued {
+                    cue,
+                    scale,
+                    threshold: 0.02,
+                },
+                ..EngineOptions::default()
+            })
+            .expect("engine");
+            let t = Instant::now();
+            let seen: Vec<Vec<([f32; 4], f32)>> = scenes
+                .par_iter()
+                .map(|s| &s.1)
+                .chain(faceless.par_iter())
+                .map(|b| {
+                    engine
+                        .cue_candidates(b)
+                        .expect("cue")
+                        .into_iter()
+                        .map(|(f, score)| ([f.x, f.y, f.x + f.width, f.y + f.height], score))
+                        .collect()
+                })
+                .collect();
+            let secs =
+                t.elapsed().as_secs_f64() * rayon::current_num_threads() as f64 / seen.len() as f64;
+            println!("## cue {name}: ~{secs:.2} s/photo; seen by height at each threshold, candidates per faceless photo");
+            for threshold in [0.02f32, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2] {
+                let mut tally = Tally::default();
+                let keep = |v: &[([f32; 4], f32)]| -> Vec<[f32; 4]> {
+                    v.iter().filter(|c| c.1 > threshold).map(|c| c.0).collect()
+                };
+                for (s, v) in scenes.iter().zip(&seen) {
+                    tally.add(&s.2, &keep(v));
+                }
+                let ff: usize = seen[scenes.len()..].iter().map(|v| keep(v).len()).sum();
+                let row: Vec<String> = tally
+                    .table()
+                    .lines()
+                    .map(|l| {
+                        let f: Vec<&str> = l.split_whitespace().collect();
+                        format!("{}:{}", f[0], f.last().unwrap_or(&""))
+                    })
+                    .collect();
+                println!(
+                    "  t{threshold:<5} {}  faceless {:.1}",
+                    row.join(" "),
+                    ff as f64 / faceless.len().max(1) as f64
+                );
+            }
+        }
+        return;
+    }
     println!("\ncrowds: recall by face height (px), false faces, detection s/photo (1 thread)");
     for (name, options) in chosen {
         let engine = FaceEngine::with_options(options).expect("engine");
@@ -257,7 +347,12 @@ fn main() {
             .sum::<f64>()
             / (results.len() + false_faces.len()) as f64;
         let ff: usize = false_faces.iter().map(|f| f.0).sum();
-        println!("## {name}: {secs:.2} s/photo, wall {wall:.0} s; false faces {ff} in {} faceless photos", faceless.len());
+        println!(
+            "## {name}: {secs:.2} s/photo, wall {wall:.0} s; false faces {ff} in {} faceless photos; boxes matching no placed face: {} in mosaics (may be real background faces), {} in pasted crowds",
+            faceless.len(),
+            mosaic.extra,
+            pasted.extra
+        );
         println!("  height   found/total  recall   (mosaics | pasted crowds)");
         let lines_m: Vec<String> = mosaic.table().lines().map(String::from).collect();
         let lines_p: Vec<String> = pasted.table().lines().map(String::from).collect();

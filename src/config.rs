@@ -523,8 +523,8 @@ action = "{action}"
 small_faces = "{small}"
 
 # Where a large photo is looked at at its own resolution for small faces: "cued" only around
-# candidates a quick look at half size sees (as thorough on the crowds bench, much faster on
-# photos of a few people); "everywhere" over the whole picture.
+# candidates a quick first look sees, whose own small faces count too (more thorough on the
+# crowds bench, much faster on photos of a few people); "everywhere" over the whole picture.
 close_look = "{close_look}"
 
 # Re-upload detection: a photo within this PDQ distance (of 256 bits) of a rejected photo, or of

@@ -31,7 +31,11 @@ use crate::metadata::{exif, xmp};
 use image::ImageEncoder;
 use rayon::prelude::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_consentgate");
+/// The binary under test: this build's, or `GATE_BIN` (a saved build, for before/after runs
+/// interleaved in one session).
+fn bin() -> String {
+    std::env::var("GATE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_consentgate").to_string())
+}
 
 /// Built twice (Cargo.toml): `gate_batch` (no faces, against exiftool) and `gate_people` (photos of
 /// people through the whole gate with faces on: target >= 5 photos/s, reported with recall).
@@ -262,7 +266,7 @@ fn consentgate_once(
     register: &Path,
 ) -> (f64, f64, f64, usize, String) {
     let ws = root.join(format!("ws-{rep}"));
-    run_ok(Command::new(BIN).arg("init").arg(&ws), "consentgate init");
+    run_ok(Command::new(bin()).arg("init").arg(&ws), "consentgate init");
     let toml_path = ws.join("consentgate.toml");
     let toml = fs::read_to_string(&toml_path).expect("read consentgate.toml");
     assert!(
@@ -300,7 +304,7 @@ fn consentgate_once(
     };
     fs::write(&toml_path, toml).expect("write consentgate.toml");
     run_ok(
-        Command::new(BIN)
+        Command::new(bin())
             .arg("-w")
             .arg(&ws)
             .args(["--as", "bench", "register", "import"])
@@ -314,7 +318,7 @@ fn consentgate_once(
     let stdout = fs::File::create(&out_path).expect("create run output");
     let cpu_before = children_cpu_seconds();
     let started = Instant::now();
-    let status = Command::new(BIN)
+    let status = Command::new(bin())
         .arg("-w")
         .arg(&ws)
         .args(["--as", "bench", "run", "--channel", "website", "--json"])

@@ -26,9 +26,9 @@ pub(crate) struct Detector {
     threshold: f32,
 }
 
-struct DetectShape {
-    width: u32,
-    height: u32,
+pub(crate) struct DetectShape {
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Round up to a multiple of 32 (the network downsamples five times).
@@ -149,49 +149,11 @@ impl Detector {
         }
         Ok(out)
     }
+}
 
-    /// The close look: `image` scaled by `r` and covered by a grid of overlapping tiles (see
-    /// [`Grid`]); `wanted(tile)` says which tiles to run (all, or where a cue saw something).
-    /// Each face is reported by the tile that owns its centre, unless it touches an inner tile
-    /// edge there (cut: it is larger than the overlap, and the coarse pass's). Faces scoring over
-    /// `threshold`, in `image`'s pixel coordinates.
-    pub fn detect_grid(
-        &self,
-        image: &RgbImage,
-        grid: &Grid,
-        threshold: f32,
-        wanted: impl Fn(usize) -> bool,
-    ) -> Result<Vec<Detection>, FaceError> {
-        let shape = DetectShape {
-            width: grid.tile[0],
-            height: grid.tile[1],
-        };
-        let (pw, ph) = (grid.tile[0] as f32, grid.tile[1] as f32);
-        let (cw, ch) = (grid.content[0], grid.content[1]);
-        let mut out = Vec::new();
-        for (k, (x0, y0)) in grid.origins().enumerate() {
-            if !wanted(k) {
-                continue;
-            }
-            let dets = self.run_tile(image, &shape, grid.r, [x0, y0], threshold)?;
-            let (x0f, y0f) = (x0 as f32, y0 as f32);
-            let (inner_left, inner_top) = (x0 > 0, y0 > 0);
-            let inner_right = x0f + pw < cw - 1.0;
-            let inner_bottom = y0f + ph < ch - 1.0;
-            for d in dets {
-                let [x1, y1, x2, y2] = d.rect.map(|v| v * grid.r);
-                let cut = (inner_left && x1 - x0f <= SEAM_MARGIN)
-                    || (inner_top && y1 - y0f <= SEAM_MARGIN)
-                    || (inner_right && x2 - x0f >= pw - SEAM_MARGIN)
-                    || (inner_bottom && y2 - y0f >= ph - SEAM_MARGIN);
-                if !cut && grid.owner([(x1 + x2) / 2.0, (y1 + y2) / 2.0]) == k {
-                    out.push(d);
-                }
-            }
-        }
-        Ok(out)
-    }
-
+/// A detector that runs on one window of a scaled picture (CenterFace here, RetinaFace in
+/// `retina.rs`), so the close look's grid works with either.
+pub(crate) trait Tiles {
     /// Run one input: `image` scaled by `r`, the `shape`-sized window at `origin` (in scaled
     /// pixels; black beyond the picture). Detections above `threshold`, NMS applied, in `image`'s
     /// pixel coordinates.
@@ -202,30 +164,97 @@ impl Detector {
         r: f32,
         origin: [u32; 2],
         threshold: f32,
+    ) -> Result<Vec<Detection>, FaceError>;
+}
+
+impl Tiles for Detector {
+    fn run_tile(
+        &self,
+        image: &RgbImage,
+        shape: &DetectShape,
+        r: f32,
+        origin: [u32; 2],
+        threshold: f32,
     ) -> Result<Vec<Detection>, FaceError> {
-        let (w, h) = image.dimensions();
         let input = letterbox(image, shape.width, shape.height, r, origin);
         let dims = [1, 3, shape.height as usize, shape.width as usize];
         let outputs = self.model.run(&dims, input)?;
-        let content = [
-            (w as f32 * r - origin[0] as f32).clamp(0.0, shape.width as f32),
-            (h as f32 * r - origin[1] as f32).clamp(0.0, shape.height as f32),
-        ];
-        let mut dets = decode(&outputs, threshold, content)?;
-        let (ox, oy) = (origin[0] as f32, origin[1] as f32);
-        for d in &mut dets {
-            d.rect = [
-                (d.rect[0] + ox) / r,
-                (d.rect[1] + oy) / r,
-                (d.rect[2] + ox) / r,
-                (d.rect[3] + oy) / r,
-            ];
-            for p in &mut d.landmarks {
-                *p = [(p[0] + ox) / r, (p[1] + oy) / r];
-            }
-        }
+        let mut dets = decode(&outputs, threshold, window_content(image, shape, r, origin))?;
+        to_image(&mut dets, r, origin);
         Ok(dets)
     }
+}
+
+/// The width and height of the picture inside a window (the rest is black padding).
+pub(crate) fn window_content(
+    image: &RgbImage,
+    shape: &DetectShape,
+    r: f32,
+    origin: [u32; 2],
+) -> [f32; 2] {
+    let (w, h) = image.dimensions();
+    [
+        (w as f32 * r - origin[0] as f32).clamp(0.0, shape.width as f32),
+        (h as f32 * r - origin[1] as f32).clamp(0.0, shape.height as f32),
+    ]
+}
+
+/// Window coordinates → `image` coordinates.
+pub(crate) fn to_image(dets: &mut [Detection], r: f32, origin: [u32; 2]) {
+    let (ox, oy) = (origin[0] as f32, origin[1] as f32);
+    for d in dets {
+        d.rect = [
+            (d.rect[0] + ox) / r,
+            (d.rect[1] + oy) / r,
+            (d.rect[2] + ox) / r,
+            (d.rect[3] + oy) / r,
+        ];
+        for p in &mut d.landmarks {
+            *p = [(p[0] + ox) / r, (p[1] + oy) / r];
+        }
+    }
+}
+
+/// The close look: `image` scaled by `r` and covered by a grid of overlapping tiles (see
+/// [`Grid`]); `wanted(tile)` says which tiles to run (all, or where a cue saw something).
+/// Each face is reported by the tile that owns its centre, unless it touches an inner tile
+/// edge there (cut: it is larger than the overlap, and the coarse pass's). Faces scoring over
+/// `threshold`, in `image`'s pixel coordinates.
+pub(crate) fn detect_grid(
+    detector: &impl Tiles,
+    image: &RgbImage,
+    grid: &Grid,
+    threshold: f32,
+    wanted: impl Fn(usize) -> bool,
+) -> Result<Vec<Detection>, FaceError> {
+    let shape = DetectShape {
+        width: grid.tile[0],
+        height: grid.tile[1],
+    };
+    let (pw, ph) = (grid.tile[0] as f32, grid.tile[1] as f32);
+    let (cw, ch) = (grid.content[0], grid.content[1]);
+    let mut out = Vec::new();
+    for (k, (x0, y0)) in grid.origins().enumerate() {
+        if !wanted(k) {
+            continue;
+        }
+        let dets = detector.run_tile(image, &shape, grid.r, [x0, y0], threshold)?;
+        let (x0f, y0f) = (x0 as f32, y0 as f32);
+        let (inner_left, inner_top) = (x0 > 0, y0 > 0);
+        let inner_right = x0f + pw < cw - 1.0;
+        let inner_bottom = y0f + ph < ch - 1.0;
+        for d in dets {
+            let [x1, y1, x2, y2] = d.rect.map(|v| v * grid.r);
+            let cut = (inner_left && x1 - x0f <= SEAM_MARGIN)
+                || (inner_top && y1 - y0f <= SEAM_MARGIN)
+                || (inner_right && x2 - x0f >= pw - SEAM_MARGIN)
+                || (inner_bottom && y2 - y0f >= ph - SEAM_MARGIN);
+            if !cut && grid.owner([(x1 + x2) / 2.0, (y1 + y2) / 2.0]) == k {
+                out.push(d);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A grid of overlapping detector tiles over a picture scaled by `r`: as few tiles as keep each
@@ -335,7 +364,13 @@ const SEAM_MARGIN: f32 = 2.0;
 
 /// The `width`×`height` window at `origin` of `image` resized by `r` (bilinear), black beyond the
 /// picture, as NCHW float planes of 0–255 RGB values.
-fn letterbox(image: &RgbImage, width: u32, height: u32, r: f32, origin: [u32; 2]) -> Vec<f32> {
+pub(crate) fn letterbox(
+    image: &RgbImage,
+    width: u32,
+    height: u32,
+    r: f32,
+    origin: [u32; 2],
+) -> Vec<f32> {
     let (w, h) = image.dimensions();
     let (cw, ch) = (width as usize, height as usize);
     let plane = cw * ch;
@@ -452,7 +487,7 @@ impl Planes<'_> {
     }
 }
 
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+pub(crate) fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
     let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
     let inter = w * h;

@@ -17,12 +17,14 @@
 //!    candidate scoring 0.2–0.35 (a crowd): the picture at twice the scale in 2×2 overlapping
 //!    tiles of the same shape, merged with the coarse faces by NMS. See [`FinePass`].
 //!
-//! 3b. **Close look** ([`CloseLook`], default: everywhere), on pictures over 1400 px: CenterFace
-//!    at the picture's own resolution in a grid of overlapping tiles (a 12 MP photo: 4×3 tiles of
-//!    1120×1120, 128 px overlap), instead of the fine pass. It finds faces down to ~16 px, which
-//!    at 640 px are 2–5 input pixels and leave no trace for the coarse pass to trigger on
-//!    (issue 10: faces of 40 px and under were not found at all). Measured in
-//!    `benches/crowds.rs`; see README "Small faces".
+//! 3b. **Close look** ([`CloseLook`]), on pictures over 1400 px, instead of the fine pass:
+//!    CenterFace at the picture's own resolution in a grid of overlapping tiles (a 12 MP photo:
+//!    4×3 tiles of 1120×1120, 128 px overlap). It finds faces down to ~16 px, which at 640 px are
+//!    2–5 input pixels and leave no trace for the coarse pass to trigger on (issue 10: faces of
+//!    40 px and under were not found at all). By default only the tiles a first look asks for
+//!    ([`CloseLook::CUED`]: RetinaFace at 0.7 × the resolution, `retina.rs`, about a quarter of
+//!    CenterFace's cost per pixel) are looked at. Measured in `benches/crowds.rs` (`CROWDS_CUE`
+//!    measures the cue alone); see README "Small faces".
 //! 4. **Align** ([`align`]): a similarity transform from the five landmarks to dlib's mean face,
 //!    150×150 with 25% padding, sampled from the smallest decoded picture that has at least 0.75
 //!    picture pixels per chip pixel (a second, full-size decode only when a face in a photo over
@@ -57,6 +59,7 @@ pub mod align;
 mod decode;
 mod detect;
 mod embed;
+mod retina;
 
 /// Shared with the text reader (`crate::ocr`), which decodes photos the same way.
 pub(crate) use decode::decode_at_least;
@@ -151,6 +154,8 @@ pub struct FaceTimings {
     pub align_hash: Duration,
     /// Identity embeddings, all faces.
     pub embed: Duration,
+    /// Close-look tiles the cue asked for (all of them without a cue).
+    pub close_tiles: usize,
 }
 
 /// Tunables (the defaults are what consentgate uses; the bench and tests explore others).
@@ -183,17 +188,60 @@ pub enum CloseLook {
     Never,
     /// Over the whole picture.
     Everywhere,
-    /// Only in tiles where a first look at `scale` × the resolution, over the whole picture at
-    /// the low `threshold`, sees a candidate (plus that look's own faces).
-    WhereCued { scale: f32, threshold: f32 },
+    /// Only in tiles where a first look by `cue` at `scale` × the resolution, over the whole
+    /// picture at the low `threshold`, sees a candidate (plus that look's own sure faces).
+    WhereCued {
+        cue: Cue,
+        scale: f32,
+        threshold: f32,
+    },
+}
+
+/// The detector of the close look's first look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cue {
+    /// CenterFace, the detector of every other pass.
+    CenterFace,
+    /// RetinaFace-MobileNet0.25: about a quarter of CenterFace's cost at the same size.
+    RetinaFace,
+}
+
+impl Cue {
+    /// A cue face at a size the cue detects reliably and scoring over this is taken as found.
+    fn sure_score(self) -> f32 {
+        match self {
+            Cue::CenterFace => CUE_SURE_SCORE,
+            Cue::RetinaFace => RETINA_SURE_SCORE,
+        }
+    }
+
+    /// A small cue candidate scoring over this is taken as found too (it still asks for the
+    /// close look around it, which may find more).
+    fn sure_small_score(self) -> f32 {
+        match self {
+            Cue::CenterFace => f32::INFINITY,
+            Cue::RetinaFace => RETINA_SURE_SMALL_SCORE,
+        }
+    }
+
+    /// A large cue candidate scoring under this is texture and asks for no closer look.
+    fn ask_large_min(self) -> f32 {
+        match self {
+            Cue::CenterFace => CUE_ASK_LARGE_MIN,
+            Cue::RetinaFace => RETINA_ASK_LARGE_MIN,
+        }
+    }
 }
 
 impl CloseLook {
-    /// The cue consentgate uses (`[faces] close_look = "cued"`): a first look at half size at
-    /// threshold 0.05. On the crowds bench it found the same faces as [`CloseLook::Everywhere`]
-    /// to within 0.1% in every size bucket.
+    /// The cue consentgate uses (`[faces] close_look = "cued"`): RetinaFace at 0.7 × the
+    /// resolution, threshold 0.05. Measured alone on the crowds bench (`CROWDS_CUE`), it sees
+    /// 84% of 16 px faces and 88% of 20 px ones (CenterFace at half size, the cue before it: 31%
+    /// and 34%) with 1.9 candidates per faceless photo (44), in 0.6 s per 12 MP photo (0.75);
+    /// with the close look the crowds bench finds the same faces as [`CloseLook::Everywhere`].
     pub const CUED: CloseLook = CloseLook::WhereCued {
-        scale: 0.5,
+        cue: Cue::RetinaFace,
+        scale: 0.7,
         threshold: 0.05,
     };
 }
@@ -259,6 +307,16 @@ const CUE_SURE_SCORE: f32 = 0.5;
 /// A candidate the cue sees at a size it detects reliably but scores under this is texture, not
 /// a face worth a closer look (small candidates always get one).
 const CUE_ASK_LARGE_MIN: f32 = 0.15;
+/// RetinaFace's [`Cue::sure_score`] (its own demo's threshold: real faces score 0.9 and more).
+const RETINA_SURE_SCORE: f32 = 0.9;
+/// RetinaFace's [`Cue::sure_small_score`]. Small faces CenterFace misses at native resolution
+/// (cut-out heads pasted in rows) RetinaFace at 0.7× often sees: on the crowds bench, taking its
+/// small candidates over 0.3 raised recall of 16–23 px faces from 0.59 to 0.83 (pasted crowds
+/// 16 px 0.28 → 0.69) with no false face in 20 faceless photos and 19 boxes matching no placed
+/// face among ~25,000 in pasted crowds (10 before). Over 0.2: 0.86, but 56 such boxes.
+const RETINA_SURE_SMALL_SCORE: f32 = 0.3;
+/// RetinaFace's [`Cue::ask_large_min`].
+const RETINA_ASK_LARGE_MIN: f32 = 0.3;
 
 /// The first decode is at least this large on its longer side (full size up to ~8000 px wide).
 ///
@@ -280,10 +338,13 @@ const MIN_CHIP_SOURCE_SCALE: f32 = 0.75;
 
 static CENTERFACE_ONNX: &[u8] = include_bytes!("../../models/centerface.onnx");
 static RECOGNITION_ONNX: &[u8] = include_bytes!("../../models/face_recognition.onnx");
+static RETINAFACE_ONNX: &[u8] = include_bytes!("../../models/retinaface.onnx");
 
 /// Loaded models, shared by all threads of a run.
 pub struct FaceEngine {
     detector: detect::Detector,
+    /// The close look's cue, when it is RetinaFace.
+    retina: Option<retina::Retina>,
     embedder: Option<embed::Embedder>,
     hasher: Hasher,
     options: EngineOptions,
@@ -299,8 +360,30 @@ impl FaceEngine {
     pub fn with_options(options: EngineOptions) -> Result<FaceEngine, FaceError> {
         // Loading and optimising a model costs a few hundred milliseconds of one core at every
         // start, so the detector and the embedder load side by side.
-        let (detector, embedder) = rayon::join(
-            || detect::Detector::new(CENTERFACE_ONNX, options.detect_long_side, options.threshold),
+        let retina = matches!(
+            options.close_look,
+            CloseLook::WhereCued {
+                cue: Cue::RetinaFace,
+                ..
+            }
+        );
+        let ((detector, retina), embedder) = rayon::join(
+            || {
+                rayon::join(
+                    || {
+                        detect::Detector::new(
+                            CENTERFACE_ONNX,
+                            options.detect_long_side,
+                            options.threshold,
+                        )
+                    },
+                    || {
+                        retina
+                            .then(|| retina::Retina::new(RETINAFACE_ONNX))
+                            .transpose()
+                    },
+                )
+            },
             || {
                 options
                     .embed
@@ -308,7 +391,7 @@ impl FaceEngine {
                     .transpose()
             },
         );
-        let (detector, embedder) = (detector?, embedder?);
+        let (detector, retina, embedder) = (detector?, retina?, embedder?);
         let hasher = HasherConfig::new()
             .hash_alg(HashAlg::DoubleGradient)
             .hash_size(16, 16)
@@ -316,6 +399,7 @@ impl FaceEngine {
             .to_hasher();
         Ok(FaceEngine {
             detector,
+            retina,
             embedder,
             hasher,
             options,
@@ -447,11 +531,12 @@ impl FaceEngine {
             let image = &decoded.image;
             let native = detect::Grid::new(image.width(), image.height(), self.options.close_scale);
             let found = match self.options.close_look {
-                CloseLook::WhereCued { scale, threshold } => {
-                    let cue = detect::Grid::new(image.width(), image.height(), scale);
-                    let hits = self
-                        .detector
-                        .detect_grid(image, &cue, threshold, |_| true)?;
+                CloseLook::WhereCued {
+                    cue: cue_model,
+                    scale,
+                    threshold,
+                } => {
+                    let (cue, hits) = self.cue_hits(image, cue_model, scale, threshold)?;
                     let mut wanted = vec![false; native.len()];
                     // A sure face the cue sees at a size it detects reliably is found already:
                     // only doubtful or small candidates ask for the close look around them, and
@@ -459,8 +544,16 @@ impl FaceEngine {
                     // shirt's pattern is not a face that the look at full resolution rejects).
                     let small =
                         |d: &detect::Detection| (d.rect[3] - d.rect[1]) * cue.r < CUE_SURE_FACE_PX;
+                    let sure = |d: &detect::Detection| {
+                        d.score
+                            > if small(d) {
+                                cue_model.sure_small_score()
+                            } else {
+                                cue_model.sure_score()
+                            }
+                    };
                     let asks = |d: &detect::Detection| {
-                        small(d) || (d.score <= CUE_SURE_SCORE && d.score >= CUE_ASK_LARGE_MIN)
+                        small(d) || (!sure(d) && d.score >= cue_model.ask_large_min())
                     };
                     for d in hits.iter().filter(|d| asks(d)) {
                         let r = native.r;
@@ -472,24 +565,27 @@ impl FaceEngine {
                             wanted[k] = true;
                         }
                     }
-                    let mut found = self.detector.detect_grid(
+                    timings.close_tiles += wanted.iter().filter(|&&w| w).count();
+                    let mut found = detect::detect_grid(
+                        &self.detector,
                         image,
                         &native,
                         self.options.close_threshold,
                         |k| wanted[k],
                     )?;
-                    found.extend(
-                        hits.into_iter()
-                            .filter(|d| !small(d) && d.score > CUE_SURE_SCORE),
-                    );
+                    found.extend(hits.into_iter().filter(sure));
                     found
                 }
-                _ => self.detector.detect_grid(
-                    image,
-                    &native,
-                    self.options.close_threshold,
-                    |_| true,
-                )?,
+                _ => {
+                    timings.close_tiles += native.len();
+                    detect::detect_grid(
+                        &self.detector,
+                        image,
+                        &native,
+                        self.options.close_threshold,
+                        |_| true,
+                    )?
+                }
             };
             detections.extend(found.into_iter().map(|d| to_full(image, d)));
             detections = detect::nms(detections, NMS_IOU);
@@ -583,6 +679,65 @@ impl FaceEngine {
         Ok(faces)
     }
 
+    /// The close look's first look over a whole upright picture: `cue` at `scale` × its
+    /// resolution, candidates scoring over `threshold`, in the picture's pixels.
+    fn cue_hits(
+        &self,
+        image: &RgbImage,
+        cue: Cue,
+        scale: f32,
+        threshold: f32,
+    ) -> Result<(detect::Grid, Vec<detect::Detection>), FaceError> {
+        // (One RetinaFace input for the whole picture instead of tiles was no faster: 0.99 s of
+        // CPU per photo of gate_people's today mix against 0.99, crowd mix 1.72 against 1.55.)
+        let grid = detect::Grid::new(image.width(), image.height(), scale);
+        let hits = match (cue, &self.retina) {
+            (Cue::RetinaFace, Some(retina)) => {
+                detect::detect_grid(retina, image, &grid, threshold, |_| true)?
+            }
+            (Cue::RetinaFace, None) => {
+                return Err(FaceError::Model("loaded without the RetinaFace cue".into()))
+            }
+            (Cue::CenterFace, _) => {
+                detect::detect_grid(&self.detector, image, &grid, threshold, |_| true)?
+            }
+        };
+        Ok((grid, hits))
+    }
+
+    /// The candidates this engine's cue sees in an encoded photo (boxes in displayed pixels,
+    /// scores), for measuring the cue on its own (`benches/crowds.rs`); empty when the engine
+    /// has no cue.
+    pub fn cue_candidates(&self, encoded: &[u8]) -> Result<Vec<(FaceBox, f32)>, FaceError> {
+        let CloseLook::WhereCued {
+            cue,
+            scale,
+            threshold,
+        } = self.options.close_look
+        else {
+            return Ok(Vec::new());
+        };
+        let decoded = self.decode(encoded)?;
+        let image = &decoded.image;
+        let f = [
+            decoded.full_width as f32 / image.width().max(1) as f32,
+            decoded.full_height as f32 / image.height().max(1) as f32,
+        ];
+        let (_, hits) = self.cue_hits(image, cue, scale, threshold)?;
+        Ok(hits
+            .iter()
+            .map(|d| {
+                let bbox = FaceBox {
+                    x: d.rect[0] * f[0],
+                    y: d.rect[1] * f[1],
+                    width: (d.rect[2] - d.rect[0]) * f[0],
+                    height: (d.rect[3] - d.rect[1]) * f[1],
+                };
+                (bbox, d.score)
+            })
+            .collect())
+    }
+
     /// The identity embedding of a 150×150 chip (aligned as [`align::chip`] does).
     pub fn embed_chip(&self, chip: &RgbImage) -> Result<Vec<f32>, FaceError> {
         match &self.embedder {
@@ -607,6 +762,48 @@ impl FaceEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cue's sure faces join CenterFace's: the boxes must mean the same thing (recognisable
+    /// size, blur area) and the landmarks come in the same order (alignment).
+    #[test]
+    fn retinaface_boxes_and_landmarks_match_centerface() {
+        let bytes = include_bytes!("../../fixtures/faces/group_of_four.jpg");
+        let image = decode_upright(bytes).expect("decode");
+        let centerface = detect::Detector::new(CENTERFACE_ONNX, 640, 0.5).expect("centerface");
+        let retinaface = retina::Retina::new(RETINAFACE_ONNX).expect("retinaface");
+        let grid = detect::Grid::new(
+            image.width(),
+            image.height(),
+            1024.0 / image.width().max(image.height()) as f32,
+        );
+        let c = detect::detect_grid(&centerface, &image, &grid, 0.35, |_| true).expect("cf");
+        let r = detect::detect_grid(&retinaface, &image, &grid, 0.9, |_| true).expect("rf");
+        assert_eq!(r.len(), 4, "{r:?}");
+        for b in &r {
+            let a = c
+                .iter()
+                .max_by(|x, y| {
+                    detect::iou(&x.rect, &b.rect).total_cmp(&detect::iou(&y.rect, &b.rect))
+                })
+                .expect("a match");
+            let (ha, hb) = (a.rect[3] - a.rect[1], b.rect[3] - b.rect[1]);
+            eprintln!(
+                "iou {:.2} height ratio {:.2} landmarks {:?}",
+                detect::iou(&a.rect, &b.rect),
+                hb / ha,
+                a.landmarks
+                    .iter()
+                    .zip(&b.landmarks)
+                    .map(|(p, q)| ((p[0] - q[0]).hypot(p[1] - q[1]) / ha * 100.0).round())
+                    .collect::<Vec<_>>()
+            );
+            assert!(detect::iou(&a.rect, &b.rect) > 0.6, "{a:?} {b:?}");
+            assert!((0.8..1.25).contains(&(hb / ha)), "{a:?} {b:?}");
+            for (p, q) in a.landmarks.iter().zip(&b.landmarks) {
+                assert!((p[0] - q[0]).hypot(p[1] - q[1]) < 0.1 * ha, "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn engine_is_send_and_sync() {
