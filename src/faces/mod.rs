@@ -540,8 +540,10 @@ impl FaceEngine {
                     let mut wanted = vec![false; native.len()];
                     // A sure face the cue sees at a size it detects reliably is found already:
                     // only doubtful or small candidates ask for the close look around them, and
-                    // the close look alone decides whether they are faces (a doubtful cue on a
-                    // shirt's pattern is not a face that the look at full resolution rejects).
+                    // the close look decides whether a doubtful one is a face (a doubtful cue on
+                    // a shirt's pattern is not a face that the look at full resolution rejects).
+                    // A small candidate the cue is sure of ([`Cue::sure_small_score`]) is a
+                    // face either way; it still asks, for the faces around it.
                     let small =
                         |d: &detect::Detection| (d.rect[3] - d.rect[1]) * cue.r < CUE_SURE_FACE_PX;
                     let sure = |d: &detect::Detection| {
