@@ -152,8 +152,24 @@ impl Detector {
 }
 
 /// A detector that runs on one window of a scaled picture (CenterFace here, RetinaFace in
-/// `retina.rs`), so the close look's grid works with either.
+/// `retina.rs`), so the close look's grid works with either. Each says how its input differs
+/// from 0–255 RGB planes and how to read its outputs; [`Tiles::run_tile`] does the rest.
 pub(crate) trait Tiles {
+    fn model(&self) -> &Model;
+
+    /// Turn the window's NCHW 0–255 RGB planes (`plane` values each) into the model's input.
+    fn prepare(&self, _input: &mut [f32], _plane: usize) {}
+
+    /// Detections above `threshold` in window pixels, NMS applied; `content` is the width and
+    /// height of the picture inside the `shape`-sized window.
+    fn decode_window(
+        &self,
+        outputs: &[Output],
+        shape: &DetectShape,
+        threshold: f32,
+        content: [f32; 2],
+    ) -> Result<Vec<Detection>, FaceError>;
+
     /// Run one input: `image` scaled by `r`, the `shape`-sized window at `origin` (in scaled
     /// pixels; black beyond the picture). Detections above `threshold`, NMS applied, in `image`'s
     /// pixel coordinates.
@@ -164,43 +180,40 @@ pub(crate) trait Tiles {
         r: f32,
         origin: [u32; 2],
         threshold: f32,
-    ) -> Result<Vec<Detection>, FaceError>;
-}
-
-impl Tiles for Detector {
-    fn run_tile(
-        &self,
-        image: &RgbImage,
-        shape: &DetectShape,
-        r: f32,
-        origin: [u32; 2],
-        threshold: f32,
     ) -> Result<Vec<Detection>, FaceError> {
-        let input = letterbox(image, shape.width, shape.height, r, origin);
+        let mut input = letterbox(image, shape.width, shape.height, r, origin);
+        self.prepare(&mut input, (shape.width * shape.height) as usize);
         let dims = [1, 3, shape.height as usize, shape.width as usize];
-        let outputs = self.model.run(&dims, input)?;
-        let mut dets = decode(&outputs, threshold, window_content(image, shape, r, origin))?;
+        let outputs = self.model().run(&dims, input)?;
+        let (w, h) = image.dimensions();
+        let content = [
+            (w as f32 * r - origin[0] as f32).clamp(0.0, shape.width as f32),
+            (h as f32 * r - origin[1] as f32).clamp(0.0, shape.height as f32),
+        ];
+        let mut dets = self.decode_window(&outputs, shape, threshold, content)?;
         to_image(&mut dets, r, origin);
         Ok(dets)
     }
 }
 
-/// The width and height of the picture inside a window (the rest is black padding).
-pub(crate) fn window_content(
-    image: &RgbImage,
-    shape: &DetectShape,
-    r: f32,
-    origin: [u32; 2],
-) -> [f32; 2] {
-    let (w, h) = image.dimensions();
-    [
-        (w as f32 * r - origin[0] as f32).clamp(0.0, shape.width as f32),
-        (h as f32 * r - origin[1] as f32).clamp(0.0, shape.height as f32),
-    ]
+impl Tiles for Detector {
+    fn model(&self) -> &Model {
+        &self.model
+    }
+
+    fn decode_window(
+        &self,
+        outputs: &[Output],
+        _shape: &DetectShape,
+        threshold: f32,
+        content: [f32; 2],
+    ) -> Result<Vec<Detection>, FaceError> {
+        decode(outputs, threshold, content)
+    }
 }
 
 /// Window coordinates → `image` coordinates.
-pub(crate) fn to_image(dets: &mut [Detection], r: f32, origin: [u32; 2]) {
+fn to_image(dets: &mut [Detection], r: f32, origin: [u32; 2]) {
     let (ox, oy) = (origin[0] as f32, origin[1] as f32);
     for d in dets {
         d.rect = [

@@ -8,8 +8,6 @@
 //! costs about a quarter of CenterFace (issue 10: 0.062–0.071 s per megapixel on one core against
 //! 0.22–0.26), and at 0.7 × native it cues 98% of 16 px faces against CenterFace's 69% at half size.
 
-use image::RgbImage;
-
 use super::detect::{self, DetectShape, Detection, Tiles};
 use super::FaceError;
 use crate::infer::{Model, Output};
@@ -36,28 +34,27 @@ impl Retina {
 }
 
 impl Tiles for Retina {
-    fn run_tile(
-        &self,
-        image: &RgbImage,
-        shape: &DetectShape,
-        r: f32,
-        origin: [u32; 2],
-        threshold: f32,
-    ) -> Result<Vec<Detection>, FaceError> {
-        let mut input = detect::letterbox(image, shape.width, shape.height, r, origin);
-        // RGB planes of 0–255 → B, G, R minus their means.
-        let plane = (shape.width * shape.height) as usize;
+    fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// RGB planes of 0–255 → B, G, R minus their means.
+    fn prepare(&self, input: &mut [f32], plane: usize) {
         let (rg, b) = input.split_at_mut(2 * plane);
-        rg[..plane].swap_with_slice(b);
+        rg[..plane].swap_with_slice(&mut b[..plane]);
         for (c, values) in input.chunks_exact_mut(plane).enumerate() {
             values.iter_mut().for_each(|v| *v -= MEAN_BGR[c]);
         }
-        let dims = [1, 3, shape.height as usize, shape.width as usize];
-        let outputs = self.model.run(&dims, input)?;
-        let content = detect::window_content(image, shape, r, origin);
-        let mut dets = decode(&outputs, shape, threshold, content)?;
-        detect::to_image(&mut dets, r, origin);
-        Ok(dets)
+    }
+
+    fn decode_window(
+        &self,
+        outputs: &[Output],
+        shape: &DetectShape,
+        threshold: f32,
+        content: [f32; 2],
+    ) -> Result<Vec<Detection>, FaceError> {
+        decode(outputs, shape, threshold, content)
     }
 }
 
@@ -132,4 +129,48 @@ fn decode(
         }
     }
     Ok(detect::nms(dets, super::NMS_IOU))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(shape: Vec<usize>) -> Output {
+        let n = shape.iter().product();
+        Output {
+            shape,
+            data: vec![0.0; n],
+        }
+    }
+
+    /// Outputs that are not what this model gives (another export, a truncated run) are an
+    /// error the face stage holds the photo on, never read past their end.
+    #[test]
+    fn unexpected_outputs_are_an_inference_error() {
+        let shape = DetectShape {
+            width: 64,
+            height: 32,
+        };
+        // 64×32: strides 8, 16, 32 give (8·4 + 4·2 + 2·1) cells × 2 anchors = 84.
+        let good = [
+            output(vec![1, 84, 4]),
+            output(vec![1, 84, 2]),
+            output(vec![1, 84, 10]),
+        ];
+        assert!(decode(&good, &shape, 0.5, [64.0, 32.0])
+            .expect("well-formed")
+            .is_empty());
+        let short = [
+            output(vec![1, 80, 4]),
+            output(vec![1, 84, 2]),
+            output(vec![1, 84, 10]),
+        ];
+        let two = [output(vec![1, 84, 4]), output(vec![1, 84, 2])];
+        for bad in [&short[..], &two[..]] {
+            match decode(bad, &shape, 0.5, [64.0, 32.0]) {
+                Err(FaceError::Inference(m)) => assert!(m.contains("RetinaFace"), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }
