@@ -194,6 +194,7 @@ fn main() {
                     cue: Cue::CenterFace,
                     scale: 0.5,
                     threshold: 0.1,
+                    reach: None,
                 },
                 ..base
             },
@@ -205,6 +206,7 @@ fn main() {
                     cue: Cue::CenterFace,
                     scale: 0.5,
                     threshold: 0.15,
+                    reach: None,
                 },
                 ..base
             },
@@ -216,6 +218,7 @@ fn main() {
                     cue: Cue::CenterFace,
                     scale: 0.34,
                     threshold: 0.03,
+                    reach: None,
                 },
                 ..base
             },
@@ -230,7 +233,8 @@ fn main() {
         })
         .map(|(n, o)| (n.to_string(), o))
         .collect();
-    // Any cue by name: `retinaface-0.7-t0.02`, `centerface-0.5-t0.05` (cue, scale, threshold).
+    // Any cue by name: `retinaface-0.7-t0.02`, `centerface-0.5-t0.05-r8` (cue, scale, threshold,
+    // and the close look's reach around each candidate in its heights; whole tiles without it).
     for name in pick.iter().flat_map(|p| p.split(',')) {
         let mut parts = name.split('-');
         let cue = match parts.next() {
@@ -244,12 +248,17 @@ fn main() {
             .and_then(|v| v.strip_prefix('t'))
             .and_then(|v| v.parse().ok());
         let (Some(scale), Some(threshold)) = (scale, threshold) else {
-            panic!("strategy {name}: write cue-scale-tthreshold, e.g. retinaface-0.7-t0.02");
+            panic!("strategy {name}: write cue-scale-tthreshold[-rREACH], e.g. retinaface-0.7-t0.02-r8");
         };
+        let reach = parts
+            .next()
+            .and_then(|v| v.strip_prefix('r'))
+            .and_then(|v| v.parse().ok());
         let close_look = CloseLook::WhereCued {
             cue,
             scale,
             threshold,
+            reach,
         };
         chosen.push((name.to_string(), EngineOptions { close_look, ..base }));
     }
@@ -269,6 +278,7 @@ fn main() {
                     cue,
                     scale,
                     threshold: 0.02,
+                    reach: None,
                 },
                 ..EngineOptions::default()
             })

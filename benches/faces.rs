@@ -170,17 +170,33 @@ fn main() {
 
     // The close look by cue, runs interleaved (the machine is noisy): its time (cue + the tiles
     // the cue asked for) and the tiles asked, out of 12.
-    println!("\n## close look by cue (median of 5 interleaved runs; ms, tiles asked of 12)");
-    let cued = |cue, scale, threshold| CloseLook::WhereCued {
+    println!(
+        "\n## close look by cue (median of 5 interleaved runs; ms, tiles asked of 12, MP run)"
+    );
+    let cued = |cue, scale, threshold, reach| CloseLook::WhereCued {
         cue,
         scale,
         threshold,
+        reach,
     };
     let looks = [
         ("everywhere", CloseLook::Everywhere),
-        ("centerface-0.5-t0.05", cued(Cue::CenterFace, 0.5, 0.05)),
-        ("retinaface-0.7-t0.02", cued(Cue::RetinaFace, 0.7, 0.02)),
-        ("retinaface-0.5-t0.02", cued(Cue::RetinaFace, 0.5, 0.02)),
+        (
+            "centerface-0.5-t0.05",
+            cued(Cue::CenterFace, 0.5, 0.05, None),
+        ),
+        (
+            "retinaface-0.7-t0.05",
+            cued(Cue::RetinaFace, 0.7, 0.05, None),
+        ),
+        (
+            "retinaface-0.7-t0.05-r8",
+            cued(Cue::RetinaFace, 0.7, 0.05, Some(8.0)),
+        ),
+        (
+            "retinaface-0.5-t0.02",
+            cued(Cue::RetinaFace, 0.5, 0.02, None),
+        ),
     ];
     let engines: Vec<FaceEngine> = looks
         .iter()
@@ -198,14 +214,15 @@ fn main() {
         for _ in 0..5 {
             for (k, engine) in engines.iter().enumerate() {
                 let (faces, t) = engine.faces_in_timed(bytes).unwrap();
-                runs[k].push((t.fine_detect, t.close_tiles, faces.len()));
+                let mp = t.close_pixels as f64 / 1e6;
+                runs[k].push((t.fine_detect, t.close_tiles, mp, faces.len()));
             }
         }
         for ((look, _), mut r) in looks.iter().zip(runs) {
             r.sort_by_key(|x| x.0);
-            let (d, tiles, n) = r[r.len() / 2];
+            let (d, tiles, mp, n) = r[r.len() / 2];
             println!(
-                "{name:>6} {look:<22} close look {:>7} ms, {tiles:>2} tiles, {n} faces",
+                "{name:>6} {look:<24} close look {:>7} ms, {tiles:>2} tiles, {mp:>5.2} MP, {n} faces",
                 ms(d)
             );
         }

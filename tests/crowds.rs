@@ -150,7 +150,25 @@ fn small_groups_far_apart_in_a_large_photo_are_all_found() {
         let mut canvas = crowd::canvas(Some(&crowd::faceless(0, 1008, 756, seed)), w, h);
         let faces = crowd::group_shots(sources(), &mut canvas, &[px; 4], seed);
         assert!(faces.len() >= 12, "{px} px: {} faces placed", faces.len());
-        found.add(&faces, &boxes(&jpeg(&canvas)));
+        let (seen, timings) = engine().faces_in_timed(&jpeg(&canvas)).expect("faces_in");
+        let seen: Vec<[f32; 4]> = seen
+            .iter()
+            .map(|f| {
+                [
+                    f.bbox.x,
+                    f.bbox.y,
+                    f.bbox.x + f.bbox.width,
+                    f.bbox.y + f.bbox.height,
+                ]
+            })
+            .collect();
+        found.add(&faces, &seen);
+        // The close look runs near the groups the cue saw, not over whole tiles of background.
+        let share = timings.close_pixels as f64 / f64::from(w * h);
+        assert!(
+            share < 0.5,
+            "{px} px: the close look ran over {share:.2} of the photo"
+        );
     }
     eprintln!("sparse groups, recall by face height:\n{}", found.table());
     assert!(

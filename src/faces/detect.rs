@@ -229,45 +229,164 @@ fn to_image(dets: &mut [Detection], r: f32, origin: [u32; 2]) {
 }
 
 /// The close look: `image` scaled by `r` and covered by a grid of overlapping tiles (see
-/// [`Grid`]); `wanted(tile)` says which tiles to run (all, or where a cue saw something).
+/// [`Grid`]); `wanted[tile]` says which tiles to run (all, or where a cue saw something).
 /// Each face is reported by the tile that owns its centre, unless it touches an inner tile
 /// edge there (cut: it is larger than the overlap, and the coarse pass's). Faces scoring over
-/// `threshold`, in `image`'s pixel coordinates.
+/// `threshold`, in `image`'s pixel coordinates, and the pixels run.
 pub(crate) fn detect_grid(
     detector: &impl Tiles,
     image: &RgbImage,
     grid: &Grid,
     threshold: f32,
-    wanted: impl Fn(usize) -> bool,
-) -> Result<Vec<Detection>, FaceError> {
+    wanted: &[bool],
+) -> Result<(Vec<Detection>, u64), FaceError> {
     let shape = DetectShape {
         width: grid.tile[0],
         height: grid.tile[1],
     };
-    let (pw, ph) = (grid.tile[0] as f32, grid.tile[1] as f32);
-    let (cw, ch) = (grid.content[0], grid.content[1]);
     let mut out = Vec::new();
+    let mut pixels = 0;
     for (k, (x0, y0)) in grid.origins().enumerate() {
-        if !wanted(k) {
+        if !wanted.get(k).copied().unwrap_or(false) {
             continue;
         }
         let dets = detector.run_tile(image, &shape, grid.r, [x0, y0], threshold)?;
-        let (x0f, y0f) = (x0 as f32, y0 as f32);
-        let (inner_left, inner_top) = (x0 > 0, y0 > 0);
-        let inner_right = x0f + pw < cw - 1.0;
-        let inner_bottom = y0f + ph < ch - 1.0;
-        for d in dets {
-            let [x1, y1, x2, y2] = d.rect.map(|v| v * grid.r);
-            let cut = (inner_left && x1 - x0f <= SEAM_MARGIN)
-                || (inner_top && y1 - y0f <= SEAM_MARGIN)
-                || (inner_right && x2 - x0f >= pw - SEAM_MARGIN)
-                || (inner_bottom && y2 - y0f >= ph - SEAM_MARGIN);
-            if !cut && grid.owner([(x1 + x2) / 2.0, (y1 + y2) / 2.0]) == k {
-                out.push(d);
-            }
+        pixels += u64::from(shape.width) * u64::from(shape.height);
+        let window = Window::new(grid, [x0, y0], [shape.width, shape.height]);
+        let tile = window.rect;
+        out.extend(
+            dets.into_iter()
+                .filter(|d| window.holds(d, grid.r, &tile) && grid.owner(centre(d, grid.r)) == k),
+        );
+    }
+    Ok((out, pixels))
+}
+
+/// The close look around a cue's candidates: each of `parts` (rectangles of `image` scaled by
+/// `r`, none overlapping another, each under [`GRID_MAX_TILE`] with its context) runs as one
+/// window with [`PART_CONTEXT`] pixels of the picture around it, and only faces centred in the
+/// part, not cut at the window's edge and no taller than [`GRID_OVERLAP`] count: the network's
+/// zero padding at a window's edge makes false faces and cut-off chins there, and a larger face
+/// is the coarse pass's. Faces in `image`'s pixels, and the pixels run.
+pub(crate) fn detect_parts(
+    detector: &impl Tiles,
+    image: &RgbImage,
+    r: f32,
+    parts: &[[f32; 4]],
+    threshold: f32,
+) -> Result<(Vec<Detection>, u64), FaceError> {
+    let content = [image.width() as f32 * r, image.height() as f32 * r];
+    let mut out = Vec::new();
+    let mut pixels = 0;
+    for part in parts {
+        let run = with_context(part, content);
+        // The window's sides, a multiple of 32, inside the picture where it can be.
+        let span = |lo: f32, hi: f32, len: f32| -> (u32, u32) {
+            let lo = lo.floor().max(0.0) as u32;
+            let want = round32((hi.ceil() as u32).saturating_sub(lo).max(1));
+            (
+                lo.min(round32(len.ceil() as u32).saturating_sub(want)),
+                want,
+            )
+        };
+        let (px, pw) = span(run[0], run[2], content[0]);
+        let (py, ph) = span(run[1], run[3], content[1]);
+        let shape = DetectShape {
+            width: pw,
+            height: ph,
+        };
+        let dets = detector.run_tile(image, &shape, r, [px, py], threshold)?;
+        pixels += u64::from(pw) * u64::from(ph);
+        let window = Window {
+            rect: [px as f32, py as f32, (px + pw) as f32, (py + ph) as f32],
+            content,
+        };
+        out.extend(dets.into_iter().filter(|d| {
+            let [_, y1, _, y2] = d.rect.map(|v| v * r);
+            window.holds(d, r, part) && y2 - y1 <= GRID_OVERLAP as f32
+        }));
+    }
+    Ok((out, pixels))
+}
+
+/// `part` widened by [`PART_CONTEXT`] on each side, inside the picture (`content`).
+pub(crate) fn with_context(part: &[f32; 4], content: [f32; 2]) -> [f32; 4] {
+    [
+        (part[0] - PART_CONTEXT).max(0.0),
+        (part[1] - PART_CONTEXT).max(0.0),
+        (part[2] + PART_CONTEXT).min(content[0]),
+        (part[3] + PART_CONTEXT).min(content[1]),
+    ]
+}
+
+/// Picture around a part that the close look also runs over (see [`detect_parts`]).
+pub(crate) const PART_CONTEXT: f32 = 64.0;
+
+/// One window run at scale `r`, in scaled pixels, and the scaled picture's size.
+struct Window {
+    rect: [f32; 4],
+    content: [f32; 2],
+}
+
+impl Window {
+    fn new(grid: &Grid, origin: [u32; 2], shape: [u32; 2]) -> Window {
+        let (x, y) = (origin[0] as f32, origin[1] as f32);
+        Window {
+            rect: [x, y, x + shape[0] as f32, y + shape[1] as f32],
+            content: grid.content,
         }
     }
-    Ok(out)
+
+    /// Whether detection `d` (in picture pixels) counts: centred in `core` and not touching an
+    /// edge of the window inside the picture (cut off there).
+    fn holds(&self, d: &Detection, r: f32, core: &[f32; 4]) -> bool {
+        let [x1, y1, x2, y2] = d.rect.map(|v| v * r);
+        let w = &self.rect;
+        let cut = (w[0] > 0.0 && x1 - w[0] <= SEAM_MARGIN)
+            || (w[1] > 0.0 && y1 - w[1] <= SEAM_MARGIN)
+            || (w[2] < self.content[0] - 1.0 && x2 >= w[2] - SEAM_MARGIN)
+            || (w[3] < self.content[1] - 1.0 && y2 >= w[3] - SEAM_MARGIN);
+        let c = [(x1 + x2) / 2.0, (y1 + y2) / 2.0];
+        !cut && c[0] >= core[0] && c[0] <= core[2] && c[1] >= core[1] && c[1] <= core[3]
+    }
+}
+
+fn centre(d: &Detection, r: f32) -> [f32; 2] {
+    [
+        (d.rect[0] + d.rect[2]) * r / 2.0,
+        (d.rect[1] + d.rect[3]) * r / 2.0,
+    ]
+}
+
+/// Squares merged into the rectangles that hold them: each rectangle grows to hold every
+/// square it overlaps, until no two overlap.
+pub(crate) fn merge_overlapping(squares: impl IntoIterator<Item = [f32; 4]>) -> Vec<[f32; 4]> {
+    let overlap =
+        |a: &[f32; 4], b: &[f32; 4]| a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3];
+    let mut parts: Vec<[f32; 4]> = Vec::new();
+    for square in squares {
+        let mut part = square;
+        loop {
+            let before = parts.len();
+            parts.retain(|q| {
+                let merge = overlap(q, &part);
+                if merge {
+                    part = [
+                        part[0].min(q[0]),
+                        part[1].min(q[1]),
+                        part[2].max(q[2]),
+                        part[3].max(q[3]),
+                    ];
+                }
+                !merge
+            });
+            if parts.len() == before {
+                break;
+            }
+        }
+        parts.push(part);
+    }
+    parts
 }
 
 /// A grid of overlapping detector tiles over a picture scaled by `r`: as few tiles as keep each
@@ -348,20 +467,22 @@ impl Grid {
         (index(1) * self.count[0] + index(0)) as usize
     }
 
-    /// Tiles (indices) whose area, widened by `margin` scaled pixels, contains `p`.
-    pub fn tiles_near(&self, p: [f32; 2], margin: f32) -> Vec<usize> {
-        let mut out = Vec::new();
-        for (k, (x0, y0)) in self.origins().enumerate() {
-            let (x0, y0) = (x0 as f32, y0 as f32);
-            if p[0] >= x0 - margin
-                && p[0] <= x0 + self.tile[0] as f32 + margin
-                && p[1] >= y0 - margin
-                && p[1] <= y0 + self.tile[1] as f32 + margin
-            {
-                out.push(k);
-            }
-        }
-        out
+    /// Every tile.
+    pub fn whole(&self) -> Vec<bool> {
+        vec![true; self.len()]
+    }
+
+    /// Tiles (indices) that `rect` (scaled pixels) overlaps.
+    pub fn tiles_touching(&self, rect: &[f32; 4]) -> Vec<usize> {
+        let (tw, th) = (self.tile[0] as f32, self.tile[1] as f32);
+        self.origins()
+            .enumerate()
+            .filter(|(_, (x0, y0))| {
+                let (x0, y0) = (*x0 as f32, *y0 as f32);
+                rect[0] <= x0 + tw && x0 <= rect[2] && rect[1] <= y0 + th && y0 <= rect[3]
+            })
+            .map(|(k, _)| k)
+            .collect()
     }
 }
 
@@ -563,5 +684,28 @@ mod tests {
         }
         let g = Grid::new(4032, 3024, 1.0);
         assert_eq!((g.count, g.tile), ([4, 3], [1120, 1120]));
+    }
+
+    /// Squares merge into the rectangles that hold them, again as a rectangle grows; a
+    /// rectangle touches the tiles it overlaps.
+    #[test]
+    fn squares_around_candidates_merge_into_parts() {
+        let sq = |x: f32, y: f32, h: f32| [x - h, y - h, x + h, y + h];
+        let parts = merge_overlapping([
+            sq(300.0, 200.0, 128.0),
+            sq(1100.0, 500.0, 128.0),
+            sq(900.0, 450.0, 128.0),
+        ]);
+        assert_eq!(
+            parts,
+            [[172.0, 72.0, 428.0, 328.0], [772.0, 322.0, 1228.0, 628.0]]
+        );
+        // One square over both: a single rectangle.
+        let parts = merge_overlapping(parts.into_iter().chain([sq(600.0, 300.0, 200.0)]));
+        assert_eq!(parts, [[172.0, 72.0, 1228.0, 628.0]]);
+        let g = Grid::new(4032, 3024, 1.0);
+        // In the overlap of tiles 0 (x 0–1120) and 1 (x 971–2091), top row.
+        assert_eq!(g.tiles_touching(&sq(1100.0, 500.0, 128.0)), [0, 1]);
+        assert_eq!(g.tiles_touching(&[0.0, 0.0, 4032.0, 3024.0]).len(), 12);
     }
 }
