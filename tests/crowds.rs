@@ -39,14 +39,7 @@ fn boxes(bytes: &[u8]) -> Vec<[f32; 4]> {
         .faces_in(bytes)
         .expect("faces_in")
         .iter()
-        .map(|f| {
-            [
-                f.bbox.x,
-                f.bbox.y,
-                f.bbox.x + f.bbox.width,
-                f.bbox.y + f.bbox.height,
-            ]
-        })
+        .map(|f| crowd::corners(&f.bbox))
         .collect()
 }
 
@@ -151,17 +144,7 @@ fn small_groups_far_apart_in_a_large_photo_are_all_found() {
         let faces = crowd::group_shots(sources(), &mut canvas, &[px; 4], seed);
         assert!(faces.len() >= 12, "{px} px: {} faces placed", faces.len());
         let (seen, timings) = engine().faces_in_timed(&jpeg(&canvas)).expect("faces_in");
-        let seen: Vec<[f32; 4]> = seen
-            .iter()
-            .map(|f| {
-                [
-                    f.bbox.x,
-                    f.bbox.y,
-                    f.bbox.x + f.bbox.width,
-                    f.bbox.y + f.bbox.height,
-                ]
-            })
-            .collect();
+        let seen: Vec<[f32; 4]> = seen.iter().map(|f| crowd::corners(&f.bbox)).collect();
         found.add(&faces, &seen);
         // The close look runs near the groups the cue saw, not over whole tiles of background.
         let share = timings.close_pixels as f64 / f64::from(w * h);

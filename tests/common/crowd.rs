@@ -85,14 +85,7 @@ pub fn load_sources(dir: &std::path::Path, engine: &consentgate::faces::FaceEngi
                 .expect("faces")
                 .iter()
                 .filter(|f| f.score >= 0.5 && f.bbox.height >= 24.0)
-                .map(|f| {
-                    [
-                        f.bbox.x,
-                        f.bbox.y,
-                        f.bbox.x + f.bbox.width,
-                        f.bbox.y + f.bbox.height,
-                    ]
-                })
+                .map(|f| corners(&f.bbox))
                 .collect();
             let name = p
                 .file_name()
@@ -613,4 +606,9 @@ impl Tally {
         }
         s
     }
+}
+
+/// A face box as its corners (x0, y0, x1, y1), as the tallies compare them.
+pub fn corners(b: &consentgate::faces::FaceBox) -> [f32; 4] {
+    [b.x, b.y, b.x + b.width, b.y + b.height]
 }
