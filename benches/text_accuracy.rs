@@ -23,7 +23,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_consentgate");
+/// The binary under test: this build's, or `GATE_BIN` (a saved build, for before/after runs
+/// interleaved in one session, as in `gate_people`).
+fn bin() -> String {
+    std::env::var("GATE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_consentgate").to_string())
+}
 
 struct Label {
     file: String,
@@ -80,7 +84,8 @@ fn main() {
         .tempdir()
         .expect("tempdir");
     let ws = tmp.path().join("ws");
-    run_ok(Command::new(BIN).arg("init").arg(&ws), "init");
+    let bin = bin();
+    run_ok(Command::new(&bin).arg("init").arg(&ws), "init");
     let toml_path = ws.join("consentgate.toml");
     let toml = fs::read_to_string(&toml_path).expect("config");
     // Faces off (this measures text); settle at once.
@@ -89,7 +94,7 @@ fn main() {
         .replacen("enabled = true", "enabled = false", 1);
     fs::write(&toml_path, toml).expect("write config");
     run_ok(
-        Command::new(BIN)
+        Command::new(&bin)
             .arg("-w")
             .arg(&ws)
             .args(["register", "import"])
@@ -101,7 +106,7 @@ fn main() {
     }
     let started = Instant::now();
     let stdout = run_ok(
-        Command::new(BIN)
+        Command::new(&bin)
             .arg("-w")
             .arg(&ws)
             .args(["run", "--channel", "website", "--json"]),

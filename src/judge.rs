@@ -3,6 +3,7 @@
 //! and the review page, so a caption is checked the same way everywhere.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use rusqlite::Connection;
 
@@ -26,7 +27,21 @@ pub struct Judge {
     pub devices: Vec<SchoolDevice>,
     /// Whole-image hashes of rejected photos (trusted quality only), for re-upload detection.
     pub rejected: Vec<RejectedHash>,
+    /// Full names by given name, built on the first misread line ([`Judge::misread_full_names`]).
+    given: OnceLock<HashMap<String, Vec<FullName>>>,
 }
+
+/// One way a student's full name is written: a given name (first or known-as) and a surname.
+struct FullName {
+    given: String,
+    last: String,
+}
+
+/// A misread full name may be this far from the name, in [`crate::ocr::misread_cost`] edits per
+/// letter of the name, in all and in each of its two words: "Cecrge Adeyeni" (1.5 over 13
+/// letters) is George Adeyemi; "Happy Birthday" is no Harry.
+const MISREAD_PER_LETTER: f32 = 0.25;
+const MISREAD_PER_WORD_LETTER: f32 = 0.35;
 
 impl Judge {
     pub fn new(
@@ -45,6 +60,7 @@ impl Judge {
             templates,
             devices,
             rejected,
+            given: OnceLock::new(),
         }
     }
 
@@ -73,5 +89,83 @@ impl Judge {
     /// Every student `text` names (or may name).
     pub fn scan(&self, text: &str, source: &TextSource) -> Vec<CaptionHit> {
         self.matcher.scan(text, source)
+    }
+
+    /// Readings of a line of text read off a picture in which two neighbouring words the reader
+    /// may have misread, letter by letter ([`crate::ocr::misread_cost`]), are a student's full
+    /// name written out: "Cecrge Adeyeni" gives "George Adeyemi". Nearest first; the line as
+    /// read is left to [`Judge::scan`], and what a reading names is `scan`'s to say.
+    pub fn misread_full_names(&self, text: &str) -> Vec<String> {
+        let given = self.given.get_or_init(|| {
+            let mut by: HashMap<String, Vec<FullName>> = HashMap::new();
+            for st in self.students.values() {
+                let last = st.preferred_surname.as_deref().unwrap_or(&st.last_name);
+                for g in [Some(st.first_name.as_str()), st.preferred_name.as_deref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    let list = by.entry(g.to_lowercase()).or_default();
+                    if !list.iter().any(|n| n.last == last) {
+                        list.push(FullName {
+                            given: g.to_string(),
+                            last: last.to_string(),
+                        });
+                    }
+                }
+            }
+            by
+        });
+        let words: Vec<(usize, usize)> = text
+            .split_whitespace()
+            .map(|w| {
+                let start = w.as_ptr() as usize - text.as_ptr() as usize;
+                let t = w.trim_matches(|c: char| !c.is_alphanumeric());
+                let s = start + w.find(t).unwrap_or(0);
+                (s, s + t.len())
+            })
+            .collect();
+        let fits = |cost: f32, letters: usize, per: f32| cost <= per * letters as f32;
+        let mut found: Vec<(f32, String)> = Vec::new();
+        for pair in words.windows(2) {
+            let (a, b) = (&text[pair[0].0..pair[0].1], &text[pair[1].0..pair[1].1]);
+            let word = |w: &str| w.chars().count() >= 2 && w.chars().all(char::is_alphabetic);
+            if !word(a) || !word(b) {
+                continue;
+            }
+            let (la, lb) = (a.chars().count(), b.chars().count());
+            for (g, names) in given {
+                let gl = g.chars().count();
+                if gl.abs_diff(la) as f32 > MISREAD_PER_WORD_LETTER * gl as f32 {
+                    continue;
+                }
+                let cg = crate::ocr::misread_cost(a, g);
+                if !fits(cg, gl, MISREAD_PER_WORD_LETTER) {
+                    continue;
+                }
+                for n in names {
+                    let ll = n.last.chars().count();
+                    if ll.abs_diff(lb) as f32 > MISREAD_PER_WORD_LETTER * ll as f32 {
+                        continue;
+                    }
+                    let cl = crate::ocr::misread_cost(b, &n.last);
+                    let cost = cg + cl;
+                    if cost > 0.0
+                        && fits(cl, ll, MISREAD_PER_WORD_LETTER)
+                        && fits(cost, gl + ll, MISREAD_PER_LETTER)
+                    {
+                        let reading = format!(
+                            "{}{} {}{}",
+                            &text[..pair[0].0],
+                            n.given,
+                            n.last,
+                            &text[pair[1].1..]
+                        );
+                        found.push((cost, reading));
+                    }
+                }
+            }
+        }
+        found.sort_by(|x, y| x.0.total_cmp(&y.0));
+        found.into_iter().map(|(_, r)| r).collect()
     }
 }

@@ -1243,6 +1243,7 @@ mod tests {
             student_id: "A1001".into(),
             severity: Severity::Block,
             form: "full name".into(),
+            part: false,
             matched: "Olivia Smith".into(),
             source: "x".into(),
             note: None,

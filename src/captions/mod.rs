@@ -103,6 +103,10 @@ pub struct CaptionHit {
     pub severity: Severity,
     /// Which name form matched, in words: "full name", "first name + initial", "surname alone"...
     pub form: String,
+    /// One name part alone (a first name, surname or nickname), not a combination of them:
+    /// what a second guess at a misread line may not rest on (`picture_text`).
+    #[serde(skip)]
+    pub part: bool,
     /// The words as written in the text.
     pub matched: String,
     /// `TextSource::label()` of where the text came from.
@@ -1263,6 +1267,7 @@ impl NameMatcher {
                 student_id: self.students[h.student as usize].id.clone(),
                 severity: h.severity,
                 form: h.form.to_string(),
+                part: h.part,
                 matched: text
                     .get(h.os as usize..h.oe as usize)
                     .unwrap_or("")

@@ -991,6 +991,7 @@ mod tests {
             student_id: "A1".into(),
             severity: Severity::Block,
             form: "full name".into(),
+            part: false,
             matched: "Olivia Smith".into(),
             source: "sidecar".into(),
             note: None,
