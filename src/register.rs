@@ -93,6 +93,25 @@ pub struct Student {
 }
 
 impl Student {
+    /// An on-roll student known by one first name and one surname, with no consent recorded
+    /// and not on the no-publish list (the rest as a register row with only those columns).
+    pub fn on_roll(id: &str, first: &str, last: &str) -> Student {
+        Student {
+            id: id.into(),
+            first_name: first.into(),
+            middle_names: String::new(),
+            last_name: last.into(),
+            preferred_name: None,
+            preferred_surname: None,
+            nicknames: vec![],
+            year: String::new(),
+            reg_group: String::new(),
+            status: Status::OnRoll,
+            no_publish: false,
+            consents: vec![],
+        }
+    }
+
     pub fn display_name(&self) -> String {
         let first = self.preferred_name.as_deref().unwrap_or(&self.first_name);
         let last = self.preferred_surname.as_deref().unwrap_or(&self.last_name);

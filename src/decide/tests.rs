@@ -14,18 +14,10 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 
 fn student(id: &str, no_publish: bool, consents: Vec<Consent>) -> Student {
     Student {
-        id: id.into(),
-        first_name: "Olivia".into(),
-        middle_names: String::new(),
-        last_name: "Smith".into(),
-        preferred_name: None,
-        preferred_surname: None,
-        nicknames: vec![],
         year: "5".into(),
-        reg_group: String::new(),
-        status: Status::OnRoll,
         no_publish,
         consents,
+        ..Student::on_roll(id, "Olivia", "Smith")
     }
 }
 

@@ -216,24 +216,14 @@ mod tests {
     use super::*;
     use crate::decide::ReasonKind;
     use crate::judge::Judge;
-    use crate::register::{Status, Student};
+    use crate::register::Student;
 
     fn ctx() -> Context {
         let mut config = crate::config::Config::default();
         config.faces.enabled = false;
         let olivia = Student {
-            id: "A1001".into(),
-            first_name: "Olivia".into(),
-            middle_names: String::new(),
-            last_name: "Smith".into(),
-            preferred_name: None,
-            preferred_surname: None,
-            nicknames: vec![],
             year: "5".into(),
-            reg_group: String::new(),
-            status: Status::OnRoll,
-            no_publish: false,
-            consents: vec![],
+            ..Student::on_roll("A1001", "Olivia", "Smith")
         };
         Context::new(
             &config,

@@ -78,33 +78,16 @@ fn names_in_words(hits: &[CaptionHit]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::register::{Status, Student};
-
-    fn student(id: &str, first: &str, last: &str) -> Student {
-        Student {
-            id: id.into(),
-            first_name: first.into(),
-            middle_names: String::new(),
-            last_name: last.into(),
-            preferred_name: None,
-            preferred_surname: None,
-            nicknames: vec![],
-            year: "5".into(),
-            reg_group: String::new(),
-            status: Status::OnRoll,
-            no_publish: false,
-            consents: vec![],
-        }
-    }
+    use crate::register::Student;
 
     fn judge() -> Judge {
         let students = [
-            student("G1", "George", "Adeyemi"),
-            student("G2", "Eilidh", "Hopkins"),
-            student("G3", "Mo", "Coleman"),
-            student("G4", "Sam", "Allen"),
-            student("G5", "Harry", "Baker"),
-            student("G6", "Ali", "Shaw"),
+            Student::on_roll("G1", "George", "Adeyemi"),
+            Student::on_roll("G2", "Eilidh", "Hopkins"),
+            Student::on_roll("G3", "Mo", "Coleman"),
+            Student::on_roll("G4", "Sam", "Allen"),
+            Student::on_roll("G5", "Harry", "Baker"),
+            Student::on_roll("G6", "Ali", "Shaw"),
         ];
         Judge::new(&students, vec![], vec![], vec![])
     }
