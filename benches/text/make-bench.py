@@ -8,10 +8,10 @@ whiteboard or birthday cake naming a student of fixtures/captions/register.csv, 
 x-height 8, 10, 12, 15, 20, 28, 40 or 60 px in the frame; rotated up to +-20 degrees, perspective
 warped, some blurred, some low-contrast, some with the object's edge occluded (never the name),
 pasted on a real photo from ../shared/corpus scaled to fill the frame. Also school signs that
-name no student ("Sports Day 2026", brand names on kits) and text-free photos (corpus photos in
-which rapidocr, an independent onnxruntime pipeline, finds no letters; the check runs when the
-`rapidocr_onnxruntime` module is importable (or RAPIDOCR_PATH names an unpacked wheel), else
-every large corpus photo is used).
+name no student ("Sports Day 2026", brand names on kits) pasted on text-free photos, and
+text-free photos themselves (corpus photos in which rapidocr, an independent onnxruntime
+pipeline, finds no letters; the check runs when the `rapidocr_onnxruntime` module is importable
+(or RAPIDOCR_PATH names an unpacked wheel), else every large corpus photo is used).
 
 Writes OUT_DIR/labels.tsv (file, category, kind, x_height, student) and OUT_DIR/register.csv.
 Needs Pillow and numpy, and the Debian fonts fonts-dejavu-core, fonts-liberation,
@@ -239,6 +239,17 @@ def main():
                 fn = f"n{n:04d}-{kind}-{xh}.jpg"
                 photo.save(out / fn, quality=88)
                 rows.append((fn, "name", kind, xh, s["id"]))
+    try:
+        if os.environ.get("RAPIDOCR_PATH"):  # an unpacked rapidocr-onnxruntime wheel
+            sys.path.insert(0, os.environ["RAPIDOCR_PATH"])
+        from rapidocr_onnxruntime import RapidOCR
+        engine = RapidOCR(use_cls=False)
+    except Exception:
+        engine = None
+    plain = [p for p in bgs if not has_letters(engine, p)]
+    # Signs go on text-free photos too: a background that shows a name (a photographer's credit,
+    # a caption printed under an old photo) would make "a sign naming no student" a photo that
+    # does name someone.
     for i, text in enumerate(SIGNS * 2):
         xh = rnd.choice([15, 20, 28, 40, 60])
         fp = rnd.choice([SANS_B, DSANS_B, SERIF_B])
@@ -248,19 +259,11 @@ def main():
         im = Image.new("RGBA", (tw + 2 * f.size, int(f.size * 2.2)), (255, 255, 255, 255))
         ImageDraw.Draw(im).text((f.size, f.size * 0.5), text, font=f, fill=(rnd.randrange(0, 200), 20, 40, 255))
         im = warp(im, rnd, rnd.uniform(-20, 20))
-        photo = background(rnd.choice(bgs), rnd)
+        photo = background(rnd.choice(plain), rnd)
         photo.paste(im, (rnd.randrange(0, W - im.width), rnd.randrange(0, H - im.height)), im)
         fn = f"s{i + 1:03d}-sign.jpg"
         photo.save(out / fn, quality=88)
         rows.append((fn, "sign", "sign", xh, "-"))
-    try:
-        if os.environ.get("RAPIDOCR_PATH"):  # an unpacked rapidocr-onnxruntime wheel
-            sys.path.insert(0, os.environ["RAPIDOCR_PATH"])
-        from rapidocr_onnxruntime import RapidOCR
-        engine = RapidOCR(use_cls=False)
-    except Exception:
-        engine = None
-    plain = [p for p in bgs if not has_letters(engine, p)]
     for i in range(50):
         photo = background(plain[i % len(plain)], rnd)
         fn = f"p{i + 1:03d}-plain.jpg"
