@@ -21,8 +21,10 @@
 //!    enough there and otherwise from a full-resolution decode (made once, only when needed).
 //!
 //! Models: `models/ppocr_det.onnx`, `models/ppocr_rec.onnx`, `models/ppocr_keys.txt` (Apache-2.0,
-//! from the `rapidocr-onnxruntime` wheel; see `models/PROVENANCE.md`), built into the binary and
-//! parsed on first use, so a run whose photos never reach this stage does not pay for them.
+//! from the `rapidocr-onnxruntime` wheel; see `models/PROVENANCE.md`), and the detector in 8-bit
+//! integers, `models/ppocr_det_int8.onnx`, which CPUs with VNNI run ([`DetectorModel`]). They are
+//! built into the binary and parsed on first use, so a run whose photos never reach this stage
+//! does not pay for them.
 
 use std::sync::OnceLock;
 
