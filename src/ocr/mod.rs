@@ -312,6 +312,23 @@ const LOOK_ALIKES: [(&str, &str); 12] = [
 /// within a group costs half an edit in [`misread_cost`].
 const CONFUSABLE: [&str; 7] = ["aceo", "hmnru", "ijlt1", "uvy", "gqy", "cg", "od"];
 
+/// The one-for-two look-alikes of [`LOOK_ALIKES`] ("cl" for "d"...) as (pair, letter), worked
+/// out once: [`misread_cost`] runs for every given name of the register on a misread line.
+fn one_for_two() -> &'static [(Vec<char>, char)] {
+    static PAIRS: OnceLock<Vec<(Vec<char>, char)>> = OnceLock::new();
+    PAIRS.get_or_init(|| {
+        LOOK_ALIKES
+            .iter()
+            .filter_map(|&(x, y)| match (x.len(), y.len()) {
+                (2, 1) => Some((x, y)),
+                (1, 2) => Some((y, x)),
+                _ => None,
+            })
+            .filter_map(|(two, one)| Some((two.chars().collect(), one.chars().next()?)))
+            .collect()
+    })
+}
+
 /// How far `read` is from `name` as a reader's misreading, in edits (letters compared without
 /// case): a swap of look-alike letters ([`CONFUSABLE`]) or of a letter for a pair that looks like
 /// it ("cl" for "d", "rn" for "m", "vv" for "w": [`LOOK_ALIKES`]) costs ½, any other swap,
@@ -331,17 +348,7 @@ pub fn misread_cost(read: &str, name: &str) -> f32 {
             1.0
         }
     };
-    // One-for-two look-alikes, lower case: (pair, letter).
-    let pairs = LOOK_ALIKES
-        .iter()
-        .filter_map(|&(x, y)| match (x.len(), y.len()) {
-            (2, 1) => Some((x, y)),
-            (1, 2) => Some((y, x)),
-            _ => None,
-        });
-    let pairs: Vec<(Vec<char>, char)> = pairs
-        .filter_map(|(two, one)| Some((two.chars().collect(), one.chars().next()?)))
-        .collect();
+    let pairs = one_for_two();
     let w = b.len() + 1;
     let mut d = vec![0f32; (a.len() + 1) * w];
     for i in 0..=a.len() {
@@ -356,7 +363,7 @@ pub fn misread_cost(read: &str, name: &str) -> f32 {
             if i > 0 && j > 0 {
                 best = best.min(d[(i - 1) * w + j - 1] + sub(a[i - 1], b[j - 1]));
             }
-            for (two, one) in &pairs {
+            for (two, one) in pairs {
                 if i > 1 && j > 0 && a[i - 2..i] == two[..] && b[j - 1] == *one {
                     best = best.min(d[(i - 2) * w + j - 1] + 0.5);
                 }
