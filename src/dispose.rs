@@ -65,6 +65,10 @@ pub enum DisposeError {
     Workspace(#[from] crate::workspace::WorkspaceError),
     #[error("the decision is recorded, but its outbox file could not be written yet ({0}); it is written the next time `consentgate run`, `watch` or a review command runs")]
     Unfinished(String),
+    #[error(
+        "the register changed after the photo was judged; it is judged again with the new register"
+    )]
+    RegisterChanged,
     #[error("cannot finish photo #{id} left by an interrupted run ({what}); check {path}, then run again")]
     Recover { id: i64, what: String, path: String },
 }
@@ -130,6 +134,15 @@ pub struct Fate<'a> {
     /// Every line of text read in the picture.
     pub texts: &'a [TextFinding],
     pub redacted: usize,
+}
+
+/// What a release was judged with: recorded only while both are still current.
+#[derive(Debug, Clone, Copy)]
+pub struct JudgedUnder {
+    /// The day the consent in the register was read for (consent can end at midnight).
+    pub today: chrono::NaiveDate,
+    /// The register's version; `None` for a context built from parts (tests, benches).
+    pub register_version: Option<i64>,
 }
 
 /// The gate's disposer: one per pass, shared by its threads.
@@ -220,15 +233,27 @@ impl<'a> Disposer<'a> {
         }
     }
 
-    /// Write-ahead record: the intended fate and where its files will go.
+    /// Write-ahead record: the intended fate and where its files will go. With `judged_under`,
+    /// the record is written only if the register is still at that version and the day has not
+    /// turned: the check and the write are one immediate transaction, so a register change that
+    /// commits while a photo is judged can never be overtaken by that photo's release.
     fn begin(
         &self,
         rec: &NewPhoto<'_>,
         outbox_path: Option<&str>,
         students: &[(String, String)],
+        judged_under: Option<JudgedUnder>,
     ) -> Result<i64, DisposeError> {
         let mut db = self.db();
-        let tx = db.transaction()?;
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if let Some(j) = judged_under {
+            let current = j.register_version.map_or(Ok(true), |v| {
+                journal::register_version(&tx).map(|now| now == v)
+            })?;
+            if !current || chrono::Local::now().date_naive() != j.today {
+                return Err(DisposeError::RegisterChanged);
+            }
+        }
         let id = journal::insert_pending(&tx, rec, Utc::now())?;
         let held_dir = (rec.state == PhotoState::PendingHold).then(|| format!("held/{id}"));
         journal::set_paths(&tx, id, outbox_path, held_dir.as_deref())?;
@@ -279,7 +304,7 @@ impl<'a> Disposer<'a> {
         s: &Staged<'_>,
         sidecar: Option<&StagedSidecar>,
         f: &Fate<'_>,
-        today: chrono::NaiveDate,
+        judged_under: JudgedUnder,
     ) -> PhotoOutcome {
         let Some(clean) = f.cleaned else {
             return PhotoOutcome::left(
@@ -290,7 +315,7 @@ impl<'a> Disposer<'a> {
                 },
             );
         };
-        let file_name = outbox::neutral_name(today, &clean.bytes, clean.extension);
+        let file_name = outbox::neutral_name(judged_under.today, &clean.bytes, clean.extension);
         let rel = Path::new("outbox").join(f.channel).join(&file_name);
         let dest = self.ws.root.join(&rel);
         let rel_s = rel.to_string_lossy().into_owned();
@@ -306,8 +331,11 @@ impl<'a> Disposer<'a> {
             &staged_path,
             side_path.as_deref().map(|p| (p, side_hash.as_deref())),
         );
-        let id = match self.begin(&rec, Some(&rel_s), f.students) {
+        let id = match self.begin(&rec, Some(&rel_s), f.students, Some(judged_under)) {
             Ok(id) => id,
+            Err(DisposeError::RegisterChanged) => {
+                return PhotoOutcome::left(s.name, LeftReason::RegisterChanged)
+            }
             Err(e) => {
                 return PhotoOutcome::left(s.name, LeftReason::JournalUnavailable(e.to_string()))
             }
@@ -396,7 +424,7 @@ impl<'a> Disposer<'a> {
             &staged_path,
             side_path.as_deref().map(|p| (p, side_hash.as_deref())),
         );
-        let id = match self.begin(&rec, None, f.students) {
+        let id = match self.begin(&rec, None, f.students, None) {
             Ok(id) => id,
             Err(e) => {
                 return PhotoOutcome::left(s.name, LeftReason::JournalUnavailable(e.to_string()))

@@ -755,6 +755,66 @@ fn a_register_change_mid_pass_applies_at_once() {
     eprintln!("mid-pass register change: {held} held after the import");
 }
 
+/// The same guarantee at the instant it is hardest: the register changes after a photo is
+/// judged and before its release is recorded. The release is refused (the check and the record
+/// are one transaction), the photo stays in staging, and the next run holds it.
+#[test]
+fn a_register_change_between_judging_and_recording_is_never_overtaken() {
+    let ws = Ws::new();
+    configure(&ws, 0, 30);
+    ws.drop_file("award.jpg", &jpeg(320, 240, 7));
+    fs::write(ws.staging().join("award.txt"), "Well done Olivia Smith").unwrap();
+    let (cmd, _) = ws.command(&["run", "--channel", "website", "--json"], None);
+    let mut cmd = cmd;
+    let run = cmd
+        .env("FAILPOINTS", "gate.judged=sleep(4000)")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The run's row is written once the models are loaded, just before the photo is judged.
+    wait_for(Duration::from_secs(120), "the run to start", || {
+        let conn = rusqlite::Connection::open(ws.root.join("consentgate.db")).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+            > 0
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    let import = ws.cg(&[
+        "register",
+        "import",
+        fixtures().join("demo/register.csv").to_str().unwrap(),
+    ]);
+    assert!(import.status.success());
+    let out = run.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        ws.files_under("outbox").is_empty(),
+        "released after the register named Olivia: {:?}\n{log}",
+        ws.files_under("outbox")
+    );
+    assert!(
+        ws.staging().join("award.jpg").exists(),
+        "left in staging\n{log}"
+    );
+    assert!(
+        journal(&ws).is_empty(),
+        "nothing recorded: {:?}",
+        journal(&ws)
+    );
+    let (lines, _, _) = ws.run_json("website");
+    let o = outcome_for(&lines, "award.jpg");
+    assert_eq!(o["decision"], "held", "{o}");
+    assert!(
+        o["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "caption_names_student"),
+        "{o}"
+    );
+}
+
 /// A configuration made invalid while `watch` runs stops the gating (fail closed: nothing is
 /// judged with settings known to be out of date) until it is fixed; then the photo is gated.
 #[test]

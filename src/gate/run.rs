@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::{assess, Context, GateError, LeftReason, Outcome, Photo, PhotoOutcome, Summary};
 use crate::decide::Verdict;
-use crate::dispose::{sha256_hex, unread_key, Disposer, Fate, Staged, StagedSidecar};
+use crate::dispose::{sha256_hex, unread_key, Disposer, Fate, JudgedUnder, Staged, StagedSidecar};
 use crate::findings::{Finding, Unread};
 use crate::intake::{self, Candidate, Found, SidecarRead};
 use crate::journal::{self, PhotoRecord, PhotoState};
@@ -267,6 +267,8 @@ impl Run<'_> {
             sidecar,
         };
         let a = assess(self.ctx, photo);
+        // Tests widen the window between judging and recording here (`FAILPOINTS=gate.judged=sleep(ms)`).
+        fail::fail_point!("gate.judged");
         if self.progress.register_changed() {
             self.unclaim(&hash);
             return Some(PhotoOutcome::left(&c.name, LeftReason::RegisterChanged));
@@ -296,8 +298,19 @@ impl Run<'_> {
         };
         Some(match &a.verdict {
             Verdict::Release => {
-                self.disposer
-                    .release(&staged, judged.as_ref(), &fate, self.ctx.today)
+                let under = JudgedUnder {
+                    today: self.ctx.today,
+                    register_version: self.ctx.register_version,
+                };
+                let o = self
+                    .disposer
+                    .release(&staged, judged.as_ref(), &fate, under);
+                if o.outcome == Outcome::Left(LeftReason::RegisterChanged) {
+                    // Let a watching caller notice too, so it reloads before the next photo.
+                    self.unclaim(&hash);
+                    self.progress.register_changed();
+                }
+                o
             }
             v => self
                 .disposer
