@@ -272,7 +272,7 @@ impl<'a> Disposer<'a> {
         recovered: bool,
     ) -> Result<(), DisposeError> {
         let mut db = self.db();
-        let tx = db.transaction()?;
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = Utc::now();
         journal::set_state(&tx, rec.id, state, now)?;
         let detail = serde_json::json!({

@@ -150,7 +150,9 @@ pub fn enrol(
         .iter()
         .map(|p| template_from_photo(engine, p, limits))
         .collect::<Result<Vec<_>, _>>()?;
-    let tx = conn.transaction().map_err(RegisterError::from)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(RegisterError::from)?;
     store_templates(&tx, id, &templates, "enrolment")?;
     crate::audit::record(
         &tx,

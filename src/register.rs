@@ -676,7 +676,9 @@ fn delimiter(text: &str) -> u8 {
 }
 
 /// Import (upsert) students from a CSV export. All or nothing; with `dry_run`, nothing at all.
-/// The import and its audit row (by `actor`) are one transaction.
+/// The import and its audit row (by `actor`) are one transaction, `BEGIN IMMEDIATE` because it
+/// reads before it writes: a deferred one fails with "database is locked" when a running gate
+/// commits between the two, instead of waiting its turn.
 pub fn import_csv(
     conn: &mut Connection,
     mut input: impl Read,
@@ -753,7 +755,7 @@ pub fn import_csv(
     unknown.dedup();
     report.unknown_channels = unknown;
 
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for Row { mut student } in rows {
         let before = get_student(&tx, &student.id)?;
         if cols.no_publish.is_none() {
@@ -926,7 +928,7 @@ pub fn withdraw(
     today: NaiveDate,
     actor: &str,
 ) -> Result<(), RegisterError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     if get_student(&tx, id)?.is_none() {
         return Err(RegisterError::UnknownStudent(id.to_string()));
     }
@@ -1009,7 +1011,7 @@ pub fn forget(
     student_id: &str,
     actor: &str,
 ) -> Result<usize, RegisterError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     if get_student(&tx, student_id)?.is_none() {
         return Err(RegisterError::UnknownStudent(student_id.to_string()));
     }
@@ -1057,7 +1059,7 @@ pub fn add_device(
     d: &SchoolDevice,
     actor: &str,
 ) -> Result<(), rusqlite::Error> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
         "INSERT OR REPLACE INTO devices (make, model, serial, note) VALUES (?1, ?2, ?3, ?4)",
         params![d.make, d.model, d.serial, d.note],
@@ -1114,6 +1116,35 @@ mod tests {
             dry_run: false,
         };
         import_csv(conn, csv, &options, today(), "test")
+    }
+
+    /// An import while a gate writes waits its turn and lands (a deferred transaction failed
+    /// here with "database is locked": its read snapshot went stale when the gate committed).
+    #[test]
+    fn an_import_waits_for_a_gate_that_is_writing() {
+        let (dir, mut conn) = db();
+        let path = dir.path().join("r.db");
+        let (writing, wait) = std::sync::mpsc::channel();
+        let gate = std::thread::spawn(move || {
+            let mut other = crate::db::open(&path).unwrap();
+            let tx = other
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .unwrap();
+            tx.execute(
+                "INSERT INTO devices (make, model, serial, note) VALUES ('a', 'b', 'c', 'd')",
+                [],
+            )
+            .unwrap();
+            writing.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(400));
+            tx.commit().unwrap();
+        });
+        wait.recv().unwrap();
+        let csv =
+            "UPN,Legal Forename,Legal Surname,Year Group,Consent Website\nA1,Olivia,Smith,Y6,yes\n";
+        let r = import(&mut conn, csv.as_bytes());
+        gate.join().unwrap();
+        assert_eq!(r.expect("the import waits, then lands").added, vec!["A1"]);
     }
 
     #[test]
