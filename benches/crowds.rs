@@ -260,7 +260,22 @@ fn main() {
             threshold,
             reach,
         };
-        chosen.push((name.to_string(), EngineOptions { close_look, ..base }));
+        // `-float`: the float close look where the int8 one would run (VNNI CPUs); `-c0.3`: the
+        // close look's threshold.
+        let float = name.split('-').any(|p| p == "float");
+        let close_threshold = name
+            .split('-')
+            .find_map(|p| p.strip_prefix('c').and_then(|v| v.parse().ok()))
+            .unwrap_or(base.close_threshold);
+        chosen.push((
+            name.to_string(),
+            EngineOptions {
+                close_look,
+                int8_close: base.int8_close && !float,
+                close_threshold,
+                ..base
+            },
+        ));
     }
     // CROWDS_CUE=retinaface-0.7,centerface-0.5: the cue alone, per threshold: the share of faces
     // it sees (a face it sees gets the close look), and its candidates in faceless photos (each
@@ -300,7 +315,9 @@ fn main() {
             let secs =
                 t.elapsed().as_secs_f64() * rayon::current_num_threads() as f64 / seen.len() as f64;
             println!("## cue {name}: ~{secs:.2} s/photo; seen by height at each threshold, candidates per faceless photo");
-            for threshold in [0.02f32, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2] {
+            for threshold in [
+                0.02f32, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.9,
+            ] {
                 let mut tally = Tally::default();
                 let keep = |v: &[([f32; 4], f32)]| -> Vec<[f32; 4]> {
                     v.iter().filter(|c| c.1 > threshold).map(|c| c.0).collect()

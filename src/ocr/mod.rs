@@ -95,13 +95,11 @@ pub enum DetectorModel {
 impl DetectorModel {
     /// The int8 model where this CPU has VNNI, else the float one.
     pub fn for_this_cpu() -> DetectorModel {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512vnni")
-            || std::arch::is_x86_feature_detected!("avxvnni")
-        {
-            return DetectorModel::Int8;
+        if crate::infer::int8_is_exact() {
+            DetectorModel::Int8
+        } else {
+            DetectorModel::Float
         }
-        DetectorModel::Float
     }
 
     fn onnx(self) -> &'static [u8] {
