@@ -11,17 +11,13 @@ does not depend on the last bits of the CPU's float arithmetic. consentgate pick
 where VNNI is present (src/faces/mod.rs).
 
 Usage: quantize_centerface.py centerface.onnx OUT.onnx REPO_ROOT"""
-import importlib, sys, tempfile
+import sys, tempfile
 from pathlib import Path
 import numpy as np
 import onnx
 from onnx import version_converter
 from PIL import Image
-import onnxruntime as ort
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-from onnxruntime.quantization.shape_inference import quant_pre_process
-
-qz = importlib.import_module("onnxruntime.quantization.quantize")
+from quantize_common import quantize
 
 src, dst, root = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 T = 1120  # a tile of the close look
@@ -46,45 +42,10 @@ def tile(path, long_side):
     return a.transpose(2, 0, 1)[None].copy()
 
 
-class Pictures(CalibrationDataReader):
-    def __init__(self, name):
-        self.name, self.left = name, list(PICTURES)
-
-    def get_next(self):
-        if not self.left:
-            return None
-        path, side = self.left.pop(0)
-        return {self.name: tile(root / path, side)}
-
-
-def sig3(v):
-    return np.asarray([float(f"{float(x):.3g}") for x in np.ravel(v)], np.float32).reshape(np.shape(v))
-
-
-make = qz.create_calibrator
-def rounded_calibrator(*args, **kwargs):
-    cal = make(*args, **kwargs)
-    compute = cal.compute_data
-    def compute_rounded():
-        data = compute()
-        for name in list(data.keys()):
-            t = data[name]
-            t.lowest, t.highest = sig3(t.lowest), sig3(t.highest)
-        return data
-    cal.compute_data = compute_rounded
-    return cal
-qz.create_calibrator = rounded_calibrator
-
 model = onnx.load(src)
-for i, n in enumerate(model.graph.node):  # CenterFace's nodes have no names to exclude by
+for i, n in enumerate(model.graph.node):  # CenterFace's nodes have no names
     n.name = n.name or f"node{i}"
 with tempfile.TemporaryDirectory() as tmp:
     onnx.save(version_converter.convert_version(model, 13), f"{tmp}/m13.onnx")
-    pre = f"{tmp}/pre.onnx"
-    quant_pre_process(f"{tmp}/m13.onnx", pre, skip_symbolic_shape=True)
-    name = ort.InferenceSession(pre, providers=["CPUExecutionProvider"]).get_inputs()[0].name
-    quantize_static(pre, dst, Pictures(name), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    nodes_to_exclude=[],
-                    calibration_providers=["CPUExecutionProvider"])
+    quantize(f"{tmp}/m13.onnx", dst, [(root / p, side) for p, side in PICTURES], lambda x: tile(*x))
 print(f"ok  quantised centerface written ({len(PICTURES)} calibration pictures)")

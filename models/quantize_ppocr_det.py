@@ -7,16 +7,11 @@ the last bits of the CPU's float arithmetic. consentgate picks it only where VNN
 (src/ocr/mod.rs); elsewhere 8-bit products saturate and it runs the float model.
 
 Usage: quantize_ppocr_det.py FUSED.onnx OUT.onnx REPO_ROOT"""
-import importlib, sys, tempfile
+import sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
-import onnxruntime as ort
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-from onnxruntime.quantization.shape_inference import quant_pre_process
-
-# The module, not the function of the same name the package exports.
-qz = importlib.import_module("onnxruntime.quantization.quantize")
+from quantize_common import quantize
 
 src, dst, root = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 PICTURES = ["fixtures/text/" + n for n in ["badge.jpg", "certificate.jpg", "look-alike.jpg", "plain.jpg", "sign.jpg"]] + \
@@ -33,35 +28,5 @@ def letterbox(path):
     a = np.asarray(canvas, np.float32)[:, :, ::-1] / 255.0  # BGR, as rapidocr
     return ((a - 0.5) / 0.5).transpose(2, 0, 1)[None].copy()
 
-class Pictures(CalibrationDataReader):
-    def __init__(self, name):
-        self.name, self.left = name, list(PICTURES)
-    def get_next(self):
-        return {self.name: letterbox(root / self.left.pop(0))} if self.left else None
-
-def sig3(v):
-    return np.asarray([float(f"{float(x):.3g}") for x in np.ravel(v)], np.float32).reshape(np.shape(v))
-
-# Round every calibrated range (quantize_static computes them and quantises in one call).
-make = qz.create_calibrator
-def rounded_calibrator(*args, **kwargs):
-    cal = make(*args, **kwargs)
-    compute = cal.compute_data
-    def compute_rounded():
-        data = compute()
-        for name in list(data.keys()):
-            t = data[name]
-            t.lowest, t.highest = sig3(t.lowest), sig3(t.highest)
-        return data
-    cal.compute_data = compute_rounded
-    return cal
-qz.create_calibrator = rounded_calibrator
-
-with tempfile.TemporaryDirectory() as tmp:
-    pre = f"{tmp}/pre.onnx"
-    quant_pre_process(src, pre, skip_symbolic_shape=True)
-    name = ort.InferenceSession(pre, providers=["CPUExecutionProvider"]).get_inputs()[0].name
-    quantize_static(pre, dst, Pictures(name), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibration_providers=["CPUExecutionProvider"])
+quantize(src, dst, [root / p for p in PICTURES], letterbox)
 print(f"ok  quantised text detector written ({len(PICTURES)} calibration pictures)")
