@@ -261,18 +261,23 @@ fn main() {
             reach,
         };
         // `-float`: the float close look where the int8 one would run (VNNI CPUs); `-c0.3`: the
-        // close look's threshold.
+        // close look's threshold; `-s1.25`: its scale.
         let float = name.split('-').any(|p| p == "float");
         let close_threshold = name
             .split('-')
             .find_map(|p| p.strip_prefix('c').and_then(|v| v.parse().ok()))
             .unwrap_or(base.close_threshold);
+        let close_scale = name
+            .split('-')
+            .find_map(|p| p.strip_prefix('s').and_then(|v| v.parse().ok()))
+            .unwrap_or(base.close_scale);
         chosen.push((
             name.to_string(),
             EngineOptions {
                 close_look,
                 int8_close: base.int8_close && !float,
                 close_threshold,
+                close_scale,
                 ..base
             },
         ));

@@ -147,7 +147,8 @@ fn small_groups_far_apart_in_a_large_photo_are_all_found() {
         let seen: Vec<[f32; 4]> = seen.iter().map(|f| crowd::corners(&f.bbox)).collect();
         found.add(&faces, &seen);
         // The close look runs near the groups the cue saw, not over whole tiles of background.
-        let share = timings.close_pixels as f64 / f64::from(w * h);
+        let scale = f64::from(engine().options().close_scale);
+        let share = timings.close_pixels as f64 / (f64::from(w * h) * scale * scale);
         assert!(
             share < 0.5,
             "{px} px: the close look ran over {share:.2} of the photo"
