@@ -925,12 +925,7 @@ mod tests {
             .0;
         assert_eq!(r.len(), 4, "{r:?}");
         for b in &r {
-            let a = c
-                .iter()
-                .max_by(|x, y| {
-                    detect::iou(&x.rect, &b.rect).total_cmp(&detect::iou(&y.rect, &b.rect))
-                })
-                .expect("a match");
+            let a = best_match(&c, b);
             let (ha, hb) = (a.rect[3] - a.rect[1], b.rect[3] - b.rect[1]);
             eprintln!(
                 "iou {:.2} height ratio {:.2} landmarks {:?}",
@@ -948,6 +943,17 @@ mod tests {
                 assert!((p[0] - q[0]).hypot(p[1] - q[1]) < 0.1 * ha, "{a:?} {b:?}");
             }
         }
+    }
+
+    /// The detection in `among` that overlaps `d` most.
+    fn best_match<'a>(
+        among: &'a [detect::Detection],
+        d: &detect::Detection,
+    ) -> &'a detect::Detection {
+        among
+            .iter()
+            .max_by(|x, y| detect::iou(&x.rect, &d.rect).total_cmp(&detect::iou(&y.rect, &d.rect)))
+            .expect("a match")
     }
 
     /// The int8 close look finds the faces float finds, with the same boxes and landmarks (its
@@ -973,12 +979,7 @@ mod tests {
             assert_eq!(f.len(), 4, "float at {long}: {f:?}");
             assert_eq!(q.len(), f.len(), "int8 at {long}: {q:?}\nfloat: {f:?}");
             for a in &f {
-                let b = q
-                    .iter()
-                    .max_by(|x, y| {
-                        detect::iou(&x.rect, &a.rect).total_cmp(&detect::iou(&y.rect, &a.rect))
-                    })
-                    .expect("a match");
+                let b = best_match(&q, a);
                 let h = a.rect[3] - a.rect[1];
                 assert!(detect::iou(&a.rect, &b.rect) > 0.85, "{a:?} {b:?}");
                 for (p, r) in a.landmarks.iter().zip(&b.landmarks) {
