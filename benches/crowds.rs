@@ -261,8 +261,9 @@ fn main() {
             reach,
         };
         // `-float`: the float close look where the int8 one would run (VNNI CPUs); `-c0.3`: the
-        // close look's threshold; `-s1.25`: its scale.
+        // close look's threshold; `-s1.25`: its scale; `-cue8`: the int8 cue (VNNI CPUs).
         let float = name.split('-').any(|p| p == "float");
+        let cue8 = name.split('-').any(|p| p == "cue8");
         let close_threshold = name
             .split('-')
             .find_map(|p| p.strip_prefix('c').and_then(|v| v.parse().ok()))
@@ -276,6 +277,7 @@ fn main() {
             EngineOptions {
                 close_look,
                 int8_close: base.int8_close && !float,
+                int8_cue: cue8 && base.int8_close,
                 close_threshold,
                 close_scale,
                 ..base

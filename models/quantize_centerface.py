@@ -1,8 +1,8 @@
 """CenterFace in 8-bit integers, for the close look on CPUs that multiply 8-bit integers exactly
 (x86-64 VNNI): 1.5x faster than float there per 1120x1120 tile (onnxruntime 1.22.1, one thread).
 Only the close look runs it; fully quantised it finds the same faces as float (corpus faces tiled
-at 12-32 px) and no more peaks on text. (The RetinaFace cue was tried too and not kept: its
-quantised scores on texture run higher, README "The close look in 8-bit integers".)
+at 12-32 px) and no more peaks on text. (The RetinaFace cue is quantised by
+quantize_retinaface.py; its candidates that decide something are scored again in float.)
 Static QDQ quantisation (opset 13, for per-channel weights), weights int8 per channel, activations
 uint8, ranges by min/max over calibration pictures the repository holds (fixtures/demo,
 fixtures/faces and fixtures/text at the tile size, and fixtures/faces shrunk to half and a quarter
@@ -17,17 +17,11 @@ import numpy as np
 import onnx
 from onnx import version_converter
 from PIL import Image
-from quantize_common import quantize
+from quantize_common import face_calibration_pictures, quantize
 
 src, dst, root = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 T = 1120  # a tile of the close look
-DEMO = ["IMG_2041.jpg", "art-week.jpg", "choir.jpg", "football_liamvanderberg.jpg",
-        "olivia-smith-100m.jpg", "sports-day-relay.jpg", "trip-photo.jpg"]
-FACES = ["group_of_four.jpg", "obama_blue_room.jpg", "obama_portrait.jpg"]
-TEXT = ["badge.jpg", "certificate.jpg", "look-alike.jpg", "plain.jpg", "sign.jpg"]
-PICTURES = [(f"fixtures/demo/photos/{n}", T) for n in DEMO] + \
-    [(f"fixtures/faces/{n}", T) for n in FACES] + [(f"fixtures/text/{n}", T) for n in TEXT] + \
-    [(f"fixtures/faces/{n}", side) for n in FACES for side in (T // 2, T // 4)]
+PICTURES = face_calibration_pictures(T)
 
 
 def tile(path, long_side):

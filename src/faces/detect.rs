@@ -309,6 +309,55 @@ pub(crate) fn detect_parts(
     Ok((out, pixels))
 }
 
+/// What [`detect_around`] found and ran.
+pub(crate) struct Around {
+    /// Faces in `image`'s pixels.
+    pub found: Vec<Detection>,
+    /// Pixels run, at the grid's scale.
+    pub pixels: u64,
+    /// Whole tiles run.
+    pub tiles: usize,
+}
+
+/// `detector` at `grid.r` around candidates: each `(square, near)` pair (scaled pixels) is the
+/// square to look in and the candidate's own neighbourhood. Overlapping squares merge into
+/// parts run as windows ([`detect_parts`]); a part too large for one window (a crowd, or
+/// candidates strewn over the picture) runs instead as the tiles near each of its candidates,
+/// together with the tiles already `wanted`.
+pub(crate) fn detect_around(
+    detector: &impl Tiles,
+    image: &RgbImage,
+    grid: &Grid,
+    squares: &[([f32; 4], [f32; 4])],
+    mut wanted: Vec<bool>,
+    threshold: f32,
+) -> Result<Around, FaceError> {
+    let mut parts = Vec::new();
+    for part in merge_overlapping(squares.iter().map(|s| s.0)) {
+        let run = with_context(&part, grid.content);
+        let max = GRID_MAX_TILE as f32;
+        if run[2] - run[0] <= max && run[3] - run[1] <= max {
+            parts.push(part);
+            continue;
+        }
+        let inside =
+            |s: &[f32; 4]| s[0] >= part[0] && s[1] >= part[1] && s[2] <= part[2] && s[3] <= part[3];
+        for (_, near) in squares.iter().filter(|s| inside(&s.0)) {
+            grid.tiles_touching(near)
+                .into_iter()
+                .for_each(|k| wanted[k] = true);
+        }
+    }
+    let (mut found, pixels) = detect_grid(detector, image, grid, threshold, &wanted)?;
+    let (in_parts, part_pixels) = detect_parts(detector, image, grid.r, &parts, threshold)?;
+    found.extend(in_parts);
+    Ok(Around {
+        found,
+        pixels: pixels + part_pixels,
+        tiles: wanted.iter().filter(|&&w| w).count(),
+    })
+}
+
 /// `part` widened by [`PART_CONTEXT`] on each side, inside the picture (`content`).
 pub(crate) fn with_context(part: &[f32; 4], content: [f32; 2]) -> [f32; 4] {
     [

@@ -29,7 +29,8 @@
 //!    (at least 128 px), with 64 px of context, or the whole tile when that part would cost
 //!    more than half of it (a crowd). On CPUs with VNNI the close look's CenterFace runs in
 //!    8-bit integers ([`EngineOptions::int8_close`]: 1.5× faster per tile, as many small faces
-//!    found). Measured in `benches/crowds.rs` (`CROWDS_CUE` measures the cue alone); see README
+//!    found). The cue can too ([`EngineOptions::int8_cue`], off by default: 2× faster per
+//!    tile, its deciding candidates scored again in float by [`confirm_in_float`]). Measured in `benches/crowds.rs` (`CROWDS_CUE` measures the cue alone); see README
 //!    "Small faces".
 //! 4. **Align** ([`align`]): a similarity transform from the five landmarks to dlib's mean face,
 //!    150×150 with 25% padding, sampled from the smallest decoded picture that has at least 0.75
@@ -190,6 +191,12 @@ pub struct EngineOptions {
     /// faster per tile; the coarse and fine passes, whose larger faces are recognised, stay
     /// float); by default only where [`crate::infer::int8_is_exact`].
     pub int8_close: bool,
+    /// Run the RetinaFace cue in 8-bit integers (`models/retinaface_int8.onnx`, 2× faster per
+    /// tile), the candidates whose score decides something scored again in float
+    /// ([`confirm_in_float`]). Off by default: measured 1.1× less CPU per photo on gate_people,
+    /// but it still changes large faces (README "The cue in 8-bit integers"); only sensible
+    /// where [`crate::infer::int8_is_exact`].
+    pub int8_cue: bool,
 }
 
 /// The close look: CenterFace at the picture's own resolution in overlapping tiles, for faces
@@ -289,6 +296,7 @@ impl Default for EngineOptions {
             close_threshold: CLOSE_THRESHOLD,
             close_scale: CLOSE_SCALE,
             int8_close: crate::infer::int8_is_exact(),
+            int8_cue: false,
         }
     }
 }
@@ -338,6 +346,119 @@ fn close_look_keeps(d: &detect::Detection, f: f32) -> bool {
     let h = (d.rect[3] - d.rect[1]) * f;
     h <= CLOSE_MAX_FACE_PX && (h < CLOSE_LARGE_MIN_PX || d.score >= CLOSE_LARGE_MIN_SCORE)
 }
+
+/// Whether a cue candidate is small (`r`: the cue's scale): under [`CUE_SURE_FACE_PX`] there, a
+/// size at which it may miss faces, so it always asks for the close look around it.
+fn cue_small(d: &detect::Detection, r: f32) -> bool {
+    (d.rect[3] - d.rect[1]) * r < CUE_SURE_FACE_PX
+}
+
+/// The int8 cue's candidates whose score decides something, scored again by `float` RetinaFace
+/// over the square of [`CONFIRM_REACH`] × their height around them, because int8 scores on
+/// texture run higher and those of real faces a little lower (two faceless photos of the crowds
+/// bench had small int8 candidates over 0.3, float none; large faces scoring 0.99 in float
+/// scored 0.35–0.68, some under 0.3): small ones it would take as faces
+/// ([`Cue::sure_small_score`], less [`INT8_SURE_SMALL_MARGIN`]), and every large one up to
+/// [`detect::GRID_OVERLAP`]. A
+/// candidate float sees takes float's box, landmarks and score. One it does not see is never
+/// sure: a small one, or a large one int8 scored at least [`Cue::ask_large_min`], still asks,
+/// so the close look decides (dropping them lost a 40 px face of gate_people's crowd mix).
+/// Other candidates are returned as they are.
+fn confirm_in_float(
+    float: &retina::Retina,
+    image: &RgbImage,
+    grid: &detect::Grid,
+    hits: Vec<detect::Detection>,
+    threshold: f32,
+) -> Result<Vec<detect::Detection>, FaceError> {
+    let cue = Cue::RetinaFace;
+    let r = grid.r;
+    let height = |d: &detect::Detection| r * (d.rect[3] - d.rect[1]);
+    let decides = |d: &detect::Detection| {
+        if cue_small(d, r) {
+            d.score > cue.sure_small_score() - INT8_SURE_SMALL_MARGIN
+        } else {
+            true
+        }
+    };
+    // Faces taller than that are the coarse pass's (which sees them clearly); int8 candidates
+    // that large are dropped (one scored 0.94 on the cheek of a sideways 7×-upscaled portrait).
+    let hits: Vec<_> = hits
+        .into_iter()
+        .filter(|d| height(d) <= detect::GRID_OVERLAP as f32)
+        .collect();
+    let squares: Vec<_> = hits
+        .iter()
+        .filter(|d| decides(d))
+        .map(|d| {
+            let c = [
+                (d.rect[0] + d.rect[2]) * r / 2.0,
+                (d.rect[1] + d.rect[3]) * r / 2.0,
+            ];
+            let square = |half: f32| [c[0] - half, c[1] - half, c[0] + half, c[1] + half];
+            (
+                square((CONFIRM_REACH * height(d)).max(CONFIRM_MIN_PX)),
+                square(height(d)),
+            )
+        })
+        .collect();
+    if squares.is_empty() {
+        return Ok(hits);
+    }
+    let seen = detect::detect_around(
+        float,
+        image,
+        grid,
+        &squares,
+        vec![false; grid.len()],
+        threshold,
+    )?
+    .found;
+    Ok(hits
+        .into_iter()
+        .map(|d| {
+            if !decides(&d) {
+                return d;
+            }
+            let best = seen
+                .iter()
+                .map(|f| (detect::iou(&f.rect, &d.rect), f))
+                .filter(|(overlap, _)| *overlap >= NMS_IOU)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            match best {
+                // A large face is sure only when both are (the float window, with less of the
+                // picture around it, scored a 7×-upscaled suit 0.94).
+                Some((_, f)) if !cue_small(&d, r) => detect::Detection {
+                    score: f.score.min(d.score),
+                    ..*f
+                },
+                Some((_, f)) => *f,
+                None => detect::Detection {
+                    score: if cue_small(&d, r) {
+                        cue.sure_small_score()
+                    } else {
+                        d.score.min(cue.ask_large_min())
+                    },
+                    ..d
+                },
+            }
+        })
+        .collect())
+}
+
+/// How far around an int8 cue candidate float RetinaFace looks again, in the candidate's
+/// heights ([`confirm_in_float`]).
+const CONFIRM_REACH: f32 = 2.0;
+/// int8 scores some small real faces a little under float (0.29 against 0.35 in the unit
+/// test), so its small candidates are scored again in float from this much under
+/// [`Cue::sure_small_score`].
+const INT8_SURE_SMALL_MARGIN: f32 = 0.1;
+/// The least half-side of that square, cue pixels.
+const CONFIRM_MIN_PX: f32 = 32.0;
+/// The int8 cue's scores run higher than float's on texture: to ask for as few close looks on
+/// the crowds bench's faceless photos as float at 0.05 (1.9 candidates per photo), int8 needed
+/// 0.07.
+const INT8_CUE_OFFSET: f32 = 0.02;
 
 /// The int8 close look's scores run a little higher than float's on textures (a 7× upscaled
 /// portrait's suit: 0.255 and 0.266 where float stays under 0.25), so its threshold is this much
@@ -399,6 +520,7 @@ static CENTERFACE_ONNX: &[u8] = include_bytes!("../../models/centerface.onnx");
 static CENTERFACE_INT8_ONNX: &[u8] = include_bytes!("../../models/centerface_int8.onnx");
 static RECOGNITION_ONNX: &[u8] = include_bytes!("../../models/face_recognition.onnx");
 static RETINAFACE_ONNX: &[u8] = include_bytes!("../../models/retinaface.onnx");
+static RETINAFACE_INT8_ONNX: &[u8] = include_bytes!("../../models/retinaface_int8.onnx");
 
 /// Loaded models, shared by all threads of a run.
 pub struct FaceEngine {
@@ -407,6 +529,9 @@ pub struct FaceEngine {
     close_int8: Option<detect::Detector>,
     /// The close look's cue, when it is RetinaFace.
     retina: Option<retina::Retina>,
+    /// That cue in 8-bit integers ([`EngineOptions::int8_cue`]); `retina` then scores again the
+    /// small candidates it would take as faces.
+    retina_int8: Option<retina::Retina>,
     embedder: Option<embed::Embedder>,
     hasher: Hasher,
     options: EngineOptions,
@@ -430,7 +555,8 @@ impl FaceEngine {
             }
         );
         let close_int8 = options.int8_close && options.close_look != CloseLook::Never;
-        let ((detector, retina), (embedder, close_int8)) = rayon::join(
+        let retina_int8 = retina && options.int8_cue;
+        let ((detector, (retina, retina_int8)), (embedder, close_int8)) = rayon::join(
             || {
                 rayon::join(
                     || {
@@ -441,9 +567,14 @@ impl FaceEngine {
                         )
                     },
                     || {
-                        retina
-                            .then(|| retina::Retina::new(RETINAFACE_ONNX))
-                            .transpose()
+                        (
+                            retina
+                                .then(|| retina::Retina::new(RETINAFACE_ONNX))
+                                .transpose(),
+                            retina_int8
+                                .then(|| retina::Retina::new(RETINAFACE_INT8_ONNX))
+                                .transpose(),
+                        )
                     },
                 )
             },
@@ -466,7 +597,7 @@ impl FaceEngine {
             },
         );
         let (detector, retina, embedder) = (detector?, retina?, embedder?);
-        let close_int8 = close_int8?;
+        let (close_int8, retina_int8) = (close_int8?, retina_int8?);
         let hasher = HasherConfig::new()
             .hash_alg(HashAlg::DoubleGradient)
             .hash_size(16, 16)
@@ -476,6 +607,7 @@ impl FaceEngine {
             detector,
             close_int8,
             retina,
+            retina_int8,
             embedder,
             hasher,
             options,
@@ -634,8 +766,7 @@ impl FaceEngine {
                     // a shirt's pattern is not a face that the look at full resolution rejects).
                     // A small candidate the cue is sure of ([`Cue::sure_small_score`]) is a
                     // face either way; it still asks, for the faces around it.
-                    let small =
-                        |d: &detect::Detection| (d.rect[3] - d.rect[1]) * cue.r < CUE_SURE_FACE_PX;
+                    let small = |d: &detect::Detection| cue_small(d, cue.r);
                     let sure = |d: &detect::Detection| {
                         d.score
                             > if small(d) {
@@ -644,8 +775,16 @@ impl FaceEngine {
                                 cue_model.sure_score()
                             }
                     };
+                    // With the int8 cue, a doubtful candidate taller than the close look keeps
+                    // (the coarse pass's size) asks for nothing: the close look could not find
+                    // it, and int8 scores large real faces low enough to ask over whole tiles.
+                    let int8_cue = self.retina_int8.is_some();
                     let asks = |d: &detect::Detection| {
-                        small(d) || (!sure(d) && d.score >= cue_model.ask_large_min())
+                        small(d)
+                            || (!sure(d)
+                                && d.score >= cue_model.ask_large_min()
+                                && !(int8_cue
+                                    && (d.rect[3] - d.rect[1]) * to_full_y > CLOSE_MAX_FACE_PX))
                     };
                     // Each asking candidate: the tiles near it (`reach: None`), or the square
                     // of `reach` × its height around it; overlapping squares merge into parts,
@@ -670,43 +809,17 @@ impl FaceEngine {
                                 .for_each(|k| wanted[k] = true),
                         }
                     }
-                    // A part too large for one window (a crowd, or candidates strewn over the
-                    // picture) asks, for each of its candidates, the tiles near it instead.
-                    let mut parts = Vec::new();
-                    for part in detect::merge_overlapping(squares.iter().map(|s| s.0)) {
-                        let run = detect::with_context(&part, native.content);
-                        let max = detect::GRID_MAX_TILE as f32;
-                        if run[2] - run[0] <= max && run[3] - run[1] <= max {
-                            parts.push(part);
-                            continue;
-                        }
-                        let inside = |s: &[f32; 4]| {
-                            s[0] >= part[0] && s[1] >= part[1] && s[2] <= part[2] && s[3] <= part[3]
-                        };
-                        for (_, near) in squares.iter().filter(|s| inside(&s.0)) {
-                            native
-                                .tiles_touching(near)
-                                .into_iter()
-                                .for_each(|k| wanted[k] = true);
-                        }
-                    }
-                    timings.close_tiles += wanted.iter().filter(|&&w| w).count();
-                    let (mut found, pixels) = detect::detect_grid(
+                    let around = detect::detect_around(
                         self.close_detector(),
                         image,
                         &native,
-                        self.close_threshold(),
-                        &wanted,
-                    )?;
-                    let (in_parts, part_pixels) = detect::detect_parts(
-                        self.close_detector(),
-                        image,
-                        r,
-                        &parts,
+                        &squares,
+                        wanted,
                         self.close_threshold(),
                     )?;
-                    found.extend(in_parts);
-                    timings.close_pixels += pixels + part_pixels;
+                    timings.close_tiles += around.tiles;
+                    timings.close_pixels += around.pixels;
+                    let mut found = around.found;
                     found.retain(|d| close_look_keeps(d, to_full_y));
                     found.extend(hits.into_iter().filter(sure));
                     found
@@ -831,14 +944,19 @@ impl FaceEngine {
         // (One RetinaFace input for the whole picture instead of tiles was no faster: 0.99 s of
         // CPU per photo of gate_people's today mix against 0.99, crowd mix 1.72 against 1.55.)
         let grid = detect::Grid::new(image.width(), image.height(), scale);
-        let hits = match (cue, &self.retina) {
-            (Cue::RetinaFace, Some(retina)) => {
+        let hits = match (cue, &self.retina, &self.retina_int8) {
+            (Cue::RetinaFace, Some(retina), None) => {
                 detect::detect_grid(retina, image, &grid, threshold, &grid.whole())?.0
             }
-            (Cue::RetinaFace, None) => {
+            (Cue::RetinaFace, Some(retina), Some(int8)) => {
+                let threshold = threshold + INT8_CUE_OFFSET;
+                let hits = detect::detect_grid(int8, image, &grid, threshold, &grid.whole())?.0;
+                confirm_in_float(retina, image, &grid, hits, threshold)?
+            }
+            (Cue::RetinaFace, None, _) => {
                 return Err(FaceError::Model("loaded without the RetinaFace cue".into()))
             }
-            (Cue::CenterFace, _) => {
+            (Cue::CenterFace, _, _) => {
                 detect::detect_grid(&self.detector, image, &grid, threshold, &grid.whole())?.0
             }
         };
@@ -987,6 +1105,79 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The int8 cue's small candidates count as faces only when float RetinaFace, looking
+    /// again, sees them: real faces keep float's boxes, and a sure-looking candidate where float
+    /// sees nothing (made up here, as int8 makes them on texture) stays a candidate, not a face.
+    #[test]
+    fn int8_cue_takes_a_small_face_only_when_float_sees_it() {
+        let bytes = include_bytes!("../../fixtures/faces/group_of_four.jpg");
+        let image = decode_upright(bytes).expect("decode");
+        let float = retina::Retina::new(RETINAFACE_ONNX).expect("float");
+        let int8 = retina::Retina::new(RETINAFACE_INT8_ONNX).expect("int8");
+        let run = |model: &retina::Retina, grid: &detect::Grid| {
+            detect::detect_grid(model, &image, grid, 0.07, &grid.whole())
+                .expect("detect")
+                .0
+        };
+        let full = detect::Grid::new(image.width(), image.height(), 1.0);
+        let faces: Vec<_> = run(&float, &full)
+            .into_iter()
+            .filter(|d| d.score > 0.9)
+            .collect();
+        assert_eq!(faces.len(), 4, "{faces:?}");
+        // A scale at which the faces are ~18 px at the cue's input: small, so never sure.
+        let tallest = faces
+            .iter()
+            .map(|d| d.rect[3] - d.rect[1])
+            .fold(0.0, f32::max);
+        let r = 18.0 / tallest;
+        let grid = detect::Grid::new(image.width(), image.height(), r);
+        let sure = |d: &detect::Detection| cue_small(d, r) && d.score > RETINA_SURE_SMALL_SCORE;
+        let want: Vec<_> = run(&float, &grid).into_iter().filter(sure).collect();
+        assert!(want.len() >= 3, "float at {r}: {want:?}");
+        // The made-up candidate: a face's size, in the corner farthest from every face.
+        let side = tallest;
+        let corners = [
+            [0.0, 0.0],
+            [image.width() as f32 - side, 0.0],
+            [0.0, image.height() as f32 - side],
+            [image.width() as f32 - side, image.height() as f32 - side],
+        ];
+        let clear = |c: &[f32; 2]| {
+            faces
+                .iter()
+                .map(|f| (f.rect[0] - c[0]).hypot(f.rect[1] - c[1]))
+                .fold(f32::INFINITY, f32::min)
+        };
+        let corner = corners
+            .iter()
+            .max_by(|a, b| clear(a).total_cmp(&clear(b)))
+            .expect("four corners");
+        let made_up = detect::Detection {
+            rect: [corner[0], corner[1], corner[0] + side, corner[1] + side],
+            score: 0.95,
+            landmarks: [[corner[0] + side / 2.0, corner[1] + side / 2.0]; 5],
+        };
+        let mut hits = run(&int8, &grid);
+        hits.push(made_up);
+        let confirmed = confirm_in_float(&float, &image, &grid, hits, 0.07).expect("confirm");
+        for f in &want {
+            let c = best_match(&confirmed, f);
+            assert!(
+                sure(c) && detect::iou(&c.rect, &f.rect) > 0.99,
+                "{f:?} became {c:?}"
+            );
+        }
+        let last = confirmed.last().expect("the made-up candidate");
+        assert_eq!(last.rect, made_up.rect);
+        assert!(!sure(last) && cue_small(last, r), "{last:?}");
+        assert_eq!(
+            confirmed.iter().filter(|d| sure(d)).count(),
+            want.len(),
+            "{confirmed:?}"
+        );
     }
 
     #[test]
