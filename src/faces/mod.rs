@@ -30,8 +30,8 @@
 //!    more than half of it (a crowd). On CPUs with VNNI the close look's CenterFace runs in
 //!    8-bit integers ([`EngineOptions::int8_close`]: 1.5× faster per tile, as many small faces
 //!    found). The cue can too ([`EngineOptions::int8_cue`], off by default: 2× faster per
-//!    tile, its deciding candidates scored again in float by [`confirm_in_float`]). Measured in `benches/crowds.rs` (`CROWDS_CUE` measures the cue alone); see README
-//!    "Small faces".
+//!    tile, its deciding candidates scored again in float by [`confirm_in_float`]). Measured
+//!    in `benches/crowds.rs` (`CROWDS_CUE` measures the cue alone); see README "Small faces".
 //! 4. **Align** ([`align`]): a similarity transform from the five landmarks to dlib's mean face,
 //!    150×150 with 25% padding, sampled from the smallest decoded picture that has at least 0.75
 //!    picture pixels per chip pixel (a second, full-size decode only when a face in a photo over
@@ -359,8 +359,8 @@ fn cue_small(d: &detect::Detection, r: f32) -> bool {
 /// bench had small int8 candidates over 0.3, float none; large faces scoring 0.99 in float
 /// scored 0.35–0.68, some under 0.3): small ones it would take as faces
 /// ([`Cue::sure_small_score`], less [`INT8_SURE_SMALL_MARGIN`]), and every large one up to
-/// [`detect::GRID_OVERLAP`]. A
-/// candidate float sees takes float's box, landmarks and score. One it does not see is never
+/// [`detect::GRID_OVERLAP`]. A candidate float sees takes float's box, landmarks and score
+/// (a large one the lower of the two scores). One it does not see is never
 /// sure: a small one, or a large one int8 scored at least [`Cue::ask_large_min`], still asks,
 /// so the close look decides (dropping them lost a 40 px face of gate_people's crowd mix).
 /// Other candidates are returned as they are.
@@ -375,11 +375,7 @@ fn confirm_in_float(
     let r = grid.r;
     let height = |d: &detect::Detection| r * (d.rect[3] - d.rect[1]);
     let decides = |d: &detect::Detection| {
-        if cue_small(d, r) {
-            d.score > cue.sure_small_score() - INT8_SURE_SMALL_MARGIN
-        } else {
-            true
-        }
+        !cue_small(d, r) || d.score > cue.sure_small_score() - INT8_SURE_SMALL_MARGIN
     };
     // Faces taller than that are the coarse pass's (which sees them clearly); int8 candidates
     // that large are dropped (one scored 0.94 on the cheek of a sideways 7×-upscaled portrait).
@@ -530,7 +526,7 @@ pub struct FaceEngine {
     /// The close look's cue, when it is RetinaFace.
     retina: Option<retina::Retina>,
     /// That cue in 8-bit integers ([`EngineOptions::int8_cue`]); `retina` then scores again the
-    /// small candidates it would take as faces.
+    /// candidates whose score decides something ([`confirm_in_float`]).
     retina_int8: Option<retina::Retina>,
     embedder: Option<embed::Embedder>,
     hasher: Hasher,
